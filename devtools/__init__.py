@@ -1,0 +1,1 @@
+"""Developer tools: helpers for tests and local development (not shipped)."""

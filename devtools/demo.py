@@ -1,0 +1,122 @@
+"""``make demo``: two devices of one account meet in the SMA on a throw-away Dovecot.
+
+Starts Dovecot on loopback, spawns two ``sma-host`` processes exactly as Thunderbird
+would, drives them over framed stdio and prints what was said and what the server
+then holds. Everything it starts is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from imapclient import IMAPClient
+
+from devtools.dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
+from devtools.host_process import HostProcess
+
+_SECRET_KEYS = {"password"}
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "•••" if k in _SECRET_KEYS else _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _shorten(value: Any) -> Any:
+    """Long lists (capabilities, reasons) cut to their first items, for reading."""
+    if isinstance(value, dict):
+        return {k: _shorten(v) for k, v in value.items()}
+    if isinstance(value, list) and len(value) > 6 and all(isinstance(v, str) for v in value):
+        return [*value[:5], f"… {len(value) - 5} more"]
+    if isinstance(value, list):
+        return [_shorten(v) for v in value]
+    return value
+
+
+class Transcript:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def say(self, text: str) -> None:
+        print(f"\n== {text}")
+
+    def call(self, device: str, host: HostProcess, method: str, params: dict[str, Any]) -> Any:
+        print(f"{device} → {method} {json.dumps(_redact(params), ensure_ascii=False)}")
+        response = host.request(method, params)
+        shown = response.get("result", response.get("error"))
+        print(f"{device} ← {json.dumps(_shorten(shown), ensure_ascii=False)}")
+        if "error" in response:
+            raise SystemExit(f"demo failed: {method} answered an error")
+        return response["result"]
+
+
+def _server_folders(server: DovecotServer, user: ImapUser) -> list[tuple[str, int]]:
+    context = ssl.create_default_context(cafile=server.ca_file)
+    with IMAPClient(server.host, port=server.tls_port, ssl=True, ssl_context=context) as client:
+        client.login(user.name, user.password)
+        folders = sorted(name for _flags, _delim, name in client.list_folders())
+        return [
+            (name, int(client.folder_status(name, ["MESSAGES"])[b"MESSAGES"])) for name in folders
+        ]
+
+
+def main() -> int:
+    missing = ensure_dovecot_installed()
+    if missing:
+        print(missing, file=sys.stderr)
+        return 1
+    out = Transcript()
+    user = ImapUser("alice", "alice-demo-password")
+    with DovecotServer([user]) as server, tempfile.TemporaryDirectory(prefix="sma-demo-") as tmp:
+        out.say(f"Dovecot on {server.host}:{server.tls_port} (IMAPS), account alice@example.org")
+        imap = {
+            "host": server.host,
+            "port": server.tls_port,
+            "security": "tls",
+            "username": user.name,
+            "password": user.password,
+            "ca_file": server.ca_file,
+        }
+        laptop = HostProcess(Path(tmp) / "laptop")
+        desktop = HostProcess(Path(tmp) / "desktop")
+        try:
+            for name, host in (("laptop", laptop), ("desktop", desktop)):
+                out.say(f"{name}: Thunderbird starts the host and says hello")
+                out.call(name, host, "hello", {})
+                out.call(
+                    name,
+                    host,
+                    "account.configure",
+                    {
+                        "account": "account1",
+                        "email": "alice@example.org",
+                        "device_name": name.title(),
+                        "imap": imap,
+                    },
+                )
+                out.call(name, host, "sma.join", {"account": "account1"})
+            out.say("each device lists the MUAAs it finds in _Autocrypt_SMA")
+            out.call("laptop", laptop, "sma.status", {"account": "account1"})
+            status = out.call("desktop", desktop, "sma.status", {"account": "account1"})
+            if len(status["muaas"]) != 2:
+                raise SystemExit("demo failed: the devices did not discover each other")
+            out.say("what the server holds now")
+            for name, count in _server_folders(server, user):
+                print(f"  {name:<40} {count} message(s)")
+        finally:
+            codes = [laptop.close(), desktop.close()]
+        out.say(f"hosts exited with {codes}; done in {time.monotonic() - out.started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

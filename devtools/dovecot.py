@@ -1,0 +1,588 @@
+"""Throw-away Dovecot 2.3 IMAP servers on loopback, for tests.
+
+Follows the recipe in ``/work/shared/notes/imap-test-servers.md``: every server lives
+in its own short temp dir under ``/tmp`` (unix-socket path limit), has its own
+``base_dir``/``state_dir``, listens on free loopback ports (plain IMAP with STARTTLS and
+IMAPS), uses Maildir storage, authenticates against ``passwd-file`` with plain
+passwords, and answers failed logins without the default 2 s delay and per-IP penalty.
+
+Users live in one passwd file per user (``$T/passwd.d/<name>``), not in one shared
+file: Dovecot re-stats a passwd file at most once per second, so a user appended to a
+shared file right after another login stays unknown for up to a second. A file that
+did not exist before is read at its first lookup, so add_user() takes effect at once.
+Dovecot lowercases login names (``auth_username_format = %Lu``), so logins are
+case-insensitive and files, homes and maildirs use the lowercased name.
+
+Works as root (mail processes run as ``nobody``, ``imap-login`` as ``dovenull``) and as
+an ordinary user (everything runs as the caller, no chroots).
+
+Usage::
+
+    with DovecotServer([ImapUser("alice", "alice-pw")]) as server:
+        ctx = ssl.create_default_context(cafile=server.ca_file)
+        client = IMAPClient(server.host, port=server.tls_port, ssl=True, ssl_context=ctx)
+"""
+
+from __future__ import annotations
+
+import datetime
+import grp
+import ipaddress
+import os
+import pwd
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+__all__ = ["DOVECOT_BINARY", "DovecotServer", "ImapUser", "ensure_dovecot_installed"]
+
+DOVECOT_BINARY = "/usr/sbin/dovecot"
+
+_MISSING_MESSAGE = "Dovecot is missing: run `sudo apt-get install dovecot-imapd`"
+_POLL_INTERVAL = 0.01
+_LOG_TAIL_LINES = 40
+_START_ATTEMPTS = 3  # retries when a just-probed free port got taken meanwhile
+
+
+@dataclass(frozen=True)
+class ImapUser:
+    """A mailbox owner (the name is case-insensitive, as Dovecot lowercases logins)."""
+
+    name: str
+    password: str
+
+    def __post_init__(self) -> None:
+        if not self.name or any(c in self.name for c in ":/\\%\n\r\t ") or self.name in {".", ".."}:
+            raise ValueError(f"unsupported IMAP user name: {self.name!r}")
+        if any(c in self.password for c in ":\n\r\0"):
+            raise ValueError("IMAP password must not contain ':', NUL or line breaks")
+
+
+def ensure_dovecot_installed() -> str | None:
+    """Make sure ``/usr/sbin/dovecot`` exists.
+
+    Returns None when it does (installing ``dovecot-imapd`` with apt-get first when
+    running as root), otherwise a one-line message saying what to do.
+    """
+    if DovecotServer.available():
+        return None
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return _MISSING_MESSAGE
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "dovecot-imapd"]
+
+    def run(cmd: list[str]) -> bool:
+        done = subprocess.run(
+            cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False
+        )
+        return done.returncode == 0
+
+    if not run(install):
+        run(["apt-get", "update"])
+        run(install)
+    return None if DovecotServer.available() else _MISSING_MESSAGE
+
+
+class DovecotServer:
+    """One private Dovecot instance; start() it (or use ``with``), stop() when done."""
+
+    host: str = "127.0.0.1"
+
+    def __init__(
+        self,
+        users: Sequence[ImapUser] = (ImapUser("alice", "alice-pw"),),
+        *,
+        namespace_prefix: str = "",
+        separator: str = "/",
+    ) -> None:
+        if len(separator) != 1 or separator.isspace() or separator in '"\\#{}':
+            raise ValueError(f"unsupported hierarchy separator: {separator!r}")
+        if any(c.isspace() or c in '"\\#{}' for c in namespace_prefix):
+            raise ValueError(f"unsupported namespace prefix: {namespace_prefix!r}")
+        self._users: list[ImapUser] = list(users)
+        self._namespace_prefix = namespace_prefix
+        self._separator = separator
+        self.port = 0
+        self.tls_port = 0
+        self.tmpdir = ""
+        self.ca_file = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._finalizer: (
+            weakref.finalize[[subprocess.Popen[bytes] | None, str], DovecotServer] | None
+        ) = None
+        self._final_log = ""
+        self._as_root = os.geteuid() == 0
+        self._mail_uid = 0
+        self._mail_gid = 0
+
+    # ----------------------------------------------------------------- public API
+
+    @staticmethod
+    def available() -> bool:
+        """True when the Dovecot binary is installed."""
+        return os.path.isfile(DOVECOT_BINARY) and os.access(DOVECOT_BINARY, os.X_OK)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def users(self) -> tuple[ImapUser, ...]:
+        return tuple(self._users)
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Write config, passwd and TLS cert into a fresh temp dir, launch, wait ready."""
+        if self._proc is not None:
+            raise RuntimeError("DovecotServer already started")
+        if not self.available():
+            raise RuntimeError(_MISSING_MESSAGE)
+        deadline = time.monotonic() + timeout
+        self._prepare_tmpdir()
+        try:
+            for attempt in range(1, _START_ATTEMPTS + 1):
+                self.port, self.tls_port = _free_ports(2)
+                self._write_config()
+                self._launch()
+                error = self._wait_ready(deadline)
+                if error is None:
+                    return
+                self._final_log = self._log_raw()
+                self._kill()
+                if attempt < _START_ATTEMPTS and "Address already in use" in self._final_log:
+                    self._clear_logs()
+                    continue
+                tail = "\n".join(self._final_log.splitlines()[-_LOG_TAIL_LINES:])
+                raise RuntimeError(f"{error}\n--- dovecot log (tail) ---\n{tail}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, *, graceful: bool = False) -> None:
+        """Kill the server and every process it started, then delete the temp dir.
+
+        Default: SIGKILL the whole process group at once (a few ms; the temp dir is
+        discarded anyway). ``graceful=True`` SIGTERMs the master first and waits up to
+        2 s (about 1.1 s typically) before sweeping survivors. Idempotent.
+        """
+        if self._proc is not None:
+            self._final_log = self._log_raw()
+            if graceful and self._proc.poll() is None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(2.0)
+                except subprocess.TimeoutExpired:
+                    pass
+            self._kill()
+        if self._finalizer is not None:
+            self._finalizer()  # removes the temp dir (once)
+            self._finalizer = None
+
+    def __enter__(self) -> DovecotServer:
+        if self._proc is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def add_user(self, user: ImapUser) -> None:
+        """Add a user; takes effect at once, also while running."""
+        if any(u.name.lower() == user.name.lower() for u in self._users):
+            raise ValueError(f"user {user.name!r} already exists")
+        self._users.append(user)
+        if self._finalizer is not None:  # temp dir exists
+            self._write_passwd(user)
+
+    def maildir(self, user: str) -> Path:
+        """The user's Maildir root (``~/Maildir``; INBOX is ``cur/ new/ tmp/`` in it).
+
+        Creates the root with ``cur/ new/ tmp/`` owned by the mail uid if missing, so a
+        test may drop message files into ``new/`` before the user's first login. Files
+        written as root must stay world-readable (as root the server reads them as
+        ``nobody``); create further folder dirs through IMAP, not by hand.
+        """
+        if self._finalizer is None:
+            raise RuntimeError("DovecotServer not started (or already stopped)")
+        home = Path(self.tmpdir, "home", user.lower())
+        root = home / "Maildir"
+        for d in (home, root, root / "cur", root / "new", root / "tmp"):
+            if not d.is_dir():
+                d.mkdir(mode=0o700)
+                if self._as_root:
+                    os.chown(d, self._mail_uid, self._mail_gid)
+        return root
+
+    def log_text(self) -> str:
+        """Dovecot's log (also after stop(), as it was at the time)."""
+        if self._proc is None:
+            return self._final_log
+        return self._log_raw()
+
+    # ------------------------------------------------------------------ internals
+
+    @property
+    def _greeting(self) -> str:
+        return f"Dovecot test server {os.path.basename(self.tmpdir)} ready."
+
+    def _path(self, *parts: str) -> str:
+        return os.path.join(self.tmpdir, *parts)
+
+    def _prepare_tmpdir(self) -> None:
+        self.tmpdir = tempfile.mkdtemp(prefix="dc-", dir="/tmp")
+        self._finalizer = weakref.finalize(self, _cleanup, None, self.tmpdir)
+        for sub in ("run", "state", "log", "tls", "home"):
+            os.mkdir(self._path(sub), 0o700)
+        os.chmod(self._path("run"), 0o755)  # else the master "fixes" it with a warning
+        if self._as_root:
+            nobody = pwd.getpwnam("nobody")
+            self._mail_uid, self._mail_gid = nobody.pw_uid, nobody.pw_gid
+            # imap processes run as nobody: they must reach and own $T/home.
+            os.chmod(self.tmpdir, 0o755)
+            os.chown(self._path("home"), self._mail_uid, self._mail_gid)
+        else:
+            self._mail_uid, self._mail_gid = os.geteuid(), os.getegid()
+        os.mkdir(self._path("passwd.d"), 0o700)
+        for user in self._users:
+            self._write_passwd(user)
+        self.ca_file = self._path("tls", "cert.pem")
+        _write_self_signed_cert(self.ca_file, self._path("tls", "key.pem"))
+
+    def _write_passwd(self, user: ImapUser) -> None:
+        """Create ``passwd.d/<name>`` atomically (Dovecot must never read it half-written)."""
+        directory = self._path("passwd.d")
+        fd, tmp = tempfile.mkstemp(prefix=".new-", dir=directory)  # mode 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"{user.name.lower()}:{{PLAIN}}{user.password}\n")
+        os.rename(tmp, os.path.join(directory, user.name.lower()))
+
+    def _write_config(self) -> None:
+        t = self.tmpdir
+        if self._as_root:
+            internal_user, internal_group = "root", "root"
+            login_user = "dovenull"
+            try:
+                pwd.getpwnam(login_user)
+            except KeyError:
+                login_user = "nobody"
+            login_chroot = ""
+        else:
+            try:
+                internal_user = pwd.getpwuid(os.geteuid()).pw_name
+                internal_group = grp.getgrgid(os.getegid()).gr_name
+            except KeyError as e:
+                raise RuntimeError(
+                    "Dovecot needs the current uid/gid to have names in /etc/passwd, /etc/group"
+                ) from e
+            login_user = internal_user
+            login_chroot = "  chroot =\n"
+        uid, gid = self._mail_uid, self._mail_gid
+        conf = f"""\
+# Generated by devtools.dovecot for a throw-away test server.
+instance_name = {os.path.basename(t)}
+login_greeting = {self._greeting}
+base_dir = {t}/run
+state_dir = {t}/state
+log_path = {t}/log/dovecot.log
+info_log_path = {t}/log/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+default_login_user = {login_user}
+first_valid_uid = {uid}
+last_valid_uid = {uid}
+first_valid_gid = {gid}
+
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+ssl = yes
+ssl_cert = <{t}/tls/cert.pem
+ssl_key = <{t}/tls/key.pem
+
+mail_location = maildir:~/Maildir
+mail_fsync = never
+namespace inbox {{
+  inbox = yes
+  separator = {self._separator}
+  prefix = {self._namespace_prefix}
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {t}/passwd.d/%u
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={t}/home/%u
+}}
+service imap-login {{
+{login_chroot}  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {self.tls_port}
+    ssl = yes
+  }}
+}}
+service anvil {{
+{login_chroot}  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+auth_failure_delay = 0
+mail_max_userip_connections = 100
+"""
+        with open(self._path("dovecot.conf"), "w", encoding="utf-8") as f:
+            f.write(conf)
+
+    def _launch(self) -> None:
+        with open(self._path("log", "stderr.log"), "ab") as out:
+            self._proc = subprocess.Popen(
+                [DOVECOT_BINARY, "-F", "-c", self._path("dovecot.conf")],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.tmpdir,
+                start_new_session=True,
+            )
+        # The master leads its own process group; make sure an abandoned server dies too.
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _cleanup, self._proc, self.tmpdir)
+
+    def _wait_ready(self, deadline: float) -> str | None:
+        """Poll until ready; return None when ready, else why not.
+
+        Ready = the plain port greets with this instance's greeting and accepts LOGIN +
+        NOOP (LOGIN alone is not enough: a broken mail process still says "a OK"), and
+        the IMAPS port greets likewise over TLS verified against ca_file. The unique
+        greeting matters: if a port got taken meanwhile, Dovecot keeps running with an
+        error in its log, and the probe would otherwise talk to someone else's server.
+        """
+        assert self._proc is not None
+        user = self._users[0] if self._users else None
+        token = self._greeting.encode()
+        tls = ssl.create_default_context(cafile=self.ca_file)
+        last = "no answer"
+        while True:
+            rc = self._proc.poll()
+            if rc is not None:
+                return f"dovecot exited with status {rc} during startup"
+            timeout = max(0.1, min(2.0, deadline - time.monotonic()))
+            try:
+                if not _probe(self.host, self.port, token, user, timeout):
+                    last = "no greeting from this instance or LOGIN/NOOP not accepted yet"
+                elif not _probe(self.host, self.tls_port, token, None, timeout, tls):
+                    last = "no greeting from this instance on the IMAPS port"
+                else:
+                    return None
+            except (OSError, ssl.SSLError) as e:
+                last = f"{type(e).__name__}: {e}"
+            if time.monotonic() >= deadline:
+                return f"dovecot not ready in time ({last})"
+            time.sleep(_POLL_INTERVAL)
+
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        _kill_group(proc.pid)
+        try:
+            proc.wait(2.0)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILLed, cannot really happen
+            proc.kill()
+            proc.wait()
+        self._proc = None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = weakref.finalize(self, _cleanup, None, self.tmpdir)
+
+    def _log_raw(self) -> str:
+        parts = []
+        for name in ("stderr.log", "dovecot.log"):
+            try:
+                with open(self._path("log", name), encoding="utf-8", errors="replace") as f:
+                    parts.append(f.read())
+            except OSError:
+                pass
+        return "".join(parts)
+
+    def _clear_logs(self) -> None:
+        for name in ("stderr.log", "dovecot.log"):
+            try:
+                os.truncate(self._path("log", name), 0)
+            except OSError:
+                pass
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _free_ports(count: int) -> list[int]:
+    """Distinct loopback ports that were free a moment ago."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _imap_quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _probe(
+    host: str,
+    port: int,
+    greeting: bytes,
+    user: ImapUser | None,
+    timeout: float,
+    tls: ssl.SSLContext | None = None,
+) -> bool:
+    """One readiness probe: greeting, then (with a user) LOGIN + NOOP + LOGOUT."""
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        sock = tls.wrap_socket(raw, server_hostname=host) if tls is not None else raw
+        stream = sock.makefile("rb")
+        try:
+            first = stream.readline()
+            if not first.startswith(b"* OK") or greeting not in first:
+                return False
+            if user is None:
+                return True
+            login = f"a LOGIN {_imap_quote(user.name)} {_imap_quote(user.password)}\r\n"
+            sock.sendall(login.encode() + b"b NOOP\r\nc LOGOUT\r\n")
+            while line := stream.readline():
+                if line.startswith((b"a NO", b"a BAD", b"b NO", b"b BAD", b"* BYE")):
+                    return False
+                if line.startswith(b"b OK"):
+                    return True
+            return False
+        finally:
+            stream.close()
+            if sock is not raw:
+                sock.close()
+
+
+def _write_self_signed_cert(cert_path: str, key_path: str) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(ski, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in process group ``pgid``, from /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) >= 3 and fields[0] != "Z" and fields[2] == str(pgid):
+            members.append(int(entry))
+    return members
+
+
+def _kill_group(pgid: int, timeout: float = 2.0) -> None:
+    """SIGKILL process group ``pgid`` until /proc shows no live member."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        except PermissionError:  # e.g. members already switched to another uid (root runs)
+            for pid in _group_members(pgid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if not _group_members(pgid) or time.monotonic() >= deadline:
+            return
+        time.sleep(0.002)
+
+
+def _cleanup(proc: subprocess.Popen[bytes] | None, tmpdir: str) -> None:
+    """Finalizer (also at exit): kill a forgotten server's group, delete its temp dir."""
+    if proc is not None:
+        _kill_group(proc.pid)
+        proc.wait()
+    shutil.rmtree(tmpdir, ignore_errors=True)

@@ -1,0 +1,212 @@
+"""Spawn ``sma-host`` exactly as Thunderbird does and talk to it over framed stdio.
+
+Thunderbird runs the manifest's ``path`` with two arguments (the manifest path and the
+add-on id), the working directory set to the executable's folder, stdin/stdout as the
+native-messaging pipes and stderr piped to its console.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+ADDON_ID = "sma-host@autocrypt.org"
+_LENGTH = struct.Struct("=I")
+
+
+def host_executable() -> Path:
+    """``.venv/bin/sma-host`` beside the Python running the tests."""
+    return Path(sys.executable).parent / "sma-host"
+
+
+class RpcError(Exception):
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(
+            f"{error.get('code')} {error.get('data', {}).get('reason')}: {error.get('message')}"
+        )
+        self.error = error
+        self.code: int = error["code"]
+        self.reason: str = error.get("data", {}).get("reason", "")
+        self.data: dict[str, Any] = error.get("data", {})
+
+
+class HostProcess:
+    """One running host; every response and notification it writes is collected."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        env: Mapping[str, str] | None = None,
+        args: tuple[str, ...] | None = None,
+        executable: Path | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.stderr_path = self.data_dir / "host-stderr.log"
+        exe = executable or host_executable()
+        manifest = str(self.data_dir / "sma_host.json")
+        full_env = {**os.environ, "SMA_HOST_DATA_DIR": str(self.data_dir), **(env or {})}
+        self._stderr = open(self.stderr_path, "ab")
+        self.process = subprocess.Popen(
+            [str(exe), *(args if args is not None else (manifest, ADDON_ID))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            cwd=str(exe.parent),
+            env=full_env,
+        )
+        self._ids = itertools.count(1)
+        self._cond = threading.Condition()
+        self.responses: dict[Any, dict[str, Any]] = {}
+        self.notifications: list[dict[str, Any]] = []
+        self.frames: list[dict[str, Any]] = []
+        self.stdout_closed = False
+        self.raw_leftover = b""
+        self._reader = threading.Thread(target=self._read_loop, daemon=True)
+        self._reader.start()
+
+    # wire
+
+    def _read_loop(self) -> None:
+        stream = self.process.stdout
+        assert stream is not None
+        while True:
+            header = stream.read(4)
+            if len(header) < 4:
+                self.raw_leftover = header
+                break
+            (length,) = _LENGTH.unpack(header)
+            payload = stream.read(length)
+            if len(payload) < length:
+                self.raw_leftover = header + payload
+                break
+            message = json.loads(payload)
+            with self._cond:
+                self.frames.append(message)
+                if "id" in message and ("result" in message or "error" in message):
+                    self.responses[message["id"]] = message
+                else:
+                    self.notifications.append(message)
+                self._cond.notify_all()
+        with self._cond:
+            self.stdout_closed = True
+            self._cond.notify_all()
+
+    def send_raw(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    def send(self, message: Any) -> None:
+        payload = json.dumps(message).encode("utf-8")
+        self.send_raw(_LENGTH.pack(len(payload)) + payload)
+
+    # calls
+
+    def request(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """Send a request and wait for its response (the whole JSON-RPC object)."""
+        request_id = next(self._ids)
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        self.send(message)
+        return self.wait_response(request_id, timeout)
+
+    def wait_response(self, request_id: Any, timeout: float = 30.0) -> dict[str, Any]:
+        with self._cond:
+            ok = self._cond.wait_for(
+                lambda: request_id in self.responses or self.stdout_closed, timeout
+            )
+            if request_id in self.responses:
+                return self.responses.pop(request_id)
+        raise TimeoutError(
+            f"no response to {request_id!r} ({'stdout closed' if ok else 'timeout'});"
+            f" stderr:\n{self.stderr_text()[-2000:]}"
+        )
+
+    def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
+        """Send a request; return its result or raise ``RpcError``."""
+        response = self.request(method, params, timeout)
+        if "error" in response:
+            raise RpcError(response["error"])
+        return response["result"]
+
+    def wait_notification(
+        self,
+        method: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda _p: True,
+        timeout: float = 30.0,
+        consume: bool = True,
+    ) -> dict[str, Any]:
+        """Wait for a notification of ``method`` whose params satisfy ``predicate``."""
+
+        def find() -> dict[str, Any] | None:
+            for note in self.notifications:
+                if note.get("method") == method and predicate(note.get("params", {})):
+                    return note
+            return None
+
+        with self._cond:
+            self._cond.wait_for(lambda: find() is not None or self.stdout_closed, timeout)
+            note = find()
+            if note is None:
+                raise TimeoutError(f"no {method} notification within {timeout} s")
+            if consume:
+                self.notifications.remove(note)
+            params: dict[str, Any] = note.get("params", {})
+            return params
+
+    def wait_for_frames(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.frames) >= count or self.stdout_closed, timeout)
+            return list(self.frames)
+
+    # lifetime
+
+    def close_stdin(self) -> None:
+        if self.process.stdin and not self.process.stdin.closed:
+            try:
+                self.process.stdin.close()
+            except BrokenPipeError:
+                pass
+
+    def wait_exit(self, timeout: float = 10.0) -> int:
+        started = time.monotonic()
+        code = self.process.wait(timeout)
+        self.exit_seconds = time.monotonic() - started
+        return code
+
+    def stderr_text(self) -> str:
+        self._stderr.flush()
+        return self.stderr_path.read_text("utf-8", errors="replace")
+
+    def close(self, timeout: float = 10.0) -> int:
+        """Close stdin like Thunderbird; kill if the host does not exit in time."""
+        self.close_stdin()
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._reader.join(5)
+        if self.process.stdout:
+            self.process.stdout.close()
+        self._stderr.close()
+        return code
+
+    def __enter__(self) -> HostProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

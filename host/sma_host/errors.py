@@ -1,0 +1,208 @@
+"""One error hierarchy; each class's ``reason`` and ``code`` are the wire contract.
+
+JSON-RPC needs integer codes, the add-on needs something stable to switch on:
+every error reply carries both, ``code`` (integer) and ``data.reason`` (snake_case).
+
+    HostError
+    ├── RequestError            the add-on sent something we cannot serve
+    │   ├── ParseError          -32700 parse_error
+    │   ├── InvalidRequest      -32600 invalid_request / frame_too_large
+    │   ├── MethodNotFound      -32601 method_not_found
+    │   └── InvalidParams       -32602 invalid_params
+    ├── AccountError            the named account cannot be used as asked
+    │   ├── UnknownAccount      unknown_account
+    │   ├── NotJoined           not_joined
+    │   └── InsecureRefused     insecure_refused
+    ├── MailboxError            raised only by ``imap/``: the server or the path to it
+    │   ├── ConnectionFailed    connection_failed
+    │   ├── TlsFailed           tls_failed
+    │   ├── AuthFailed          auth_failed
+    │   └── ServerError         server_error
+    ├── PairingError            pairing_failed / pairing_expired
+    ├── NotFound                not_found
+    ├── ResultTooLarge          result_too_large
+    └── InternalError           internal_error (a bug; details go to stderr only)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class HostError(Exception):
+    """Base of every error the host reports to the add-on."""
+
+    code: ClassVar[int] = -32000
+    reason: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+    def to_error_object(self) -> dict[str, Any]:
+        """The JSON-RPC ``error`` member for this exception."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "data": {"reason": self.reason, **self.data},
+        }
+
+
+class RequestError(HostError):
+    """The add-on sent a frame or request the host cannot serve (the add-on's fault)."""
+
+
+class ParseError(RequestError):
+    """The frame is not UTF-8 or not JSON."""
+
+    code = -32700
+    reason = "parse_error"
+
+
+class InvalidRequest(RequestError):
+    """The JSON is not a JSON-RPC 2.0 request object."""
+
+    code = -32600
+    reason = "invalid_request"
+
+
+class FrameTooLarge(InvalidRequest):
+    """The frame's length prefix exceeds what the host accepts."""
+
+    reason = "frame_too_large"
+
+
+class MethodNotFound(RequestError):
+    """No method of that name."""
+
+    code = -32601
+    reason = "method_not_found"
+
+
+class InvalidParams(RequestError):
+    """The params do not match the method's schema."""
+
+    code = -32602
+    reason = "invalid_params"
+
+
+class AccountError(HostError):
+    """The named account cannot be used as asked."""
+
+
+class UnknownAccount(AccountError):
+    """No account of that key was configured."""
+
+    code = -32001
+    reason = "unknown_account"
+
+
+class NotJoined(AccountError):
+    """The account has not joined the SMA yet (call ``sma.join``)."""
+
+    code = -32002
+    reason = "not_joined"
+
+
+class InsecureRefused(AccountError):
+    """Plaintext IMAP was asked for a host that is not loopback."""
+
+    code = -32003
+    reason = "insecure_refused"
+
+
+class MailboxError(HostError):
+    """The IMAP server, or the network path to it, failed us."""
+
+
+class ConnectionFailed(MailboxError):
+    """Nothing answered, the connection broke, or it timed out."""
+
+    code = -32010
+    reason = "connection_failed"
+
+
+class TlsFailed(MailboxError):
+    """The TLS handshake failed: bad certificate, wrong host name, protocol mismatch."""
+
+    code = -32011
+    reason = "tls_failed"
+
+
+class AuthFailed(MailboxError):
+    """The server refused the user name or password."""
+
+    code = -32012
+    reason = "auth_failed"
+
+
+class ServerError(MailboxError):
+    """The server refused a command or answered something we cannot use."""
+
+    code = -32013
+    reason = "server_error"
+
+
+class PairingFailed(HostError):
+    """Key confirmation failed: a wrong code, or someone in the middle guessed wrong."""
+
+    code = -32020
+    reason = "pairing_failed"
+
+
+class PairingExpired(HostError):
+    """The pairing attempt timed out or was cancelled."""
+
+    code = -32021
+    reason = "pairing_expired"
+
+
+class NotFound(HostError):
+    """The named pairing, device or entry does not exist."""
+
+    code = -32030
+    reason = "not_found"
+
+
+class ResultTooLarge(HostError):
+    """The answer would not fit into one native-messaging frame (1 MiB)."""
+
+    code = -32031
+    reason = "result_too_large"
+
+
+class InternalError(HostError):
+    """A bug in the host. The details are logged to stderr, never sent."""
+
+    code = -32603
+    reason = "internal_error"
+
+
+#: Every reason string the host can send, for the add-on's message table and the contract tests.
+ALL_REASONS: tuple[str, ...] = tuple(
+    sorted(
+        {
+            cls.reason
+            for cls in (
+                ParseError,
+                InvalidRequest,
+                FrameTooLarge,
+                MethodNotFound,
+                InvalidParams,
+                UnknownAccount,
+                NotJoined,
+                InsecureRefused,
+                ConnectionFailed,
+                TlsFailed,
+                AuthFailed,
+                ServerError,
+                PairingFailed,
+                PairingExpired,
+                NotFound,
+                ResultTooLarge,
+                InternalError,
+            )
+        }
+    )
+)

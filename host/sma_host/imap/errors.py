@@ -1,0 +1,55 @@
+"""Map imapclient, imaplib, socket and ssl exceptions to the host's ``MailboxError`` tree."""
+
+from __future__ import annotations
+
+import imaplib
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from imapclient.exceptions import LoginError
+
+from ..errors import AuthFailed, ConnectionFailed, MailboxError, ServerError, TlsFailed
+
+
+@contextmanager
+def map_imap_errors(action: str, secret: str | None = None) -> Iterator[None]:
+    """Re-raise anything the IMAP stack throws as the most specific ``MailboxError``.
+
+    ``secret`` (the password) is scrubbed from any text that is passed on.
+    """
+    try:
+        yield
+    except MailboxError:
+        raise
+    except LoginError as exc:
+        raise AuthFailed(f"the server refused the login: {_text(exc, secret)}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise TlsFailed(f"certificate not trusted while {action}: {exc.verify_message}") from None
+    except ssl.SSLError as exc:
+        raise TlsFailed(f"TLS failed while {action}: {exc.reason or 'handshake error'}") from None
+    except imaplib.IMAP4.abort as exc:
+        raise ConnectionFailed(f"connection lost while {action}: {_text(exc, secret)}") from None
+    except imaplib.IMAP4.error as exc:
+        raise ServerError(f"server refused {action}: {_text(exc, secret)}") from None
+    except TimeoutError:
+        raise ConnectionFailed(f"timed out while {action}") from None
+    except socket.gaierror as exc:
+        raise ConnectionFailed(f"cannot resolve the server's name: {exc.strerror}") from None
+    except OSError as exc:
+        raise ConnectionFailed(f"network error while {action}: {exc.strerror or exc}") from None
+    except (ValueError, EOFError) as exc:
+        # imapclient's response parser raises these on garbage from the server.
+        raise ServerError(
+            f"unreadable server response while {action}: {type(exc).__name__}"
+        ) from None
+
+
+def _text(exc: BaseException, secret: str | None) -> str:
+    text = str(exc)
+    if text.startswith(("b'", 'b"')):
+        text = text[2:-1]
+    if secret:
+        text = text.replace(secret, "***")
+    return text[:300]

@@ -1,0 +1,261 @@
+"""A logged-in IMAP connection with exactly the operations the SMA needs."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import socket
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.response_parser import parse_fetch_response
+from imapclient.util import to_unicode
+
+from ..errors import TlsFailed
+from ..protocol.folders import Namespace
+from ..protocol.uidset import uid_set
+from .errors import map_imap_errors
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 60.0
+_APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
+
+
+@dataclass(frozen=True, repr=False)
+class ImapSettings:
+    host: str
+    port: int
+    security: str  # "tls" | "starttls" | "none"
+    username: str
+    password: str
+    ca_file: str | None = None
+
+    def __repr__(self) -> str:  # never print the password
+        return f"ImapSettings({self.username}@{self.host}:{self.port}, {self.security})"
+
+
+def is_loopback(host: str) -> bool:
+    """A literal loopback address, or ``localhost`` (names are not resolved: DNS can lie)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class FolderState:
+    uidvalidity: int
+    uidnext: int
+    exists: int
+    highestmodseq: int | None
+
+
+@dataclass(frozen=True)
+class FetchedMessages:
+    messages: list[tuple[int, bytes]]
+    #: UIDs of messages larger than the limit: never downloaded.
+    oversize: list[int]
+    #: The byte budget was reached: call again for the rest.
+    more: bool = False
+
+
+class Mailbox:
+    """One logged-in connection. Every method raises only ``MailboxError`` subclasses."""
+
+    def __init__(self, client: IMAPClient, settings: ImapSettings) -> None:
+        self._client = client
+        self._secret = settings.password
+        self.capabilities = [to_unicode(c) for c in client.capabilities()]
+        self.namespace = self._read_namespace()
+
+    @classmethod
+    def connect(cls, settings: ImapSettings, read_timeout: float = READ_TIMEOUT) -> Mailbox:
+        from imapclient import SocketTimeout
+
+        context = _tls_context(settings.ca_file) if settings.security != "none" else None
+        timeout = SocketTimeout(connect=CONNECT_TIMEOUT, read=read_timeout)
+        with map_imap_errors("connecting", settings.password):
+            client = IMAPClient(
+                settings.host,
+                port=settings.port,
+                ssl=settings.security == "tls",
+                ssl_context=context,
+                timeout=timeout,
+            )
+        try:
+            with map_imap_errors("connecting", settings.password):
+                # imaplib writes commands in pieces; Nagle would add ~45 ms to some of them.
+                client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if settings.security == "starttls":
+                    if not client.has_capability("STARTTLS"):
+                        raise TlsFailed("the server does not offer STARTTLS")
+                    client.starttls(context)
+            with map_imap_errors("logging in", settings.password):
+                client.login(settings.username, settings.password)
+            with map_imap_errors("reading capabilities", settings.password):
+                return cls(client, settings)
+        except BaseException:
+            _close_quietly(client)
+            raise
+
+    def _read_namespace(self) -> Namespace:
+        client = self._client
+        if client.has_capability("NAMESPACE"):
+            personal = client.namespace().personal
+            if personal:
+                prefix, delim = personal[0]
+                return Namespace(to_unicode(prefix or ""), to_unicode(delim) if delim else None)
+        # Without NAMESPACE: no prefix; the delimiter from LIST "" "".
+        root_delimiter: str | None = None
+        for _flags, root_delim, _name in client.list_folders("", ""):
+            root_delimiter = to_unicode(root_delim) if root_delim else None
+        return Namespace("", root_delimiter)
+
+    def close(self) -> None:
+        _close_quietly(self._client)
+
+    def socket(self) -> socket.socket:
+        sock: socket.socket = self._client.socket()
+        return sock
+
+    def noop(self) -> None:
+        with map_imap_errors("NOOP", self._secret):
+            self._client.noop()
+
+    def create_folder(self, name: str) -> bool:
+        """Create ``name`` unless it exists. True when this call created it."""
+        with map_imap_errors(f"creating {name}", self._secret):
+            try:
+                self._client.create_folder(name)
+            except IMAPClient.Error as exc:
+                text = str(exc)
+                # Dovecot says [ALREADYEXISTS]; Cyrus only says so in words.
+                if "ALREADYEXISTS" in text or "already exists" in text.lower():
+                    return False
+                raise
+        return True
+
+    def folder_exists(self, name: str) -> bool:
+        with map_imap_errors(f"looking up {name}", self._secret):
+            return bool(self._client.folder_exists(name))
+
+    def list_folders(self, pattern: str) -> list[str]:
+        with map_imap_errors("listing folders", self._secret):
+            return [to_unicode(name) for _f, _d, name in self._client.list_folders("", pattern)]
+
+    def delete_folder(self, name: str) -> bool:
+        """Delete ``name``; False when it was already gone."""
+        with map_imap_errors(f"deleting {name}", self._secret):
+            try:
+                self._client.delete_folder(name)
+            except IMAPClient.Error as exc:
+                if "NONEXISTENT" in str(exc) or "does not exist" in str(exc).lower():
+                    return False
+                raise
+        return True
+
+    def append(self, folder: str, message: bytes) -> int | None:
+        """APPEND; returns the new UID when the server says it (UIDPLUS)."""
+        with map_imap_errors(f"appending to {folder}", self._secret):
+            response = self._client.append(folder, message, flags=())
+        match = _APPENDUID.search(response if isinstance(response, bytes) else b"")
+        return int(match.group(2)) if match else None
+
+    def select(self, folder: str, readonly: bool = False) -> FolderState:
+        with map_imap_errors(f"selecting {folder}", self._secret):
+            info: dict[bytes, Any] = self._client.select_folder(folder, readonly=readonly)
+        return FolderState(
+            uidvalidity=int(info.get(b"UIDVALIDITY", 0)),
+            uidnext=int(info.get(b"UIDNEXT", 0)),
+            exists=int(info.get(b"EXISTS", 0)),
+            highestmodseq=int(info[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in info else None,
+        )
+
+    def fetch_all(
+        self, max_size: int, since_uid: int = 1, budget: int = 64 << 20
+    ) -> FetchedMessages:
+        """Messages of the selected folder from ``since_uid`` on: the bodies of those up to
+        ``max_size`` bytes, at most ``budget`` bytes in all (``more`` says some were left).
+
+        Two round trips whatever the count: sizes over the UID range, then bodies over a
+        compact UID set.
+        """
+        with map_imap_errors("fetching messages", self._secret):
+            sizes = self._fetch_set(f"{since_uid}:*", b"(UID RFC822.SIZE)")
+            wanted: list[int] = []
+            oversize: list[int] = []
+            used, more = 0, False
+            for uid in sorted(u for u in sizes if u >= since_uid):
+                size = int(sizes[uid].get(b"RFC822.SIZE", 0))
+                if size > max_size:
+                    oversize.append(uid)
+                elif used + size > budget and wanted:
+                    more = True
+                    break
+                else:
+                    wanted.append(uid)
+                    used += size
+            bodies = self._fetch_set(uid_set(wanted), b"(BODY.PEEK[])") if wanted else {}
+        messages = [
+            (uid, bytes(bodies[uid][b"BODY[]"]))
+            for uid in wanted
+            if uid in bodies and isinstance(bodies[uid].get(b"BODY[]"), bytes)
+        ]
+        return FetchedMessages(messages, oversize, more)
+
+    def _fetch_set(self, uids: str, items: bytes) -> dict[int, dict[bytes, Any]]:
+        # IMAPClient.fetch() only takes explicit id lists (it filters the answer by
+        # them); a range keeps the command short for any number of messages.
+        data = self._client._raw_command_untagged(b"FETCH", [uids.encode("ascii"), items], uid=True)
+        parsed: dict[int, dict[bytes, Any]] = parse_fetch_response(data, False, True)
+        return parsed
+
+    def delete_messages(self, uids: Iterable[int]) -> None:
+        """Flag ``uids`` deleted and expunge exactly those (UID EXPUNGE when available).
+
+        One STORE and one EXPUNGE whatever the count: the UIDs go as a compact set.
+        """
+        wanted = set(uids)
+        if not wanted:
+            return
+        uids_text = uid_set(wanted)
+        with map_imap_errors("deleting messages", self._secret):
+            self._client.delete_messages(uids_text, silent=True)
+            if self._client.has_capability("UIDPLUS"):
+                self._client.uid_expunge(uids_text)
+            else:
+                self._client.expunge()
+
+    def unselect(self) -> None:
+        with map_imap_errors("closing the folder", self._secret):
+            if self._client.has_capability("UNSELECT"):
+                self._client.unselect_folder()
+            else:
+                self._client.close_folder()
+
+
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsFailed(
+            f"cannot load the CA file: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+
+
+def _close_quietly(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:
+        try:
+            client.shutdown()
+        except Exception:
+            log.debug("socket already closed")

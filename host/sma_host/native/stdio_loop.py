@@ -1,0 +1,245 @@
+"""The stdio shell: reads frames from stdin, dispatches them, writes frames to stdout.
+
+Threads: the main thread reads stdin and answers ``hello`` (and every error about the
+input itself) at once; each account has a worker thread that runs that account's calls
+in order. Notifications from any thread go through the same locked writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, BinaryIO, Protocol
+
+from ..errors import (
+    FrameTooLarge,
+    HostError,
+    InternalError,
+    MethodNotFound,
+    ParseError,
+    ResultTooLarge,
+)
+from ..methods import METHODS, hello_result
+from . import jsonrpc
+from .framing import (
+    Frame,
+    FrameDecoder,
+    OutgoingTooLarge,
+    OversizeFrame,
+    TruncatedFrame,
+    encode_frame,
+)
+
+log = logging.getLogger(__name__)
+
+#: How long in-flight calls may take to finish after end of input (Thunderbird kills at 3 s).
+SHUTDOWN_GRACE_S = 1.5
+READ_CHUNK = 64 * 1024
+
+
+class Backend(Protocol):
+    def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: leave the read loop and shut down cleanly."""
+
+
+class FrameWriter:
+    """Serialises whole frames onto stdout from any thread."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            frame = encode_frame(jsonrpc.dump(message))
+        except OutgoingTooLarge as exc:
+            if "id" not in message:
+                log.error(
+                    "dropped a %d-byte notification %s: over the frame limit",
+                    exc.size,
+                    message.get("method"),
+                )
+                return
+            error = ResultTooLarge(
+                f"the answer ({exc.size} bytes) exceeds the 1 MiB frame limit", size=exc.size
+            )
+            frame = encode_frame(jsonrpc.dump(jsonrpc.error_response(message["id"], error)))
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                self._stream.write(frame)
+                self._stream.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                self.closed = True
+                log.info("stdout closed: the add-on is gone")
+
+
+class _AccountWorker:
+    """Runs one account's calls in arrival order on its own thread."""
+
+    def __init__(self, name: str) -> None:
+        self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name=f"account-{name}", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            job()
+
+
+class Dispatcher:
+    """Routes requests: validation, then inline or onto the account's worker."""
+
+    def __init__(
+        self,
+        backend_factory: Callable[[Callable[[str, dict[str, Any]], None]], Backend],
+        writer: FrameWriter,
+    ) -> None:
+        self._backend_factory = backend_factory
+        self._backend: Backend | None = None
+        self._backend_lock = threading.Lock()
+        self._writer = writer
+        self._workers: dict[str, _AccountWorker] = {}
+        self._accepting = True
+
+    def notify(self, method: str, params: dict[str, Any]) -> None:
+        self._writer.send(jsonrpc.notification(method, params))
+
+    def backend(self) -> Backend:
+        with self._backend_lock:
+            if self._backend is None:
+                self._backend = self._backend_factory(self.notify)
+            return self._backend
+
+    def handle_frame(self, event: Frame | OversizeFrame | TruncatedFrame) -> None:
+        if isinstance(event, OversizeFrame):
+            self._reply_error(
+                None,
+                FrameTooLarge(
+                    f"frame of {event.length} bytes refused: the limit is 16 MiB",
+                    length=event.length,
+                ),
+            )
+            return
+        if isinstance(event, TruncatedFrame):
+            log.warning("input ended inside a frame (%d bytes received)", event.received)
+            self._reply_error(None, ParseError("input ended inside a frame", truncated=True))
+            return
+        parsed = jsonrpc.parse_request(event.payload)
+        if isinstance(parsed, jsonrpc.BadRequest):
+            self._reply_error(parsed.id, parsed.error)
+            return
+        self.handle_request(parsed)
+
+    def handle_request(self, request: jsonrpc.Request) -> None:
+        reply = not request.is_notification
+        if request.method not in METHODS:
+            if reply:
+                self._reply_error(
+                    request.id,
+                    MethodNotFound(f"no method {request.method!r}", method=request.method),
+                )
+            return
+        if request.method == "hello" and not request.params:
+            # Fast path: answered without loading jsonschema, IMAP or crypto.
+            if reply:
+                self._writer.send(jsonrpc.result_response(request.id, hello_result()))
+            return
+        try:
+            from .schemas import validate_params
+
+            validate_params(request.method, request.params)
+        except HostError as exc:
+            if reply:
+                self._reply_error(request.id, exc)
+            return
+        if request.method == "hello":
+            if reply:
+                self._writer.send(jsonrpc.result_response(request.id, hello_result()))
+            return
+        if METHODS[request.method]:
+            self._worker(request.params["account"]).jobs.put(lambda: self._execute(request))
+        else:
+            self._execute(request)
+
+    def _worker(self, account: str) -> _AccountWorker:
+        worker = self._workers.get(account)
+        if worker is None:
+            worker = self._workers[account] = _AccountWorker(account)
+        return worker
+
+    def _execute(self, request: jsonrpc.Request) -> None:
+        try:
+            result = self.backend().call(request.method, request.params)
+        except HostError as exc:
+            log.info("%s failed: %s (%s)", request.method, exc.reason, exc.message)
+            if not request.is_notification:
+                self._reply_error(request.id, exc)
+            return
+        except Exception:
+            log.exception("internal error in %s", request.method)
+            if not request.is_notification:
+                self._reply_error(request.id, InternalError("internal error: see the host's log"))
+            return
+        if not request.is_notification:
+            self._writer.send(jsonrpc.result_response(request.id, result))
+
+    def _reply_error(self, request_id: jsonrpc.RequestId, error: HostError) -> None:
+        self._writer.send(jsonrpc.error_response(request_id, error))
+
+    def shutdown(self, grace: float) -> None:
+        """Let queued calls finish for up to ``grace`` seconds, then close connections."""
+        import time
+
+        deadline = time.monotonic() + grace
+        for worker in self._workers.values():
+            worker.jobs.put(None)
+        for worker in self._workers.values():
+            worker.thread.join(max(0.0, deadline - time.monotonic()))
+        with self._backend_lock:
+            if self._backend is not None:
+                self._backend.close()
+
+
+def serve(
+    backend_factory: Callable[[Callable[[str, dict[str, Any]], None]], Backend],
+    stdin_fd: int = 0,
+    stdout: BinaryIO | None = None,
+) -> int:
+    """Run until end of input or SIGTERM; returns the process exit code."""
+    writer = FrameWriter(stdout if stdout is not None else sys.stdout.buffer)
+    dispatcher = Dispatcher(backend_factory, writer)
+    decoder = FrameDecoder()
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        while True:
+            chunk = os.read(stdin_fd, READ_CHUNK)
+            for event in decoder.feed(chunk):
+                dispatcher.handle_frame(event)
+            if not chunk:
+                log.info("end of input: shutting down")
+                break
+    except Terminated:
+        log.info("SIGTERM: shutting down")
+    except KeyboardInterrupt:
+        log.info("interrupted: shutting down")
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        dispatcher.shutdown(SHUTDOWN_GRACE_S)
+        signal.signal(signal.SIGTERM, previous)
+    return 0

@@ -1,0 +1,94 @@
+"""Fixtures: real Dovecot servers on loopback and real ``sma-host`` processes over stdio."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools.dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
+from devtools.host_process import HostProcess
+
+_users = itertools.count(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dovecot_installed() -> None:
+    message = ensure_dovecot_installed()
+    if message:
+        pytest.exit(message, returncode=3)
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[DovecotServer]:
+    with DovecotServer([ImapUser("alice", "alice-pw")]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def dovecot_inbox_prefix() -> Iterator[DovecotServer]:
+    with DovecotServer(
+        [ImapUser("alice", "alice-pw")], namespace_prefix="INBOX.", separator="."
+    ) as server:
+        yield server
+
+
+class Account:
+    """A fresh IMAP user on a server: each test gets its own mailbox."""
+
+    def __init__(self, server: DovecotServer) -> None:
+        self.server = server
+        self.user = ImapUser(f"user{next(_users)}", "pw-" + "s3cret-" + str(next(_users)))
+        server.add_user(self.user)
+        self.email = f"{self.user.name}@example.org"
+
+    def configure_params(
+        self, account: str = "acct1", device_name: str = "Laptop", **imap: Any
+    ) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": self.server.tls_port,
+            "security": "tls",
+            "username": self.user.name,
+            "password": self.user.password,
+            "ca_file": self.server.ca_file,
+        }
+        settings.update(imap)
+        return {
+            "account": account,
+            "email": self.email,
+            "device_name": device_name,
+            "imap": settings,
+        }
+
+
+@pytest.fixture
+def account(dovecot: DovecotServer) -> Account:
+    return Account(dovecot)
+
+
+@pytest.fixture
+def tmp_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="sma-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def spawn_host(tmp_dir: Path) -> Iterator[Callable[..., HostProcess]]:
+    """Start hosts (one data dir per device name); all are closed at the end."""
+    hosts: list[HostProcess] = []
+
+    def spawn(device: str = "device-a", **kwargs: Any) -> HostProcess:
+        host = HostProcess(tmp_dir / device, **kwargs)
+        hosts.append(host)
+        return host
+
+    yield spawn
+    for host in hosts:
+        host.close()
