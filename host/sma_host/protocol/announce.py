@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from . import crypto
+from .codec import b64 as _b64
+from .codec import loads_object as _json_object
+from .codec import unb64 as _unb64
 from .envelope import Envelope, MalformedMessage
 from .folders import is_muaa_id
 
@@ -119,29 +120,6 @@ def digest(
     live = {muaa: entry[1] for muaa, entry in best.items()}
     own_live = live.get(self_id) if self_id else None
     return Digest(devices, live, [uid for uid in own if uid != own_live])
-
-
-def _json_object(data: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise MalformedMessage("not JSON") from exc
-    if not isinstance(value, dict):
-        raise MalformedMessage("not an object")
-    return value
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(value: object) -> bytes:
-    if not isinstance(value, str):
-        raise MalformedMessage("missing field")
-    try:
-        return base64.b64decode(value, validate=True)
-    except ValueError as exc:
-        raise MalformedMessage("bad base64") from exc
 
 
 def _is_time(value: object) -> bool:

@@ -7,11 +7,15 @@ X25519 key (lets peers encrypt to it). Every failure of a check is a plain False
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -76,3 +80,48 @@ def verify(sign_public: bytes, signature: bytes, context: bytes, data: bytes) ->
 def _signed_bytes(context: bytes, data: bytes) -> bytes:
     # Domain separation: a signature made for one message type never verifies as another.
     return b"autocrypt-sma/v1/" + context + b"\x00" + data
+
+
+NONCE_BYTES = 12
+
+
+def channel_key(
+    own: Identity, own_id: str, peer_dh_public: bytes, sender: str, recipient: str
+) -> bytes:
+    """The AEAD key for messages ``sender`` → ``recipient`` (one of them is us).
+
+    X25519 between the two devices' static keys, then HKDF-SHA256 with the direction in
+    ``info``: the key for A→B differs from B→A, so a message cannot be reflected back.
+    """
+    if own_id not in (sender, recipient):
+        raise ValueError("the channel must include this device")
+    try:
+        shared = X25519PrivateKey.from_private_bytes(own.dh_secret).exchange(
+            X25519PublicKey.from_public_bytes(peer_dh_public)
+        )
+    except ValueError as exc:  # a low-order point gives an all-zero secret
+        raise DecryptionFailed from exc
+    return hkdf(shared, salt=b"autocrypt-sma/v1/channel", info=f"{sender}>{recipient}".encode())
+
+
+def hkdf(secret: bytes, *, salt: bytes, info: bytes, length: int = 32) -> bytes:
+    return HKDF(algorithm=SHA256(), length=length, salt=salt, info=info).derive(secret)
+
+
+def seal(key: bytes, plaintext: bytes, associated: bytes) -> tuple[bytes, bytes]:
+    """ChaCha20-Poly1305 with a random nonce; returns (nonce, ciphertext)."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce, ChaCha20Poly1305(key).encrypt(nonce, plaintext, associated)
+
+
+def open_sealed(key: bytes, nonce: bytes, ciphertext: bytes, associated: bytes) -> bytes:
+    if len(nonce) != NONCE_BYTES:
+        raise DecryptionFailed
+    try:
+        return ChaCha20Poly1305(key).decrypt(nonce, ciphertext, associated)
+    except InvalidTag as exc:
+        raise DecryptionFailed from exc
+
+
+def random_bytes(count: int) -> bytes:
+    return os.urandom(count)

@@ -95,7 +95,8 @@ def parse_header_value(value: str) -> dict[str, str]:
     """``v=1; type=x; from=y`` → dict; later duplicates do not override earlier ones."""
     fields: dict[str, str] = {}
     for part in value.split(";"):
-        key, sep, val = part.strip().partition("=")
+        key, sep, val = part.partition("=")
+        key = key.strip().lower()
         if sep and key and key not in fields:
-            fields[key.strip().lower()] = val.strip()
+            fields[key] = val.strip()
     return fields

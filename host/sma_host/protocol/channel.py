@@ -1,0 +1,58 @@
+"""Messages between paired devices: encrypted and authenticated end to end.
+
+Body: ``{"v": 1, "to": <recipient>, "seq": n, "nonce": b64, "ct": b64}``. The key comes
+from the two devices' static X25519 keys (``crypto.channel_key``); the associated data
+binds sender, recipient, message type and the per-sender sequence number, so a message
+moved to another inbox, relabelled or renumbered fails to open.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import codec, crypto
+from .envelope import Envelope, MalformedMessage
+from .folders import is_muaa_id
+
+
+def associated_data(sender: str, recipient: str, sma_type: str, seq: int) -> bytes:
+    return codec.dumps(["autocrypt-sma/v1/channel", sender, recipient, sma_type, seq])
+
+
+def seal(
+    own: crypto.Identity,
+    own_id: str,
+    peer_id: str,
+    peer_dh_public: bytes,
+    sma_type: str,
+    seq: int,
+    payload: dict[str, Any],
+) -> bytes:
+    """The body of a ``sma_type`` message from us to ``peer_id``."""
+    key = crypto.channel_key(own, own_id, peer_dh_public, sender=own_id, recipient=peer_id)
+    nonce, ciphertext = crypto.seal(
+        key, codec.dumps(payload), associated_data(own_id, peer_id, sma_type, seq)
+    )
+    return codec.dumps(
+        {"v": 1, "to": peer_id, "seq": seq, "nonce": codec.b64(nonce), "ct": codec.b64(ciphertext)}
+    )
+
+
+def open_sealed(
+    own: crypto.Identity, own_id: str, sender_dh_public: bytes, envelope: Envelope
+) -> tuple[int, dict[str, Any]]:
+    """(seq, payload) of a message from a paired sender; ``MalformedMessage`` or
+    ``crypto.DecryptionFailed`` when it is not exactly what that sender sealed for us."""
+    fields = codec.loads_object(envelope.body)
+    if fields.get("v") != 1 or fields.get("to") != own_id or not is_muaa_id(envelope.sender):
+        raise MalformedMessage("not for us")
+    seq = codec.field_int(fields, "seq")
+    nonce = codec.unb64(fields.get("nonce"), crypto.NONCE_BYTES)
+    ciphertext = codec.unb64(fields.get("ct"))
+    key = crypto.channel_key(
+        own, own_id, sender_dh_public, sender=envelope.sender, recipient=own_id
+    )
+    plaintext = crypto.open_sealed(
+        key, nonce, ciphertext, associated_data(envelope.sender, own_id, envelope.sma_type, seq)
+    )
+    return seq, codec.loads_object(plaintext)

@@ -1,0 +1,111 @@
+"""Look at (and tamper with) a test account on the real server, bypassing the host.
+
+A raw imapclient connection: what the host claims is checked against what the server
+really holds. Also writes message files straight into a Maildir folder, which is much
+faster than APPEND when a test needs thousands of messages.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from email.parser import BytesParser
+from email.policy import compat32
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+from devtools.dovecot import DovecotServer, ImapUser
+
+
+@contextmanager
+def connect(server: DovecotServer, user: ImapUser) -> Iterator[IMAPClient]:
+    """A logged-in IMAPS connection as ``user`` (verified against the server's CA)."""
+    context = ssl.create_default_context(cafile=server.ca_file)
+    with IMAPClient(server.host, port=server.tls_port, ssl=True, ssl_context=context) as client:
+        client.login(user.name, user.password)
+        yield client
+
+
+def folders(client: IMAPClient) -> list[str]:
+    """Every folder name (LIST "" "*"), sorted."""
+    return sorted(str(name) for _flags, _delim, name in client.list_folders())
+
+
+def subscribed(client: IMAPClient) -> list[str]:
+    """Every subscribed folder name (LSUB "" "*"), sorted."""
+    return sorted(str(name) for _flags, _delim, name in client.list_sub_folders())
+
+
+def messages(client: IMAPClient, folder: str) -> dict[int, bytes]:
+    """UID → raw bytes of every message in ``folder`` (read-only, flags untouched)."""
+    client.select_folder(folder, readonly=True)
+    try:
+        uids = client.search("ALL")
+        if not uids:
+            return {}
+        fetched = client.fetch(uids, [b"BODY.PEEK[]"])
+        return {uid: bytes(data[b"BODY[]"]) for uid, data in fetched.items()}
+    finally:
+        client.unselect_folder()
+
+
+def message_count(client: IMAPClient, folder: str) -> int:
+    return int(client.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"])
+
+
+def append(client: IMAPClient, folder: str, raw: bytes) -> None:
+    client.append(folder, raw, flags=())
+
+
+def sma_headers(raw: bytes) -> list[str]:
+    """Every ``Autocrypt-SMA`` header value of a raw message, as written."""
+    message = BytesParser(policy=compat32).parsebytes(raw)
+    return [str(value) for value in message.get_all("Autocrypt-SMA") or []]
+
+
+def sma_senders(raws: Iterable[bytes]) -> list[str]:
+    """The ``from=`` of each message's single Autocrypt-SMA header (sorted)."""
+    senders = []
+    for raw in raws:
+        (value,) = sma_headers(raw)
+        fields = dict(part.strip().split("=", 1) for part in value.split(";"))
+        senders.append(fields["from"])
+    return sorted(senders)
+
+
+def maildir_folder(server: DovecotServer, user: ImapUser, folder: str) -> Path:
+    """The Maildir++ directory of an existing first-level ``folder`` (``Maildir/.<folder>``).
+
+    Dovecot stores the INBOX in the Maildir root and every other folder in a dot-prefixed
+    directory beside ``cur/ new/ tmp/``; the separator is shown as ``.`` on disk.
+    """
+    path = server.maildir(user.name) / ("." + folder)
+    if not (path / "new").is_dir():
+        raise FileNotFoundError(f"{folder!r} has no Maildir at {path}: create it through IMAP")
+    return path
+
+
+def drop_into_maildir(directory: Path, raws: Iterable[bytes]) -> int:
+    """Deliver ``raws`` the Maildir way (write in ``tmp/``, rename into ``new/``).
+
+    The files get the folder's owner (the server reads them as that user when the tests
+    run as root). Returns how many were written.
+    """
+    owner = directory.stat()
+    stamp = int(time.time())
+    count = 0
+    for count, raw in enumerate(raws, start=1):
+        # Maildir lines end in LF; Dovecot serves them with CRLF.
+        data = raw.replace(b"\r\n", b"\n")
+        name = f"{stamp}.M{count}P{os.getpid()}.sma-test,S={len(data)}"
+        tmp = directory / "tmp" / name
+        tmp.write_bytes(data)
+        if os.geteuid() == 0:
+            os.chown(tmp, owner.st_uid, owner.st_gid)
+        tmp.chmod(0o644)
+        os.rename(tmp, directory / "new" / name)
+    return count
