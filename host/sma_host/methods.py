@@ -13,6 +13,13 @@ METHODS: dict[str, bool] = {
     "account.configure": True,
     "sma.join": True,
     "sma.status": True,
+    "sma.sync": True,
+    "account.key.set": True,
+    "account.key.get": True,
+    "pair.request": True,
+    "pair.accept": True,
+    "pair.list": True,
+    "pair.cancel": True,
 }
 
 

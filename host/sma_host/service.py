@@ -13,13 +13,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import HostError, InsecureRefused, NotJoined, UnknownAccount
+from .errors import (
+    HostError,
+    InsecureRefused,
+    InvalidParams,
+    NotFound,
+    NotJoined,
+    PairingExpired,
+    PairingFailed,
+    UnknownAccount,
+)
 from .imap.mailbox import ImapSettings, Mailbox, is_loopback
-from .protocol import announce, envelope
-from .protocol.crypto import Identity
+from .protocol import announce, channel, envelope, pairing
+from .protocol.crypto import DecryptionFailed, Identity
 from .protocol.folders import muaa_id_from_random
 from .protocol.paging import page_by_size
-from .store import AccountSettings, KnownDevice, Membership, Store
+from .store import AccountSettings, KnownDevice, Membership, Pairing, Peer, Store
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +36,10 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 24 * 3600
 #: Budget for the list part of a paged answer, well inside the 1 MiB frame.
 PAGE_BUDGET = 512 * 1024
+#: Incoming pairing requests kept waiting at once; more are dropped (a server could flood us).
+MAX_WAITING_INCOMING = 16
+#: Membership update: a paired device tells its peers about a newly paired one.
+MEMBER_ADD = "member-add"
 
 Notify = Callable[[str, dict[str, Any]], None]
 
@@ -189,6 +202,7 @@ class Host:
             digest = self._read_announcements(session, mailbox, membership)
             devices = self._remember_devices(account, digest)
         self_id = membership.muaa_id if membership else None
+        paired = {p.muaa_id for p in self.store.peers(account)}
         entries = [
             {
                 "muaa_id": d.muaa_id,
@@ -196,6 +210,7 @@ class Host:
                 "last_seen": d.last_seen,
                 "created": d.created,
                 "self": d.muaa_id == self_id,
+                "paired": d.muaa_id in paired,
             }
             for d in sorted(devices, key=lambda d: (d.muaa_id != self_id, d.created, d.muaa_id))
         ]
@@ -234,7 +249,9 @@ class Host:
                 dropped,
             )
         mailbox.unselect()
-        trusted = {membership.muaa_id: membership.identity.sign_public} if membership else {}
+        trusted = {p.muaa_id: p.sign_key for p in self.store.peers(session.settings.account)}
+        if membership:
+            trusted[membership.muaa_id] = membership.identity.sign_public
         return announce.digest(parsed, membership.muaa_id if membership else None, trusted)
 
     def _remember_devices(self, account: str, digest: announce.Digest) -> list[KnownDevice]:
@@ -288,3 +305,546 @@ class Host:
             mailbox.delete_messages(stale)
             mailbox.unselect()
         self._remember_devices(session.settings.account, digest)
+
+    # the account key
+
+    def m_account_key_set(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.session(params["account"])
+        self.store.set_account_key(params["account"], params["armored"])
+        return {"account": params["account"], "stored": True}
+
+    def m_account_key_get(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.session(params["account"])
+        return {"armored": self.store.account_key(params["account"])}
+
+    # pairing: the new device
+
+    def m_pair_request(self, params: dict[str, Any]) -> dict[str, Any]:
+        account = params["account"]
+        session = self.session(account)
+        membership = self.membership(account)
+        mailbox = self.mailbox(session)
+        devices = self._remember_devices(
+            account, self._read_announcements(session, mailbox, membership)
+        )
+        others = {d.muaa_id: d for d in devices if d.muaa_id != membership.muaa_id}
+        target = params.get("to")
+        if target is not None:
+            if target not in others:
+                raise NotFound(f"no device {target} has announced itself", muaa_id=target)
+            targets = [target]
+        else:
+            targets = sorted(others)
+            if not targets:
+                raise NotFound("no other device has joined the SMA of this account yet")
+        now = self.now()
+        pairing_id = self.random(8).hex()
+        code = pairing.code_from_random(self.random(8))
+        expires_at = now + int(params.get("ttl_s", pairing.DEFAULT_TTL_S))
+        me = self._party(session, membership)
+        per_target: dict[str, dict[str, str]] = {}
+        with self.store.transaction():
+            for muaa_id in targets:
+                state, pake = pairing.start_new(
+                    code, session.settings.email, pairing_id, membership.muaa_id, muaa_id
+                )
+                per_target[muaa_id] = {"spake": state.decode("ascii"), "pake": pake.hex()}
+                body = pairing.request_body(pairing_id, me, muaa_id, pake, expires_at)
+                self._enqueue(session, membership, muaa_id, pairing.REQUEST, body)
+            peer_name = others[targets[0]].name if len(targets) == 1 else None
+            self.store.save_pairing(
+                Pairing(
+                    account,
+                    pairing_id,
+                    "outgoing",
+                    target,
+                    peer_name,
+                    "waiting",
+                    None,
+                    now,
+                    expires_at,
+                    {"targets": per_target},
+                )
+            )
+        self._flush_outbox(session, mailbox)
+        log.info(
+            "account %s: pairing %s requested from %d device(s)", account, pairing_id, len(targets)
+        )
+        return {
+            "pairing_id": pairing_id,
+            "code": pairing.format_code(code),
+            "expires_at": expires_at,
+            "to": targets,
+        }
+
+    # pairing: the existing device
+
+    def m_pair_accept(self, params: dict[str, Any]) -> dict[str, Any]:
+        account = params["account"]
+        session = self.session(account)
+        membership = self.membership(account)
+        code = pairing.normalize_code(params["code"])
+        if code is None:
+            raise InvalidParams(
+                f"the code has {pairing.CODE_DIGITS} digits", path="$.code", validator="pattern"
+            )
+        record = self._live_pairing(account, params["pairing_id"], "incoming")
+        if record.data.get("stage") != "requested":
+            raise PairingFailed(
+                "a code was already entered for this pairing", pairing_id=record.pairing_id
+            )
+        request = _request_from_record(record)
+        payload = {
+            "account_key": self.store.account_key(account),
+            "devices": [_peer_party(p).to_json() for p in self.store.peers(account)],
+        }
+        try:
+            body, expected = pairing.accept(
+                code, session.settings.email, request, self._party(session, membership), payload
+            )
+        except pairing.ConfirmationFailed:
+            self._fail(record, "confirmation_failed", tell_peer=True)
+            raise PairingFailed("pairing failed", pairing_id=record.pairing_id) from None
+        with self.store.transaction():
+            self._enqueue(session, membership, request.party.muaa_id, pairing.ACCEPT, body)
+            self.store.save_pairing(
+                _with(record, data={**record.data, "stage": "accepted", "expect": expected.hex()})
+            )
+        self._flush_outbox(session, self.mailbox(session))
+        return {"pairing_id": record.pairing_id, "state": "waiting"}
+
+    def m_pair_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        account = params["account"]
+        self.session(account)
+        self._expire_pairings(account)
+        return {
+            "pairings": [
+                {
+                    "pairing_id": p.pairing_id,
+                    "peer": p.peer,
+                    "peer_name": p.peer_name,
+                    "direction": p.direction,
+                    "state": p.state,
+                    "expires_at": p.expires_at,
+                    **({"reason": p.reason} if p.reason else {}),
+                }
+                for p in self.store.pairings(account)
+            ]
+        }
+
+    def m_pair_cancel(self, params: dict[str, Any]) -> dict[str, Any]:
+        account = params["account"]
+        self.session(account)
+        records = [p for p in self.store.pairings(account) if p.pairing_id == params["pairing_id"]]
+        if not records:
+            raise NotFound("no such pairing", pairing_id=params["pairing_id"])
+        for record in records:
+            if record.state == "waiting":
+                self._fail(record, "cancelled", tell_peer=True)
+        session = self.session(account)
+        if session.password is not None:
+            self._flush_outbox(session, self.mailbox(session))
+        return {
+            "pairing_id": params["pairing_id"],
+            "state": records[0].state if records[0].state != "waiting" else "failed",
+        }
+
+    # the inbox
+
+    def m_sma_sync(self, params: dict[str, Any]) -> dict[str, Any]:
+        account = params["account"]
+        session = self.session(account)
+        membership = self.membership(account)
+        mailbox = self.mailbox(session)
+        summary = {"processed": 0, "dropped": 0, "paired": 0, "pairing_failed": 0, "sent": 0}
+        self._expire_pairings(account)
+        summary["sent"] += self._flush_outbox(session, mailbox)
+        inbox = mailbox.namespace.inbox_folder(membership.muaa_id)
+        more = True
+        while more:
+            mailbox.select(inbox)
+            fetched = mailbox.fetch_all(max_size=envelope.MAX_MESSAGE_BYTES)
+            more = fetched.more
+            for _uid, raw in fetched.messages:
+                outcome = self._process(session, membership, raw)
+                summary[outcome] = summary.get(outcome, 0) + 1
+            summary["dropped"] += len(fetched.oversize)
+            # Everything fetched is handled (applied or refused) and committed: delete it.
+            mailbox.delete_messages([uid for uid, _ in fetched.messages] + fetched.oversize)
+            mailbox.unselect()
+        summary["sent"] += self._flush_outbox(session, mailbox)
+        return summary
+
+    def _process(self, session: AccountSession, membership: Membership, raw: bytes) -> str:
+        """Apply one inbox message; returns the summary key it counts under."""
+        account = session.settings.account
+        try:
+            env = envelope.parse_message(raw)
+            if env.sender == membership.muaa_id:
+                raise envelope.MalformedMessage("from ourselves")
+            if env.sma_type == pairing.REQUEST:
+                return self._on_request(session, membership, pairing.parse_request(env))
+            if env.sma_type == pairing.ACCEPT:
+                return self._on_accept(session, membership, env.sender, pairing.parse_accept(env))
+            if env.sma_type == pairing.CONFIRM:
+                return self._on_confirm(session, membership, env.sender, pairing.parse_confirm(env))
+            if env.sma_type == pairing.ABORT:
+                return self._on_abort(account, env.sender, pairing.parse_abort(env))
+            return self._on_sealed(session, membership, env)
+        except (envelope.MalformedMessage, DecryptionFailed) as exc:
+            log.warning("account %s: dropped an inbox message: %s", account, _why(exc))
+            return "dropped"
+
+    def _on_request(
+        self, session: AccountSession, membership: Membership, req: pairing.Request
+    ) -> str:
+        account = session.settings.account
+        now = self.now()
+        if req.target != membership.muaa_id or req.expires_at <= now:
+            raise envelope.MalformedMessage("request not for us or expired")
+        if self.store.pairing(account, req.pairing_id, "incoming") is not None:
+            raise envelope.MalformedMessage("replayed request")
+        waiting = [
+            p
+            for p in self.store.pairings(account)
+            if p.direction == "incoming" and p.state == "waiting"
+        ]
+        if len(waiting) >= MAX_WAITING_INCOMING:
+            raise envelope.MalformedMessage("too many waiting requests")
+        record = Pairing(
+            account,
+            req.pairing_id,
+            "incoming",
+            req.party.muaa_id,
+            req.party.name,
+            "waiting",
+            None,
+            now,
+            min(req.expires_at, now + pairing.DEFAULT_TTL_S),
+            {
+                "stage": "requested",
+                "party": req.party.to_json(),
+                "pake": req.pake.hex(),
+                "claimed_expiry": req.expires_at,
+            },
+        )
+        self.store.save_pairing(record)
+        self.notify(
+            "pair.requested",
+            {
+                "account": account,
+                "pairing_id": req.pairing_id,
+                "peer": req.party.muaa_id,
+                "peer_name": req.party.name,
+                "expires_at": record.expires_at,
+            },
+        )
+        return "processed"
+
+    def _on_accept(
+        self, session: AccountSession, membership: Membership, sender: str, acc: pairing.Accept
+    ) -> str:
+        account = session.settings.account
+        record = self.store.pairing(account, acc.pairing_id, "outgoing")
+        targets: dict[str, dict[str, str]] = record.data.get("targets", {}) if record else {}
+        if record is None or record.state != "waiting" or sender not in targets:
+            raise envelope.MalformedMessage("accept for no waiting pairing")
+        if record.expires_at <= self.now():
+            self._expire_pairings(account)
+            raise envelope.MalformedMessage("accept after expiry")
+        target = targets[sender]
+        try:
+            payload, confirm = pairing.finish_new(
+                target["spake"].encode("ascii"),
+                bytes.fromhex(target["pake"]),
+                session.settings.email,
+                record.pairing_id,
+                self._party(session, membership),
+                acc,
+            )
+            devices = [pairing.Party.from_json(d) for d in _list(payload.get("devices"))]
+            account_key = payload.get("account_key")
+            if account_key is not None and not isinstance(account_key, str):
+                raise envelope.MalformedMessage("bad account key")
+        except (pairing.ConfirmationFailed, envelope.MalformedMessage):
+            record = _with(record, peer=sender, peer_name=acc.party.name)
+            self._fail(record, "confirmation_failed", tell_peer=True)
+            return "pairing_failed"
+        now = self.now()
+        with self.store.transaction():
+            self._enqueue(session, membership, sender, pairing.CONFIRM, confirm)
+            self.store.add_peer(account, _party_peer(acc.party, now))
+            for device in devices:
+                if device.muaa_id != membership.muaa_id:
+                    self.store.add_peer(account, _party_peer(device, now))
+            if account_key is not None and self.store.account_key(account) is None:
+                self.store.set_account_key(account, account_key)
+            self.store.save_pairing(
+                _with(record, peer=sender, peer_name=acc.party.name, state="complete", data={})
+            )
+        # Other devices that were asked too: their requests are void now.
+        for other in targets:
+            if other != sender:
+                self._enqueue(
+                    session,
+                    membership,
+                    other,
+                    pairing.ABORT,
+                    pairing.abort_body(record.pairing_id, other, "completed_elsewhere"),
+                )
+        self.notify(
+            "pair.completed",
+            {
+                "account": account,
+                "pairing_id": record.pairing_id,
+                "peer": sender,
+                "peer_name": acc.party.name,
+                "account_key_received": account_key is not None,
+            },
+        )
+        log.info("account %s: paired with %s (pairing %s)", account, sender, record.pairing_id)
+        return "paired"
+
+    def _on_confirm(
+        self, session: AccountSession, membership: Membership, sender: str, conf: pairing.Confirm
+    ) -> str:
+        account = session.settings.account
+        record = self.store.pairing(account, conf.pairing_id, "incoming")
+        if (
+            record is None
+            or record.state != "waiting"
+            or record.peer != sender
+            or record.data.get("stage") != "accepted"
+        ):
+            raise envelope.MalformedMessage("confirm for no waiting pairing")
+        if not pairing.check_confirm(bytes.fromhex(record.data["expect"]), conf):
+            self._fail(record, "confirmation_failed", tell_peer=False)
+            return "pairing_failed"
+        party = pairing.Party.from_json(record.data["party"])
+        now = self.now()
+        with self.store.transaction():
+            others = self.store.peers(account)
+            self.store.add_peer(account, _party_peer(party, now))
+            self.store.save_pairing(_with(record, state="complete", data={}))
+            # Every device we were paired with learns the newcomer (it learnt them from us).
+            for peer in others:
+                if peer.muaa_id != party.muaa_id:
+                    self._send_sealed(
+                        session, membership, peer, MEMBER_ADD, {"devices": [party.to_json()]}
+                    )
+        self.notify(
+            "pair.completed",
+            {
+                "account": account,
+                "pairing_id": record.pairing_id,
+                "peer": sender,
+                "peer_name": party.name,
+            },
+        )
+        log.info("account %s: paired with %s (pairing %s)", account, sender, record.pairing_id)
+        return "paired"
+
+    def _on_abort(self, account: str, sender: str, abort: pairing.Abort) -> str:
+        for direction in ("incoming", "outgoing"):
+            record = self.store.pairing(account, abort.pairing_id, direction)
+            if record is None or record.state != "waiting":
+                continue
+            asked = record.peer == sender or sender in record.data.get("targets", {})
+            if asked:
+                self._fail(
+                    _with(record, peer=record.peer or sender),
+                    f"peer_{abort.reason}",
+                    tell_peer=False,
+                )
+                return "pairing_failed"
+        raise envelope.MalformedMessage("abort for no waiting pairing")
+
+    def _on_sealed(
+        self, session: AccountSession, membership: Membership, env: envelope.Envelope
+    ) -> str:
+        account = session.settings.account
+        peer = self.store.peer(account, env.sender)
+        if peer is None:
+            raise envelope.MalformedMessage("sender is not a paired device")
+        seq, payload = channel.open_sealed(
+            membership.identity, membership.muaa_id, peer.dh_key, env
+        )
+        if not self.store.mark_seen(account, env.sender, seq):
+            raise envelope.MalformedMessage("replayed or duplicate")
+        if env.sma_type == MEMBER_ADD:
+            now = self.now()
+            for device in [pairing.Party.from_json(d) for d in _list(payload.get("devices"))]:
+                if device.muaa_id != membership.muaa_id and self.store.add_peer(
+                    account, _party_peer(device, now)
+                ):
+                    log.info("account %s: %s vouched for %s", account, env.sender, device.muaa_id)
+                    self.notify(
+                        "device.paired",
+                        {
+                            "account": account,
+                            "muaa_id": device.muaa_id,
+                            "name": device.name,
+                            "via": env.sender,
+                        },
+                    )
+            return "processed"
+        raise envelope.MalformedMessage(f"unknown message type {env.sma_type}")
+
+    # helpers
+
+    def _party(self, session: AccountSession, membership: Membership) -> pairing.Party:
+        identity = membership.identity
+        return pairing.Party(
+            membership.muaa_id,
+            session.settings.device_name,
+            identity.sign_public,
+            identity.dh_public,
+        )
+
+    def _enqueue(
+        self,
+        session: AccountSession,
+        membership: Membership,
+        recipient: str,
+        sma_type: str,
+        body: bytes,
+    ) -> None:
+        raw = envelope.build_message(
+            sma_type=sma_type,
+            sender=membership.muaa_id,
+            body=body,
+            address=session.settings.email,
+            now=self.now(),
+            unique=self.random(8).hex(),
+        )
+        self.store.enqueue(session.settings.account, recipient, raw, self.now())
+
+    def _send_sealed(
+        self,
+        session: AccountSession,
+        membership: Membership,
+        peer: Peer,
+        sma_type: str,
+        payload: dict[str, Any],
+    ) -> None:
+        account = session.settings.account
+        with self.store.transaction():
+            seq = self.store.next_seq(account, peer.muaa_id)
+            body = channel.seal(
+                membership.identity,
+                membership.muaa_id,
+                peer.muaa_id,
+                peer.dh_key,
+                sma_type,
+                seq,
+                payload,
+            )
+            self._enqueue(session, membership, peer.muaa_id, sma_type, body)
+
+    def _flush_outbox(self, session: AccountSession, mailbox: Mailbox) -> int:
+        """APPEND every queued message, oldest first; each is deleted from the outbox only
+        after the server took it, so a crash in between sends it again (receivers dedupe)."""
+        sent = 0
+        for item in self.store.outbox(session.settings.account):
+            folder = mailbox.namespace.inbox_folder(item.recipient)
+            try:
+                mailbox.append(folder, item.message)
+            except HostError as exc:
+                if not mailbox.folder_exists(folder):
+                    # The recipient left or was removed: nobody will ever read it.
+                    log.info("dropping a message to %s: its inbox is gone", item.recipient)
+                    self.store.sent(item.id)
+                    continue
+                raise exc
+            self.store.sent(item.id)
+            sent += 1
+        return sent
+
+    def _live_pairing(self, account: str, pairing_id: str, direction: str) -> Pairing:
+        self._expire_pairings(account)
+        record = self.store.pairing(account, pairing_id, direction)
+        if record is None:
+            raise NotFound("no such pairing request", pairing_id=pairing_id)
+        if record.state == "expired":
+            raise PairingExpired("this pairing request has expired", pairing_id=pairing_id)
+        if record.state != "waiting":
+            raise PairingFailed(
+                f"this pairing is {record.state}", pairing_id=pairing_id, state=record.state
+            )
+        return record
+
+    def _expire_pairings(self, account: str) -> None:
+        now = self.now()
+        for record in self.store.pairings(account):
+            if record.state == "waiting" and record.expires_at <= now:
+                self.store.save_pairing(_with(record, state="expired", reason="expired", data={}))
+                self.notify(
+                    "pair.failed",
+                    {
+                        "account": account,
+                        "pairing_id": record.pairing_id,
+                        "peer": record.peer,
+                        "reason": "expired",
+                    },
+                )
+
+    def _fail(self, record: Pairing, reason: str, tell_peer: bool) -> None:
+        """End a pairing for good; its secrets are forgotten."""
+        session = self.session(record.account)
+        membership = self.membership(record.account)
+        with self.store.transaction():
+            self.store.save_pairing(_with(record, state="failed", reason=reason, data={}))
+            if tell_peer:
+                peers = [record.peer] if record.peer else list(record.data.get("targets", {}))
+                for peer in peers:
+                    self._enqueue(
+                        session,
+                        membership,
+                        peer,
+                        pairing.ABORT,
+                        pairing.abort_body(record.pairing_id, peer, reason),
+                    )
+        self.notify(
+            "pair.failed",
+            {
+                "account": record.account,
+                "pairing_id": record.pairing_id,
+                "peer": record.peer,
+                "reason": reason,
+            },
+        )
+        log.info("account %s: pairing %s failed: %s", record.account, record.pairing_id, reason)
+
+
+def _with(record: Pairing, **changes: Any) -> Pairing:
+    from dataclasses import replace
+
+    return replace(record, **changes)
+
+
+def _request_from_record(record: Pairing) -> pairing.Request:
+    return pairing.Request(
+        record.pairing_id,
+        "",
+        pairing.Party.from_json(record.data["party"]),
+        bytes.fromhex(record.data["pake"]),
+        record.expires_at,
+    )
+
+
+def _party_peer(party: pairing.Party, now: int) -> Peer:
+    return Peer(party.muaa_id, party.name, party.sign_key, party.dh_key, now)
+
+
+def _peer_party(peer: Peer) -> pairing.Party:
+    return pairing.Party(peer.muaa_id, peer.name, peer.sign_key, peer.dh_key)
+
+
+def _list(value: object) -> list[Any]:
+    if not isinstance(value, list) or len(value) > 1000:
+        raise envelope.MalformedMessage("bad list")
+    return value
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__

@@ -7,6 +7,7 @@ connection keeps transactions simple.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .protocol.crypto import Identity
 
@@ -52,6 +54,60 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (account, muaa_id)
     );
     """,
+    # 2: pairing, paired devices, the outbox, replay protection, the account key
+    """
+    CREATE TABLE pairing (
+        account      TEXT NOT NULL REFERENCES account(account) ON DELETE CASCADE,
+        pairing_id   TEXT NOT NULL,
+        direction    TEXT NOT NULL,
+        peer         TEXT,
+        peer_name    TEXT,
+        state        TEXT NOT NULL,
+        reason       TEXT,
+        created      INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        data         TEXT NOT NULL,
+        PRIMARY KEY (account, pairing_id, direction)
+    );
+    CREATE TABLE peer (
+        account      TEXT NOT NULL REFERENCES account(account) ON DELETE CASCADE,
+        muaa_id      TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        sign_key     BLOB NOT NULL,
+        dh_key       BLOB NOT NULL,
+        paired_at    INTEGER NOT NULL,
+        PRIMARY KEY (account, muaa_id)
+    );
+    CREATE TABLE send_seq (
+        account      TEXT NOT NULL,
+        recipient    TEXT NOT NULL,
+        next_seq     INTEGER NOT NULL,
+        PRIMARY KEY (account, recipient)
+    );
+    CREATE TABLE seen_floor (
+        account      TEXT NOT NULL,
+        sender       TEXT NOT NULL,
+        floor        INTEGER NOT NULL,
+        PRIMARY KEY (account, sender)
+    );
+    CREATE TABLE seen (
+        account      TEXT NOT NULL,
+        sender       TEXT NOT NULL,
+        seq          INTEGER NOT NULL,
+        PRIMARY KEY (account, sender, seq)
+    );
+    CREATE TABLE outbox (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        account      TEXT NOT NULL,
+        recipient    TEXT NOT NULL,
+        message      BLOB NOT NULL,
+        created      INTEGER NOT NULL
+    );
+    CREATE TABLE account_key (
+        account      TEXT PRIMARY KEY REFERENCES account(account) ON DELETE CASCADE,
+        armored      TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -85,6 +141,38 @@ class Membership:
     identity: Identity
     created: int
     announced_at: int
+
+
+@dataclass(frozen=True)
+class Pairing:
+    account: str
+    pairing_id: str
+    direction: str  # "incoming" | "outgoing"
+    peer: str | None
+    peer_name: str | None
+    state: str  # "waiting" | "complete" | "failed" | "expired"
+    reason: str | None
+    created: int
+    expires_at: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A paired device."""
+
+    muaa_id: str
+    name: str
+    sign_key: bytes
+    dh_key: bytes
+    paired_at: int
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    recipient: str
+    message: bytes
 
 
 @dataclass(frozen=True)
@@ -218,3 +306,144 @@ class Store:
                 (account,),
             ).fetchall()
         return [KnownDevice(*row) for row in rows]
+
+    # pairing
+
+    def save_pairing(self, p: Pairing) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO pairing VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    p.account,
+                    p.pairing_id,
+                    p.direction,
+                    p.peer,
+                    p.peer_name,
+                    p.state,
+                    p.reason,
+                    p.created,
+                    p.expires_at,
+                    json.dumps(p.data),
+                ),
+            )
+
+    def pairing(self, account: str, pairing_id: str, direction: str) -> Pairing | None:
+        rows = self._pairings(
+            "WHERE account = ? AND pairing_id = ? AND direction = ?",
+            (account, pairing_id, direction),
+        )
+        return rows[0] if rows else None
+
+    def pairings(self, account: str) -> list[Pairing]:
+        return self._pairings("WHERE account = ? ORDER BY created, pairing_id", (account,))
+
+    def _pairings(self, where: str, args: tuple[Any, ...]) -> list[Pairing]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT account, pairing_id, direction, peer, peer_name, state, reason, created,"
+                f" expires_at, data FROM pairing {where}",
+                args,
+            ).fetchall()
+        return [
+            Pairing(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
+            for r in rows
+        ]
+
+    # paired devices
+
+    def add_peer(self, account: str, peer: Peer) -> bool:
+        """Remember a paired device; False when it was known already (keys are kept)."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO peer VALUES (?, ?, ?, ?, ?, ?)",
+                (account, peer.muaa_id, peer.name, peer.sign_key, peer.dh_key, peer.paired_at),
+            )
+            return cursor.rowcount > 0
+
+    def peers(self, account: str) -> list[Peer]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT muaa_id, name, sign_key, dh_key, paired_at FROM peer WHERE account = ?"
+                " ORDER BY paired_at, muaa_id",
+                (account,),
+            ).fetchall()
+        return [Peer(*row) for row in rows]
+
+    def peer(self, account: str, muaa_id: str) -> Peer | None:
+        return next((p for p in self.peers(account) if p.muaa_id == muaa_id), None)
+
+    # sequence numbers
+
+    def next_seq(self, account: str, recipient: str) -> int:
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT next_seq FROM send_seq WHERE account = ? AND recipient = ?",
+                (account, recipient),
+            ).fetchone()
+            seq = row[0] if row else 1
+            db.execute(
+                "INSERT OR REPLACE INTO send_seq VALUES (?, ?, ?)", (account, recipient, seq + 1)
+            )
+            return int(seq)
+
+    def mark_seen(self, account: str, sender: str, seq: int) -> bool:
+        """Record ``seq`` from ``sender``; False when it was seen before (a replay).
+
+        Keeps a floor below which everything was seen, plus the seen numbers above it,
+        so the table stays small whatever order messages arrive in.
+        """
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT floor FROM seen_floor WHERE account = ? AND sender = ?", (account, sender)
+            ).fetchone()
+            floor = row[0] if row else 0
+            if seq <= floor:
+                return False
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (account, sender, seq)
+            )
+            if cursor.rowcount == 0:
+                return False
+            while db.execute(
+                "DELETE FROM seen WHERE account = ? AND sender = ? AND seq = ?",
+                (account, sender, floor + 1),
+            ).rowcount:
+                floor += 1
+            db.execute(
+                "INSERT OR REPLACE INTO seen_floor VALUES (?, ?, ?)", (account, sender, floor)
+            )
+            return True
+
+    # outbox
+
+    def enqueue(self, account: str, recipient: str, message: bytes, now: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO outbox (account, recipient, message, created) VALUES (?, ?, ?, ?)",
+                (account, recipient, message, now),
+            )
+
+    def outbox(self, account: str) -> list[OutboxItem]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, recipient, message FROM outbox WHERE account = ? ORDER BY id",
+                (account,),
+            ).fetchall()
+        return [OutboxItem(*row) for row in rows]
+
+    def sent(self, item_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+
+    # the account's Autocrypt secret key (opaque armored text)
+
+    def set_account_key(self, account: str, armored: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO account_key VALUES (?, ?)", (account, armored))
+
+    def account_key(self, account: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT armored FROM account_key WHERE account = ?", (account,)
+            ).fetchone()
+        return row[0] if row else None
