@@ -53,20 +53,31 @@ def joined(spawn_host, account, name: str) -> tuple[HostProcess, str]:  # type: 
     return host, call(host, "sma.join")["muaa_id"]
 
 
-def pair(new: HostProcess, existing: HostProcess, existing_id: str, code_override: str | None = None) -> dict[str, Any]:
+def pair(
+    new: HostProcess, existing: HostProcess, existing_id: str, code_override: str | None = None
+) -> dict[str, Any]:
     """Run one pairing to its end with explicit syncs; returns the request's result."""
     request = call(new, "pair.request", to=existing_id)
     call(existing, "sma.sync")
-    note = existing.wait_notification("pair.requested", lambda p: p["pairing_id"] == request["pairing_id"])
+    note = existing.wait_notification(
+        "pair.requested", lambda p: p["pairing_id"] == request["pairing_id"]
+    )
     assert note["peer_name"]
-    call(existing, "pair.accept", pairing_id=request["pairing_id"], code=code_override or request["code"])
+    call(
+        existing,
+        "pair.accept",
+        pairing_id=request["pairing_id"],
+        code=code_override or request["code"],
+    )
     call(new, "sma.sync")
     call(existing, "sma.sync")
     return request
 
 
 def states(host: HostProcess, pairing_id: str) -> list[str]:
-    return [p["state"] for p in call(host, "pair.list")["pairings"] if p["pairing_id"] == pairing_id]
+    return [
+        p["state"] for p in call(host, "pair.list")["pairings"] if p["pairing_id"] == pairing_id
+    ]
 
 
 def test_two_devices_pair_and_the_account_key_arrives(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
@@ -157,3 +168,228 @@ def test_three_devices(spawn_host, account) -> None:  # type: ignore[no-untyped-
     for host, others in ((a, {b_id, c_id}), (b, {a_id, c_id}), (c, {a_id, b_id})):
         paired = {m["muaa_id"] for m in call(host, "sma.status")["muaas"] if m["paired"]}
         assert paired == others
+
+
+def inbox_messages(account, muaa_id: str) -> dict[int, bytes]:  # type: ignore[no-untyped-def]
+    with connect(account.server, account.user) as client:
+        return messages(client, f"_Autocrypt_SMA_{muaa_id}")
+
+
+def append_raw(account, muaa_id: str, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+    with connect(account.server, account.user) as client:
+        client.append(f"_Autocrypt_SMA_{muaa_id}", raw)
+
+
+def replace_raw(account, muaa_id: str, uid: int, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+    with connect(account.server, account.user) as client:
+        folder = f"_Autocrypt_SMA_{muaa_id}"
+        client.append(folder, raw)
+        client.select_folder(folder)
+        client.delete_messages([uid])
+        client.expunge()
+
+
+def test_injected_request_does_not_pair_even_with_a_real_code(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    from sma_host.protocol import crypto, envelope, pairing
+
+    existing, existing_id = joined(spawn_host, account, "desktop")
+    new, new_id = joined(spawn_host, account, "laptop")
+    call(existing, "account.key.set", armored=ACCOUNT_KEY)
+    real = call(new, "pair.request", to=existing_id)
+
+    # The provider forges a request from a device of its own, with its own SPAKE2 message.
+    attacker = crypto.Identity.generate()
+    attacker_id = "0123456789abcdef"
+    party = pairing.Party(
+        attacker_id, "Totally the laptop", attacker.sign_public, attacker.dh_public
+    )
+    forged_id = "fedcba9876543210"
+    _, pake = pairing.start_new("1111111111", account.email, forged_id, attacker_id, existing_id)
+    body = pairing.request_body(forged_id, party, existing_id, pake, 2**40)
+    append_raw(
+        account,
+        existing_id,
+        envelope.build_message(
+            sma_type=pairing.REQUEST,
+            sender=attacker_id,
+            body=body,
+            address=account.email,
+            now=1,
+            unique="x",
+        ),
+    )
+    call(existing, "sma.sync")
+    existing.wait_notification("pair.requested", lambda p: p["pairing_id"] == forged_id)
+    # The user types the real code of the real attempt into the forged one.
+    call(existing, "pair.accept", pairing_id=forged_id, code=real["code"])
+    # The attacker answers with a confirmation it had to guess.
+    confirm = pairing.abort_body(forged_id, existing_id, "x").replace(
+        b'"reason":"x"', b'"confirm":"' + b"A" * 43 + b'="'
+    )
+    append_raw(
+        account,
+        existing_id,
+        envelope.build_message(
+            sma_type=pairing.CONFIRM,
+            sender=attacker_id,
+            body=confirm,
+            address=account.email,
+            now=1,
+            unique="y",
+        ),
+    )
+    call(existing, "sma.sync")
+    assert states(existing, forged_id) == ["failed"]
+    assert attacker_id not in {
+        m["muaa_id"] for m in call(existing, "sma.status")["muaas"] if m["paired"]
+    }
+    # The real attempt is untouched and still completes.
+    call(existing, "sma.sync")
+    call(existing, "pair.accept", pairing_id=real["pairing_id"], code=real["code"])
+    call(new, "sma.sync")
+    call(existing, "sma.sync")
+    assert states(new, real["pairing_id"]) == ["complete"]
+    assert states(existing, real["pairing_id"]) == ["complete"]
+    assert call(new, "account.key.get")["armored"] == ACCOUNT_KEY
+    assert new_id in {m["muaa_id"] for m in call(existing, "sma.status")["muaas"] if m["paired"]}
+
+
+@pytest.mark.parametrize("field", ["ct", "confirm", "pake"])
+def test_tampered_accept_is_rejected(spawn_host, account, field: str) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import json
+
+    from sma_host.protocol import envelope
+
+    existing, existing_id = joined(spawn_host, account, "desktop")
+    new, new_id = joined(spawn_host, account, "laptop")
+    call(existing, "account.key.set", armored=ACCOUNT_KEY)
+    request = call(new, "pair.request", to=existing_id)
+    call(existing, "sma.sync")
+    call(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    [(uid, raw)] = inbox_messages(account, new_id).items()
+    env = envelope.parse_message(raw)
+    fields = json.loads(env.body)
+    value = bytearray(base64.b64decode(fields[field]))
+    value[len(value) // 2] ^= 0x01
+    fields[field] = base64.b64encode(bytes(value)).decode()
+    tampered = envelope.build_message(
+        sma_type=env.sma_type,
+        sender=env.sender,
+        body=json.dumps(fields).encode(),
+        address=account.email,
+        now=1,
+        unique="t",
+    )
+    replace_raw(account, new_id, uid, tampered)
+    call(new, "sma.sync")
+    assert states(new, request["pairing_id"]) == ["failed"]
+    assert call(new, "account.key.get") == {"armored": None}
+    assert new.call("hello")["protocol"] == 1
+    assert inbox_messages(account, new_id) == {}
+    call(existing, "sma.sync")  # the existing device learns it failed
+    assert states(existing, request["pairing_id"]) == ["failed"]
+
+
+def test_replayed_pairing_messages_change_nothing(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    existing, existing_id = joined(spawn_host, account, "desktop")
+    new, new_id = joined(spawn_host, account, "laptop")
+    request = call(new, "pair.request", to=existing_id)
+    [request_raw] = inbox_messages(account, existing_id).values()
+    call(existing, "sma.sync")
+    call(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    [accept_raw] = inbox_messages(account, new_id).values()
+    call(new, "sma.sync")
+    [confirm_raw] = inbox_messages(account, existing_id).values()
+    call(existing, "sma.sync")
+    before = (call(new, "pair.list"), call(existing, "pair.list"))
+    existing.notifications.clear()
+    new.notifications.clear()
+
+    append_raw(account, existing_id, request_raw)
+    append_raw(account, existing_id, confirm_raw)
+    append_raw(account, new_id, accept_raw)
+    assert call(existing, "sma.sync")["dropped"] == 2
+    assert call(new, "sma.sync")["dropped"] == 1
+
+    assert (call(new, "pair.list"), call(existing, "pair.list")) == before
+    assert not [
+        n for n in existing.notifications + new.notifications if n["method"].startswith("pair.")
+    ]
+    assert inbox_messages(account, existing_id) == {} and inbox_messages(account, new_id) == {}
+
+
+def test_a_code_expires(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    existing, existing_id = joined(spawn_host, account, "desktop")
+    new, _ = joined(spawn_host, account, "laptop")
+    request = call(new, "pair.request", to=existing_id, ttl_s=2)
+    call(existing, "sma.sync")
+    existing.wait_notification("pair.requested", lambda p: p["pairing_id"] == request["pairing_id"])
+    deadline = time.monotonic() + 30
+    while states(existing, request["pairing_id"]) != ["expired"]:  # polls the host's own clock
+        assert time.monotonic() < deadline, "the request never expired"
+    with pytest.raises(RpcError) as refused:
+        call(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    assert refused.value.reason == "pairing_expired"
+    assert states(new, request["pairing_id"]) == ["expired"]
+    new.wait_notification("pair.failed", lambda p: p["reason"] == "expired")
+
+
+@pytest.mark.parametrize("restart", ["new", "existing"])
+def test_restart_in_the_middle_of_a_pairing(spawn_host, account, restart: str) -> None:  # type: ignore[no-untyped-def]
+    existing, existing_id = joined(spawn_host, account, "desktop")
+    new, new_id = joined(spawn_host, account, "laptop")
+    call(existing, "account.key.set", armored=ACCOUNT_KEY)
+    request = call(new, "pair.request", to=existing_id)
+    call(existing, "sma.sync")
+    call(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    name = "laptop" if restart == "new" else "desktop"
+    assert (new if restart == "new" else existing).close() == 0
+    again = spawn_host(name)
+    again.call("account.configure", account.configure_params(ACCOUNT, device_name=name))
+    if restart == "new":
+        new = again
+    else:
+        existing = again
+    call(new, "sma.sync")
+    call(existing, "sma.sync")
+    assert states(new, request["pairing_id"]) == ["complete"]
+    assert states(existing, request["pairing_id"]) == ["complete"]
+    assert call(new, "account.key.get")["armored"] == ACCOUNT_KEY
+    assert call(new, "sma.status")["self"] == new_id
+
+
+def test_pairing_errors(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    host = spawn_host("alone")
+    host.call("account.configure", account.configure_params(ACCOUNT, device_name="alone"))
+    with pytest.raises(RpcError) as not_joined:
+        call(host, "pair.request")
+    assert not_joined.value.reason == "not_joined"
+    call(host, "sma.join")
+    with pytest.raises(RpcError) as nobody:
+        call(host, "pair.request")
+    assert nobody.value.reason == "not_found"
+    with pytest.raises(RpcError) as unknown:
+        call(host, "pair.accept", pairing_id="0" * 16, code="12345-67890")
+    assert unknown.value.reason == "not_found"
+    with pytest.raises(RpcError) as bad_code:
+        call(host, "pair.accept", pairing_id="0" * 16, code="123")
+    assert bad_code.value.reason == "invalid_params"
+    with pytest.raises(RpcError) as cancel_unknown:
+        call(host, "pair.cancel", pairing_id="0" * 16)
+    assert cancel_unknown.value.reason == "not_found"
+
+
+def test_cancel_tells_the_other_side(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    existing, existing_id = joined(spawn_host, account, "desktop")
+    new, _ = joined(spawn_host, account, "laptop")
+    request = call(new, "pair.request", to=existing_id)
+    call(existing, "sma.sync")
+    assert call(new, "pair.cancel", pairing_id=request["pairing_id"])["state"] == "failed"
+    call(existing, "sma.sync")
+    assert states(existing, request["pairing_id"]) == ["failed"]
+    with pytest.raises(RpcError) as refused:
+        call(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    assert refused.value.reason == "pairing_failed"
