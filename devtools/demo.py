@@ -20,7 +20,7 @@ from imapclient import IMAPClient
 from devtools.dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
 from devtools.host_process import HostProcess
 
-_SECRET_KEYS = {"password"}
+_SECRET_KEYS = {"password", "armored"}
 
 
 def _redact(value: Any) -> Any:
@@ -52,7 +52,7 @@ class Transcript:
     def call(self, device: str, host: HostProcess, method: str, params: dict[str, Any]) -> Any:
         print(f"{device} → {method} {json.dumps(_redact(params), ensure_ascii=False)}")
         response = host.request(method, params)
-        shown = response.get("result", response.get("error"))
+        shown = _redact(response.get("result", response.get("error")))
         print(f"{device} ← {json.dumps(_shorten(shown), ensure_ascii=False)}")
         if "error" in response:
             raise SystemExit(f"demo failed: {method} answered an error")
@@ -109,7 +109,39 @@ def main() -> int:
             status = out.call("desktop", desktop, "sma.status", {"account": "account1"})
             if len(status["muaas"]) != 2:
                 raise SystemExit("demo failed: the devices did not discover each other")
-            out.say("what the server holds now")
+            desktop_id = status["self"]
+            out.say("pairing: the laptop asks the desktop; its screen shows a code")
+            key = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n(demo key)\n-----END PGP PRIVATE KEY BLOCK-----\n"
+            out.call("desktop", desktop, "account.key.set", {"account": "account1", "armored": key})
+            request = out.call(
+                "laptop", laptop, "pair.request", {"account": "account1", "to": desktop_id}
+            )
+            out.say(f"the user reads {request['code']} on the laptop; the desktop syncs its inbox")
+            out.call("desktop", desktop, "sma.sync", {"account": "account1"})
+            note = desktop.wait_notification("pair.requested")
+            print(f"desktop ⇐ pair.requested {json.dumps(note)}")
+            out.say("the user types the code on the desktop")
+            out.call(
+                "desktop",
+                desktop,
+                "pair.accept",
+                {
+                    "account": "account1",
+                    "pairing_id": request["pairing_id"],
+                    "code": request["code"],
+                },
+            )
+            out.call("laptop", laptop, "sma.sync", {"account": "account1"})
+            out.call("desktop", desktop, "sma.sync", {"account": "account1"})
+            for name, host in (("laptop", laptop), ("desktop", desktop)):
+                note = host.wait_notification("pair.completed")
+                print(f"{name} ⇐ pair.completed {json.dumps(note)}")
+            received = out.call("laptop", laptop, "account.key.get", {"account": "account1"})
+            if received["armored"] != key:
+                raise SystemExit("demo failed: the account key did not arrive")
+            print("   (the laptop now holds the desktop's account key, byte for byte)")
+            out.call("laptop", laptop, "sma.status", {"account": "account1"})
+            out.say("what the server holds now (processed pairing messages are deleted)")
             for name, count in _server_folders(server, user):
                 print(f"  {name:<40} {count} message(s)")
         finally:
