@@ -111,7 +111,10 @@ def main() -> int:
                 raise SystemExit("demo failed: the devices did not discover each other")
             desktop_id = status["self"]
             out.say("pairing: the laptop asks the desktop; its screen shows a code")
-            key = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n(demo key)\n-----END PGP PRIVATE KEY BLOCK-----\n"
+            key = (
+                "-----BEGIN PGP PRIVATE KEY BLOCK-----\n(demo key)\n"
+                "-----END PGP PRIVATE KEY BLOCK-----\n"
+            )
             out.call("desktop", desktop, "account.key.set", {"account": "account1", "armored": key})
             request = out.call(
                 "laptop", laptop, "pair.request", {"account": "account1", "to": desktop_id}
