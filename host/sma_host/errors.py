@@ -18,10 +18,13 @@ every error reply carries both, ``code`` (integer) and ``data.reason`` (snake_ca
     │   ├── TlsFailed           tls_failed
     │   ├── AuthFailed          auth_failed
     │   └── ServerError         server_error
-    ├── PairingError            pairing_failed / pairing_expired
+    ├── PairingFailed           pairing_failed (wrong code, tampering, cancelled, already used)
+    ├── PairingExpired          pairing_expired (the code's time ran out)
     ├── NotFound                not_found
     ├── ResultTooLarge          result_too_large
     └── InternalError           internal_error (a bug; details go to stderr only)
+
+Codes: the JSON-RPC standard ones for bad input, -32000…-32099 for everything else.
 """
 
 from __future__ import annotations
@@ -152,7 +155,7 @@ class PairingFailed(HostError):
 
 
 class PairingExpired(HostError):
-    """The pairing attempt timed out or was cancelled."""
+    """The pairing attempt's time ran out."""
 
     code = -32021
     reason = "pairing_expired"
@@ -175,7 +178,7 @@ class ResultTooLarge(HostError):
 class InternalError(HostError):
     """A bug in the host. The details are logged to stderr, never sent."""
 
-    code = -32603
+    code = -32000
     reason = "internal_error"
 
 

@@ -38,8 +38,6 @@ HEARTBEAT_S = 24 * 3600
 PAGE_BUDGET = 512 * 1024
 #: Incoming pairing requests kept waiting at once; more are dropped (a server could flood us).
 MAX_WAITING_INCOMING = 16
-#: Membership update: a paired device tells its peers about a newly paired one.
-MEMBER_ADD = "member-add"
 
 Notify = Callable[[str, dict[str, Any]], None]
 
@@ -366,7 +364,7 @@ class Host:
                     {"targets": per_target},
                 )
             )
-        self._flush_outbox(session, mailbox)
+        self._flush_soon(session)
         log.info(
             "account %s: pairing %s requested from %d device(s)", account, pairing_id, len(targets)
         )
@@ -410,7 +408,7 @@ class Host:
             self.store.save_pairing(
                 _with(record, data={**record.data, "stage": "accepted", "expect": expected.hex()})
             )
-        self._flush_outbox(session, self.mailbox(session))
+        self._flush_soon(session)
         return {"pairing_id": record.pairing_id, "state": "waiting"}
 
     def m_pair_list(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -441,9 +439,7 @@ class Host:
         for record in records:
             if record.state == "waiting":
                 self._fail(record, "cancelled", tell_peer=True)
-        session = self.session(account)
-        if session.password is not None:
-            self._flush_outbox(session, self.mailbox(session))
+        self._flush_soon(self.session(account))
         return {
             "pairing_id": params["pairing_id"],
             "state": records[0].state if records[0].state != "waiting" else "failed",
@@ -520,7 +516,7 @@ class Host:
             "waiting",
             None,
             now,
-            min(req.expires_at, now + pairing.DEFAULT_TTL_S),
+            min(req.expires_at, now + pairing.MAX_TTL_S),
             {
                 "stage": "requested",
                 "party": req.party.to_json(),
@@ -577,8 +573,10 @@ class Host:
             for device in devices:
                 if device.muaa_id != membership.muaa_id:
                     self.store.add_peer(account, _party_peer(device, now))
+            adopted = False
             if account_key is not None and self.store.account_key(account) is None:
                 self.store.set_account_key(account, account_key)
+                adopted = True
             self.store.save_pairing(
                 _with(record, peer=sender, peer_name=acc.party.name, state="complete", data={})
             )
@@ -599,7 +597,7 @@ class Host:
                 "pairing_id": record.pairing_id,
                 "peer": sender,
                 "peer_name": acc.party.name,
-                "account_key_received": account_key is not None,
+                "account_key_received": adopted,
             },
         )
         log.info("account %s: paired with %s (pairing %s)", account, sender, record.pairing_id)
@@ -630,7 +628,11 @@ class Host:
             for peer in others:
                 if peer.muaa_id != party.muaa_id:
                     self._send_sealed(
-                        session, membership, peer, MEMBER_ADD, {"devices": [party.to_json()]}
+                        session,
+                        membership,
+                        peer,
+                        pairing.MEMBER_ADD,
+                        pairing.member_add_payload(membership.identity, [party]),
                     )
         self.notify(
             "pair.completed",
@@ -653,7 +655,8 @@ class Host:
             if asked:
                 self._fail(
                     _with(record, peer=record.peer or sender),
-                    f"peer_{abort.reason}",
+                    "peer_"
+                    + (abort.reason if abort.reason in pairing.ABORT_REASONS else "aborted"),
                     tell_peer=False,
                 )
                 return "pairing_failed"
@@ -669,11 +672,15 @@ class Host:
         seq, payload = channel.open_sealed(
             membership.identity, membership.muaa_id, peer.dh_key, env
         )
-        if not self.store.mark_seen(account, env.sender, seq):
-            raise envelope.MalformedMessage("replayed or duplicate")
-        if env.sma_type == MEMBER_ADD:
+        if env.sma_type != pairing.MEMBER_ADD:
+            raise envelope.MalformedMessage(f"unknown message type {env.sma_type}")
+        devices = pairing.parse_member_add(payload, peer.sign_key)
+        # Seen-mark and effect commit together: a crash cannot keep one without the other.
+        with self.store.transaction():
+            if not self.store.mark_seen(account, env.sender, seq):
+                raise envelope.MalformedMessage("replayed or duplicate")
             now = self.now()
-            for device in [pairing.Party.from_json(d) for d in _list(payload.get("devices"))]:
+            for device in devices:
                 if device.muaa_id != membership.muaa_id and self.store.add_peer(
                     account, _party_peer(device, now)
                 ):
@@ -687,8 +694,7 @@ class Host:
                             "via": env.sender,
                         },
                     )
-            return "processed"
-        raise envelope.MalformedMessage(f"unknown message type {env.sma_type}")
+        return "processed"
 
     # helpers
 
@@ -759,6 +765,21 @@ class Host:
             self.store.sent(item.id)
             sent += 1
         return sent
+
+    def _flush_soon(self, session: AccountSession) -> None:
+        """Send what is queued now if the server lets us; otherwise the next sync does.
+
+        Called after the state change was committed: a failure here must not fail the
+        call, or the caller would retry something that already happened.
+        """
+        try:
+            self._flush_outbox(session, self.mailbox(session))
+        except HostError as exc:
+            log.warning(
+                "account %s: queued messages not sent yet (%s); the next sync retries",
+                session.settings.account,
+                exc.reason,
+            )
 
     def _live_pairing(self, account: str, pairing_id: str, direction: str) -> Pairing:
         self._expire_pairings(account)

@@ -39,6 +39,10 @@ TYPES = (REQUEST, ACCEPT, CONFIRM, ABORT)
 
 CODE_DIGITS = 10
 DEFAULT_TTL_S = 600
+#: The longest a code may live; an existing device caps what a request claims to this.
+MAX_TTL_S = 3600
+#: Abort reasons a peer may give; anything else is reported as ``aborted``.
+ABORT_REASONS = frozenset({"confirmation_failed", "cancelled", "completed_elsewhere", "expired"})
 _PAKE_MESSAGE_BYTES = 33
 _CONFIRM_BYTES = 32
 _PAIRING_ID = re.compile(r"[0-9a-f]{16}")
@@ -329,3 +333,26 @@ def _fields(envelope: Envelope, sma_type: str) -> dict[str, Any]:
     if fields.get("v") != 1 or not is_pairing_id(fields.get("pairing_id")):
         raise MalformedMessage("bad pairing id")
     return fields
+
+
+# Membership updates -----------------------------------------------------------------------
+
+MEMBER_ADD = "member-add"
+_MEMBER_CONTEXT = b"member-add"
+
+
+def member_add_payload(voucher: crypto.Identity, devices: list[Party]) -> dict[str, Any]:
+    """What a device sends its peers after pairing a newcomer: the newcomer's identity,
+    signed by the voucher (and sealed on the channel to each peer)."""
+    listed = [d.to_json() for d in devices]
+    return {"devices": listed, "sig": codec.b64(voucher.sign(_MEMBER_CONTEXT, codec.dumps(listed)))}
+
+
+def parse_member_add(payload: dict[str, Any], voucher_sign_key: bytes) -> list[Party]:
+    listed = payload.get("devices")
+    if not isinstance(listed, list) or not 0 < len(listed) <= 64:
+        raise MalformedMessage("bad device list")
+    signature = codec.unb64(payload.get("sig"), crypto.SIGNATURE_BYTES)
+    if not crypto.verify(voucher_sign_key, signature, _MEMBER_CONTEXT, codec.dumps(listed)):
+        raise MalformedMessage("bad signature")
+    return [Party.from_json(d) for d in listed]
