@@ -2,7 +2,11 @@
 
 Thunderbird runs the manifest's ``path`` with two arguments (the manifest path and the
 add-on id), the working directory set to the executable's folder, stdin/stdout as the
-native-messaging pipes and stderr piped to its console.
+native-messaging pipes and stderr piped to its console. ``args`` and ``cwd`` override the
+launch for tests of other platforms' arguments and of other working directories.
+
+The reader is as strict as the add-on: a frame over 1 MiB, not UTF-8 or not strict JSON
+(NaN, Infinity) lands in ``bad_frames`` instead of ``frames``.
 """
 
 from __future__ import annotations
@@ -21,11 +25,17 @@ from typing import Any
 
 ADDON_ID = "sma-host@autocrypt.org"
 _LENGTH = struct.Struct("=I")
+#: Thunderbird drops the port on a larger host → add-on message.
+MAX_FRAME_FROM_HOST = 1024 * 1024
 
 
 def host_executable() -> Path:
     """``.venv/bin/sma-host`` beside the Python running the tests."""
     return Path(sys.executable).parent / "sma-host"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 class RpcError(Exception):
@@ -48,6 +58,7 @@ class HostProcess:
         env: Mapping[str, str] | None = None,
         args: tuple[str, ...] | None = None,
         executable: Path | None = None,
+        cwd: Path | str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -61,7 +72,7 @@ class HostProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            cwd=str(exe.parent),
+            cwd=str(cwd if cwd is not None else exe.parent),
             env=full_env,
         )
         self._ids = itertools.count(1)
@@ -71,25 +82,46 @@ class HostProcess:
         self.frames: list[dict[str, Any]] = []
         self.stdout_closed = False
         self.raw_leftover = b""
+        #: Frames the add-on could not have used: (why, first bytes of the payload).
+        self.bad_frames: list[tuple[str, bytes]] = []
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
         self._reader.start()
 
     # wire
 
     def _read_loop(self) -> None:
+        try:
+            self._read_frames()
+        finally:
+            with self._cond:
+                self.stdout_closed = True
+                self._cond.notify_all()
+
+    def _read_frames(self) -> None:
         stream = self.process.stdout
         assert stream is not None
         while True:
             header = stream.read(4)
             if len(header) < 4:
                 self.raw_leftover = header
-                break
+                return
             (length,) = _LENGTH.unpack(header)
             payload = stream.read(length)
             if len(payload) < length:
                 self.raw_leftover = header + payload
-                break
-            message = json.loads(payload)
+                return
+            if length > MAX_FRAME_FROM_HOST:
+                self.bad_frames.append(("over 1 MiB", payload[:200]))
+                continue
+            try:
+                # As strict as the add-on's JSON.parse: UTF-8 only, no NaN or Infinity.
+                message = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
+            except ValueError as exc:
+                self.bad_frames.append((f"not JSON: {exc}", payload[:200]))
+                continue
+            if not isinstance(message, dict):
+                self.bad_frames.append(("not an object", payload[:200]))
+                continue
             with self._cond:
                 self.frames.append(message)
                 if "id" in message and ("result" in message or "error" in message):
@@ -97,9 +129,6 @@ class HostProcess:
                 else:
                     self.notifications.append(message)
                 self._cond.notify_all()
-        with self._cond:
-            self.stdout_closed = True
-            self._cond.notify_all()
 
     def send_raw(self, data: bytes) -> None:
         assert self.process.stdin is not None
@@ -188,7 +217,8 @@ class HostProcess:
         return code
 
     def stderr_text(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self.stderr_path.read_text("utf-8", errors="replace")
 
     def close(self, timeout: float = 10.0) -> int:

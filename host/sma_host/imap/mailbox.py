@@ -253,6 +253,8 @@ def _tls_context(ca_file: str | None) -> ssl.SSLContext:
 
 def _close_quietly(client: IMAPClient) -> None:
     try:
+        # A server gone silent must not hold shutdown for the whole read timeout.
+        client.socket().settimeout(1.0)
         client.logout()
     except Exception:
         try:

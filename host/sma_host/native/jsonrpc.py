@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,10 +37,14 @@ def parse_request(payload: bytes) -> Request | BadRequest:
     except UnicodeDecodeError as exc:
         return BadRequest(ParseError("frame is not valid UTF-8", offset=exc.start), None)
     try:
-        message = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        return BadRequest(ParseError(f"frame is not JSON: {detail}"), None)
+        message = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        return BadRequest(ParseError(f"frame is not JSON: {exc.msg}"), None)
+    except RecursionError:
+        return BadRequest(ParseError("frame is not JSON: nested too deeply"), None)
+    except ValueError as exc:
+        # NaN/Infinity (not JSON), or an integer too long for int() (over 4300 digits).
+        return BadRequest(ParseError(f"frame is not JSON: {exc}"[:200]), None)
     if not isinstance(message, dict):
         return BadRequest(InvalidRequest("a request must be a JSON object"), None)
     raw_id = message.get("id")
@@ -57,11 +62,24 @@ def parse_request(payload: bytes) -> Request | BadRequest:
         params = {}
     if not isinstance(params, dict):
         return BadRequest(InvalidParams('"params" must be an object', path="$"), request_id)
+    try:
+        json.dumps(params, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # "\ud800" is valid JSON but no Unicode text: nothing downstream could store it.
+        return BadRequest(
+            InvalidParams("params contain a lone UTF-16 surrogate", path="$"), request_id
+        )
     return Request(method=method, params=params, id=request_id, is_notification=not has_id)
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _is_valid_id(value: object) -> bool:
-    return value is None or (isinstance(value, str | int | float) and not isinstance(value, bool))
+    if isinstance(value, float):
+        return math.isfinite(value)  # 1e400 reads as inf, which JSON cannot echo
+    return value is None or (isinstance(value, str | int) and not isinstance(value, bool))
 
 
 def result_response(request_id: RequestId, result: Any) -> dict[str, Any]:
@@ -77,5 +95,10 @@ def notification(method: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def dump(message: dict[str, Any]) -> bytes:
-    """Compact UTF-8 JSON for the wire."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact, strict UTF-8 JSON for the wire; ValueError on NaN or Infinity."""
+    text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a JS string may carry one) has no UTF-8 form: escape it.
+        return json.dumps(message, allow_nan=False, separators=(",", ":")).encode("ascii")

@@ -37,8 +37,10 @@ from .framing import (
 
 log = logging.getLogger(__name__)
 
-#: How long in-flight calls may take to finish after end of input (Thunderbird kills at 3 s).
+#: Budget from end of input (or SIGTERM) to exit: the contract says 2 s, Thunderbird kills at 3 s.
 SHUTDOWN_GRACE_S = 1.5
+#: The part of it kept for closing connections after in-flight calls had their time.
+SHUTDOWN_CLOSE_S = 0.3
 READ_CHUNK = 64 * 1024
 
 
@@ -60,20 +62,9 @@ class FrameWriter:
         self.closed = False
 
     def send(self, message: dict[str, Any]) -> None:
-        try:
-            frame = encode_frame(jsonrpc.dump(message))
-        except OutgoingTooLarge as exc:
-            if "id" not in message:
-                log.error(
-                    "dropped a %d-byte notification %s: over the frame limit",
-                    exc.size,
-                    message.get("method"),
-                )
-                return
-            error = ResultTooLarge(
-                f"the answer ({exc.size} bytes) exceeds the 1 MiB frame limit", size=exc.size
-            )
-            frame = encode_frame(jsonrpc.dump(jsonrpc.error_response(message["id"], error)))
+        frame = self._encode(message)
+        if frame is None:
+            return
         with self._lock:
             if self.closed:
                 return
@@ -83,6 +74,37 @@ class FrameWriter:
             except (BrokenPipeError, ValueError, OSError):
                 self.closed = True
                 log.info("stdout closed: the add-on is gone")
+
+    @staticmethod
+    def _encode(message: dict[str, Any]) -> bytes | None:
+        """The frame for ``message``, or an error frame for its id; None drops it.
+
+        Whatever the message, what comes out is strict JSON of at most 1 MiB.
+        """
+        error: HostError
+        try:
+            return encode_frame(jsonrpc.dump(message))
+        except OutgoingTooLarge as exc:
+            if "id" not in message:
+                log.error(
+                    "dropped a %d-byte notification %s: over the frame limit",
+                    exc.size,
+                    message.get("method"),
+                )
+                return None
+            error = ResultTooLarge(
+                f"the answer ({exc.size} bytes) exceeds the 1 MiB frame limit", size=exc.size
+            )
+        except (TypeError, ValueError):
+            log.exception("cannot encode a message as JSON: %s", message.get("method"))
+            if "id" not in message:
+                return None
+            error = InternalError("internal error: see the host's log")
+        try:
+            return encode_frame(jsonrpc.dump(jsonrpc.error_response(message["id"], error)))
+        except OutgoingTooLarge:
+            # Even the id is too large to echo: JSON-RPC's answer for an unreadable id.
+            return encode_frame(jsonrpc.dump(jsonrpc.error_response(None, error)))
 
 
 class _AccountWorker:
@@ -199,17 +221,28 @@ class Dispatcher:
         self._writer.send(jsonrpc.error_response(request_id, error))
 
     def shutdown(self, grace: float) -> None:
-        """Let queued calls finish for up to ``grace`` seconds, then close connections."""
+        """Let queued calls finish, then close connections; returns within ``grace`` seconds.
+
+        Closing logs out of each server, which blocks as long as a read timeout when the
+        network is gone: it runs on its own thread and is abandoned at the deadline.
+        """
         import time
 
         deadline = time.monotonic() + grace
+        calls_deadline = deadline - min(SHUTDOWN_CLOSE_S, grace / 2)
         for worker in self._workers.values():
             worker.jobs.put(None)
         for worker in self._workers.values():
-            worker.thread.join(max(0.0, deadline - time.monotonic()))
+            worker.thread.join(max(0.0, calls_deadline - time.monotonic()))
         with self._backend_lock:
-            if self._backend is not None:
-                self._backend.close()
+            backend = self._backend
+        if backend is None:
+            return
+        closer = threading.Thread(target=backend.close, name="shutdown-close", daemon=True)
+        closer.start()
+        closer.join(max(0.0, deadline - time.monotonic()))
+        if closer.is_alive():
+            log.warning("connections not closed within the shutdown deadline: abandoned")
 
 
 def serve(
