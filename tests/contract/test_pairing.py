@@ -168,6 +168,14 @@ def test_three_devices(spawn_host, account) -> None:  # type: ignore[no-untyped-
     for host, others in ((a, {b_id, c_id}), (b, {a_id, c_id}), (c, {a_id, b_id})):
         paired = {m["muaa_id"] for m in call(host, "sma.status")["muaas"] if m["paired"]}
         assert paired == others
+    # C talks to A directly: when D pairs with C, C's signed, encrypted membership update
+    # reaches A (and B) without B in the middle, and A accepts it under the keys it got from B.
+    d, d_id = joined(spawn_host, account, "d")
+    pair(d, c, c_id)
+    call(a, "sma.sync")
+    assert a.wait_notification("device.paired", lambda p: p["muaa_id"] == d_id)["via"] == c_id
+    call(b, "sma.sync")
+    assert b.wait_notification("device.paired", lambda p: p["muaa_id"] == d_id)["via"] == c_id
 
 
 def inbox_messages(account, muaa_id: str) -> dict[int, bytes]:  # type: ignore[no-untyped-def]
