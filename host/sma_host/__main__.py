@@ -18,11 +18,14 @@ def _configure_logging() -> None:
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
 
 
-def _make_backend(notify: Callable[[str, dict[str, Any]], None]) -> Any:
+def _make_backend(
+    notify: Callable[[str, dict[str, Any]], None],
+    schedule: Callable[[str, Callable[[], None]], None],
+) -> Any:
     from .service import Host
     from .store import Store, default_data_dir
 
-    return Host(Store(default_data_dir()), notify)
+    return Host(Store(default_data_dir()), notify, schedule)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,11 @@ METHODS: dict[str, bool] = {
     "pair.accept": True,
     "pair.list": True,
     "pair.cancel": True,
+    "keys.put": True,
+    "keys.list": True,
+    "sma.expire": True,
+    "device.remove": True,
+    "sma.leave": True,
 }
 
 

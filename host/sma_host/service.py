@@ -21,10 +21,12 @@ from .errors import (
     NotJoined,
     PairingExpired,
     PairingFailed,
+    ServerError,
     UnknownAccount,
 )
 from .imap.mailbox import ImapSettings, Mailbox, is_loopback
-from .protocol import announce, channel, envelope, pairing
+from .imap.watcher import InboxWatcher
+from .protocol import announce, channel, codec, envelope, keyring, pairing
 from .protocol.crypto import DecryptionFailed, Identity
 from .protocol.folders import muaa_id_from_random
 from .protocol.paging import page_by_size
@@ -40,6 +42,19 @@ PAGE_BUDGET = 512 * 1024
 MAX_WAITING_INCOMING = 16
 
 Notify = Callable[[str, dict[str, Any]], None]
+Schedule = Callable[[str, Callable[[], None]], None]
+#: Poll interval where the server has no IDLE (seconds; ``SMA_HOST_POLL_S`` overrides).
+DEFAULT_POLL_S = 60.0
+#: A connection used this recently is not checked with NOOP before use.
+FRESH_S = 30.0
+#: Announcements older than this are expired (``sma.expire`` default).
+DEFAULT_EXPIRY_S = 90 * 24 * 3600
+#: Largest plaintext of one key-update message; a larger ``keys.put`` is split.
+KEY_UPDATE_MAX_BYTES = 256 * 1024
+#: Addresses named in one ``keys.changed`` notification at most (it must fit 1 MiB).
+MAX_CHANGED_ADDRS = 5000
+KEY_UPDATE = "key-update"
+MEMBER_REMOVE = "member-remove"
 
 
 @dataclass
@@ -47,6 +62,10 @@ class AccountSession:
     settings: AccountSettings
     password: str | None = None
     mailbox: Mailbox | None = field(default=None, repr=False)
+    last_used: float = 0.0
+    watcher: InboxWatcher | None = field(default=None, repr=False)
+    #: A background sync is queued and has not started yet (coalesces pushes).
+    sync_pending: bool = False
 
     def imap_settings(self) -> ImapSettings:
         if self.password is None:
@@ -62,6 +81,9 @@ class AccountSession:
         )
 
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
         if self.mailbox is not None:
             self.mailbox.close()
             self.mailbox = None
@@ -74,19 +96,29 @@ class Host:
         self,
         store: Store,
         notify: Notify,
+        schedule: Schedule | None = None,
         clock: Callable[[], float] = time.time,
         random: Callable[[int], bytes] = os.urandom,
     ) -> None:
         self.store = store
         self.notify = notify
+        self.schedule = schedule
         self.clock = clock
         self.random = random
+        self.poll_interval = float(os.environ.get("SMA_HOST_POLL_S", DEFAULT_POLL_S))
+        #: ``SMA_HOST_PUSH=off``: no watcher connection; the inbox is read on ``sma.sync`` only.
+        self.push = os.environ.get("SMA_HOST_PUSH", "on").lower() not in ("off", "0", "no")
         self._sessions: dict[str, AccountSession] = {}
+        #: Accounts with a pairing in progress: their watcher polls fast.
+        self._live_pairings: set[str] = set()
 
     def now(self) -> int:
         return int(self.clock())
 
     def close(self) -> None:
+        for session in list(self._sessions.values()):
+            if session.watcher is not None:
+                session.watcher.stop()
         for session in list(self._sessions.values()):
             session.close()
 
@@ -108,14 +140,25 @@ class Host:
         return session
 
     def mailbox(self, session: AccountSession) -> Mailbox:
-        """The session's connection, re-established when the server dropped it."""
+        """The session's connection, re-established when the server dropped it.
+
+        A connection used in the last ``FRESH_S`` seconds is taken as alive: checking it
+        would cost a round trip on every call.
+        """
+        now = time.monotonic()
         if session.mailbox is not None:
+            if now - session.last_used < FRESH_S:
+                session.last_used = now
+                return session.mailbox
             try:
                 session.mailbox.noop()
+                session.last_used = now
                 return session.mailbox
             except HostError:
-                session.close()
+                session.mailbox.close()
+                session.mailbox = None
         session.mailbox = Mailbox.connect(session.imap_settings())
+        session.last_used = now
         return session.mailbox
 
     def membership(self, account: str) -> Membership:
@@ -160,7 +203,11 @@ class Host:
         if old is not None:
             old.close()
         self.store.save_account(settings)
-        self._sessions[settings.account] = AccountSession(settings, password, mailbox)
+        session = self._sessions[settings.account] = AccountSession(settings, password, mailbox)
+        session.last_used = time.monotonic()
+        membership = self.store.membership(settings.account)
+        if membership is not None and not membership.removed:
+            self._start_watcher(session, membership)
         log.info(
             "account %s configured (%s:%d, %s)",
             settings.account,
@@ -175,6 +222,10 @@ class Host:
         session = self.session(account)
         mailbox = self.mailbox(session)
         membership = self.store.membership(account)
+        if membership is not None and membership.removed:
+            log.info("account %s: joining again after this device was removed", account)
+            self.store.forget_membership(account)
+            membership = None
         if membership is None:
             # Persist the id and keys before touching the server: a crash in between
             # then re-uses them instead of leaving an orphan inbox behind.
@@ -187,6 +238,7 @@ class Host:
         inbox = ns.inbox_folder(membership.muaa_id)
         mailbox.create_folder(inbox)
         self._announce(session, mailbox, membership)
+        self._start_watcher(session, membership)
         return {"muaa_id": membership.muaa_id, "created_sma": created_sma, "inbox": inbox}
 
     def m_sma_status(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +266,7 @@ class Host:
         ]
         page, next_offset = page_by_size(entries, params.get("offset", 0), PAGE_BUDGET)
         result: dict[str, Any] = {
+            "removed": bool(membership and membership.removed),
             "exists": exists,
             "self": self_id,
             "muaas": page,
@@ -364,6 +417,7 @@ class Host:
                     {"targets": per_target},
                 )
             )
+        self._update_live(account)
         self._flush_soon(session)
         log.info(
             "account %s: pairing %s requested from %d device(s)", account, pairing_id, len(targets)
@@ -408,6 +462,7 @@ class Host:
             self.store.save_pairing(
                 _with(record, data={**record.data, "stage": "accepted", "expect": expected.hex()})
             )
+        self._update_live(account)
         self._flush_soon(session)
         return {"pairing_id": record.pairing_id, "state": "waiting"}
 
@@ -450,28 +505,76 @@ class Host:
     def m_sma_sync(self, params: dict[str, Any]) -> dict[str, Any]:
         account = params["account"]
         session = self.session(account)
-        membership = self.membership(account)
+        return self._sync(session, self.membership(account))
+
+    def _sync(self, session: AccountSession, membership: Membership) -> dict[str, Any]:
+        """Send what is queued, apply what waits in our inbox, delete it; refresh our
+        announcement once a day. Costs one STATUS when nothing waits and nothing is queued."""
+        account = session.settings.account
+        summary: dict[str, Any] = {
+            "processed": 0,
+            "dropped": 0,
+            "paired": 0,
+            "pairing_failed": 0,
+            "sent": 0,
+            "keys_changed": 0,
+            "removed": membership.removed,
+        }
+        if membership.removed:
+            return summary
         mailbox = self.mailbox(session)
-        summary = {"processed": 0, "dropped": 0, "paired": 0, "pairing_failed": 0, "sent": 0}
         self._expire_pairings(account)
         summary["sent"] += self._flush_outbox(session, mailbox)
         inbox = mailbox.namespace.inbox_folder(membership.muaa_id)
-        more = True
+        try:
+            waiting, _uidnext = mailbox.status(inbox)
+        except ServerError:
+            if mailbox.folder_exists(inbox):
+                raise
+            self._removed(session, membership, by=None)
+            summary["removed"] = True
+            return summary
+        changed: set[str] = set()
+        more = waiting > 0
         while more:
             mailbox.select(inbox)
             fetched = mailbox.fetch_all(max_size=envelope.MAX_MESSAGE_BYTES)
             more = fetched.more
-            for _uid, raw in fetched.messages:
-                outcome = self._process(session, membership, raw)
-                summary[outcome] = summary.get(outcome, 0) + 1
+            with self.store.transaction():
+                for _uid, raw in fetched.messages:
+                    outcome = self._process(session, membership, raw, changed)
+                    summary[outcome] = summary.get(outcome, 0) + 1
             summary["dropped"] += len(fetched.oversize)
             # Everything fetched is handled (applied or refused) and committed: delete it.
             mailbox.delete_messages([uid for uid, _ in fetched.messages] + fetched.oversize)
             mailbox.unselect()
+            if self.store.membership(account) is None:  # told we were removed
+                break
         summary["sent"] += self._flush_outbox(session, mailbox)
+        if changed:
+            addrs = sorted(changed)
+            self.notify(
+                "keys.changed",
+                {
+                    "account": account,
+                    "addrs": addrs[:MAX_CHANGED_ADDRS],
+                    **({"truncated": True} if len(addrs) > MAX_CHANGED_ADDRS else {}),
+                },
+            )
+        summary["keys_changed"] = len(changed)
+        current = self.store.membership(account)
+        if current is not None and not current.removed:
+            if self.now() - current.announced_at >= HEARTBEAT_S:
+                self._announce(session, mailbox, current)
+                self._expire_devices(session, mailbox, current, DEFAULT_EXPIRY_S)
+        else:
+            summary["removed"] = True
+        self._update_live(account)
         return summary
 
-    def _process(self, session: AccountSession, membership: Membership, raw: bytes) -> str:
+    def _process(
+        self, session: AccountSession, membership: Membership, raw: bytes, changed: set[str]
+    ) -> str:
         """Apply one inbox message; returns the summary key it counts under."""
         account = session.settings.account
         try:
@@ -486,7 +589,7 @@ class Host:
                 return self._on_confirm(session, membership, env.sender, pairing.parse_confirm(env))
             if env.sma_type == pairing.ABORT:
                 return self._on_abort(account, env.sender, pairing.parse_abort(env))
-            return self._on_sealed(session, membership, env)
+            return self._on_sealed(session, membership, env, changed)
         except (envelope.MalformedMessage, DecryptionFailed) as exc:
             log.warning("account %s: dropped an inbox message: %s", account, _why(exc))
             return "dropped"
@@ -663,7 +766,11 @@ class Host:
         raise envelope.MalformedMessage("abort for no waiting pairing")
 
     def _on_sealed(
-        self, session: AccountSession, membership: Membership, env: envelope.Envelope
+        self,
+        session: AccountSession,
+        membership: Membership,
+        env: envelope.Envelope,
+        changed: set[str],
     ) -> str:
         account = session.settings.account
         peer = self.store.peer(account, env.sender)
@@ -672,29 +779,278 @@ class Host:
         seq, payload = channel.open_sealed(
             membership.identity, membership.muaa_id, peer.dh_key, env
         )
-        if env.sma_type != pairing.MEMBER_ADD:
-            raise envelope.MalformedMessage(f"unknown message type {env.sma_type}")
-        devices = pairing.parse_member_add(payload, peer.sign_key)
         # Seen-mark and effect commit together: a crash cannot keep one without the other.
         with self.store.transaction():
             if not self.store.mark_seen(account, env.sender, seq):
                 raise envelope.MalformedMessage("replayed or duplicate")
-            now = self.now()
-            for device in devices:
-                if device.muaa_id != membership.muaa_id and self.store.add_peer(
-                    account, _party_peer(device, now)
-                ):
-                    log.info("account %s: %s vouched for %s", account, env.sender, device.muaa_id)
-                    self.notify(
-                        "device.paired",
-                        {
-                            "account": account,
-                            "muaa_id": device.muaa_id,
-                            "name": device.name,
-                            "via": env.sender,
-                        },
-                    )
+            if env.sma_type == KEY_UPDATE:
+                changed.update(self._apply_key_update(account, payload))
+            elif env.sma_type == pairing.MEMBER_ADD:
+                self._apply_member_add(account, membership, env.sender, peer, payload)
+            elif env.sma_type == MEMBER_REMOVE:
+                self._apply_member_remove(session, membership, env.sender, peer, payload)
+            else:
+                raise envelope.MalformedMessage(f"unknown message type {env.sma_type}")
         return "processed"
+
+    def _apply_key_update(self, account: str, payload: dict[str, Any]) -> list[str]:
+        entries = []
+        for raw_entry in _list(payload.get("entries"), limit=100_000):
+            try:
+                entries.append(keyring.entry_from_json(raw_entry))
+            except keyring.InvalidEntry as exc:
+                log.warning("account %s: skipped an invalid keyring entry (%s)", account, exc)
+        current = self.store.keyring(account, [e.addr for e in entries])
+        changes = keyring.merge_all(current, entries)
+        self.store.put_keyring(account, changes.values())
+        return list(changes)
+
+    def _apply_member_add(
+        self,
+        account: str,
+        membership: Membership,
+        sender: str,
+        peer: Peer,
+        payload: dict[str, Any],
+    ) -> None:
+        now = self.now()
+        for device in pairing.parse_member_add(payload, peer.sign_key):
+            if device.muaa_id != membership.muaa_id and self.store.add_peer(
+                account, _party_peer(device, now)
+            ):
+                log.info("account %s: %s vouched for %s", account, sender, device.muaa_id)
+                self.notify(
+                    "device.paired",
+                    {
+                        "account": account,
+                        "muaa_id": device.muaa_id,
+                        "name": device.name,
+                        "via": sender,
+                    },
+                )
+
+    def _apply_member_remove(
+        self,
+        session: AccountSession,
+        membership: Membership,
+        sender: str,
+        peer: Peer,
+        payload: dict[str, Any],
+    ) -> None:
+        account = session.settings.account
+        for muaa_id in _verified_ids(payload, peer.sign_key, _MEMBER_REMOVE_CONTEXT):
+            if muaa_id == membership.muaa_id:
+                self._removed(session, membership, by=sender)
+            elif self.store.remove_peer(account, muaa_id):
+                log.info("account %s: %s says %s is gone", account, sender, muaa_id)
+                self.notify(
+                    "device.removed",
+                    {"account": account, "muaa_id": muaa_id, "self": False, "by": sender},
+                )
+
+    # the keyring
+
+    def m_keys_put(self, params: dict[str, Any]) -> dict[str, Any]:
+        account = params["account"]
+        session = self.session(account)
+        entries = []
+        for index, raw_entry in enumerate(params["peers"]):
+            try:
+                entries.append(keyring.entry_from_json(raw_entry))
+            except keyring.InvalidEntry as exc:
+                raise InvalidParams(
+                    f"invalid entry at $.peers[{index}]: {exc}", path=f"$.peers[{index}]"
+                ) from None
+        membership = self.store.membership(account)
+        peers = self.store.peers(account) if membership and not membership.removed else []
+        with self.store.transaction():
+            changes = keyring.merge_all(
+                self.store.keyring(account, [e.addr for e in entries]), entries
+            )
+            self.store.put_keyring(account, changes.values())
+            if changes and membership is not None:
+                chunks = _chunks([e.to_json() for e in changes.values()], KEY_UPDATE_MAX_BYTES)
+                for peer in peers:
+                    for chunk in chunks:
+                        self._send_sealed(session, membership, peer, KEY_UPDATE, {"entries": chunk})
+        if changes and peers:
+            self._flush_soon(session)
+        return {
+            "stored": len(changes),
+            "received": len(entries),
+            "queued_to": [p.muaa_id for p in peers] if changes else [],
+        }
+
+    def m_keys_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        account = params["account"]
+        self.session(account)
+        wanted = [keyring.canonical_addr(params["addr"])] if "addr" in params else None
+        entries = [e.to_json() for e in self.store.keyring(account, wanted).values()]
+        page, next_offset = page_by_size(entries, params.get("offset", 0), PAGE_BUDGET)
+        result: dict[str, Any] = {"peers": page, "total": len(entries)}
+        if next_offset is not None:
+            result["next_offset"] = next_offset
+        return result
+
+    # expiry, removal, leaving
+
+    def m_sma_expire(self, params: dict[str, Any]) -> dict[str, Any]:
+        account = params["account"]
+        session = self.session(account)
+        membership = self.membership(account)
+        mailbox = self.mailbox(session)
+        max_age = int(params.get("max_age_s", DEFAULT_EXPIRY_S))
+        return {"expired": self._expire_devices(session, mailbox, membership, max_age)}
+
+    def _expire_devices(
+        self, session: AccountSession, mailbox: Mailbox, membership: Membership, max_age: int
+    ) -> list[str]:
+        """Remove every other MUAA whose announcement is older than ``max_age`` seconds."""
+        digest = self._read_announcements(session, mailbox, membership)
+        cutoff = self.now() - max_age
+        expired = sorted(
+            muaa_id
+            for muaa_id, ann in digest.devices.items()
+            if muaa_id != membership.muaa_id and ann.last_seen < cutoff
+        )
+        for muaa_id in expired:
+            self._erase_device(session, mailbox, muaa_id, [digest.live_uids[muaa_id]])
+            log.info("account %s: expired MUAA %s", session.settings.account, muaa_id)
+        return expired
+
+    def m_device_remove(self, params: dict[str, Any]) -> dict[str, Any]:
+        account, target = params["account"], params["muaa_id"]
+        session = self.session(account)
+        membership = self.membership(account)
+        if target == membership.muaa_id:
+            raise InvalidParams("to remove this device, use sma.leave", path="$.muaa_id")
+        mailbox = self.mailbox(session)
+        digest = self._read_announcements(session, mailbox, membership)
+        known = target in digest.devices or self.store.peer(account, target) is not None
+        if not known:
+            raise NotFound(f"no device {target} is known", muaa_id=target)
+        told = self._tell_peers_gone(session, membership, [target])
+        uids = [digest.live_uids[target]] if target in digest.live_uids else []
+        self._erase_device(session, mailbox, target, uids)
+        self._flush_soon(session)
+        return {"removed": target, "told": told}
+
+    def m_sma_leave(self, params: dict[str, Any]) -> dict[str, Any]:
+        account = params["account"]
+        session = self.session(account)
+        membership = self.membership(account)
+        mailbox = self.mailbox(session)
+        told = self._tell_peers_gone(session, membership, [membership.muaa_id])
+        self._flush_outbox(session, mailbox)
+        digest = self._read_announcements(session, mailbox, membership)
+        mine = digest.own_stale_uids + (
+            [digest.live_uids[membership.muaa_id]] if membership.muaa_id in digest.live_uids else []
+        )
+        if session.watcher is not None:
+            session.watcher.stop()
+            session.watcher = None
+        self._erase_device(session, mailbox, membership.muaa_id, mine)
+        self.store.forget_membership(account)
+        self._update_live(account)
+        log.info("account %s: MUAA %s left the SMA", account, membership.muaa_id)
+        return {"left": membership.muaa_id, "told": told}
+
+    def _tell_peers_gone(
+        self, session: AccountSession, membership: Membership, gone: list[str]
+    ) -> list[str]:
+        payload = _signed_ids(membership.identity, _MEMBER_REMOVE_CONTEXT, gone)
+        told = []
+        with self.store.transaction():
+            for peer in self.store.peers(session.settings.account):
+                if peer.muaa_id not in gone:
+                    self._send_sealed(session, membership, peer, MEMBER_REMOVE, payload)
+                    told.append(peer.muaa_id)
+        return told
+
+    def _erase_device(
+        self, session: AccountSession, mailbox: Mailbox, muaa_id: str, announcement_uids: list[int]
+    ) -> None:
+        """Delete a MUAA's inbox and announcements on the server, and forget it here."""
+        mailbox.delete_folder(mailbox.namespace.inbox_folder(muaa_id))
+        if announcement_uids:
+            mailbox.select(mailbox.namespace.announcement_folder())
+            mailbox.delete_messages(announcement_uids)
+            mailbox.unselect()
+        self.store.remove_peer(session.settings.account, muaa_id)
+
+    def _removed(self, session: AccountSession, membership: Membership, by: str | None) -> None:
+        account = session.settings.account
+        if membership.removed:
+            return
+        self.store.set_removed(account)
+        if session.watcher is not None:
+            session.watcher.stop()
+            session.watcher = None
+        log.warning(
+            "account %s: this device (%s) was removed from the SMA", account, membership.muaa_id
+        )
+        self.notify(
+            "device.removed",
+            {
+                "account": account,
+                "muaa_id": membership.muaa_id,
+                "self": True,
+                **({"by": by} if by else {}),
+            },
+        )
+
+    # push
+
+    def _start_watcher(self, session: AccountSession, membership: Membership) -> None:
+        if self.schedule is None or session.password is None or not self.push:
+            return
+        if session.watcher is not None:
+            session.watcher.stop()
+        account = session.settings.account
+        namespace = self.mailbox(session).namespace
+        session.watcher = InboxWatcher(
+            session.imap_settings(),
+            namespace.inbox_folder(membership.muaa_id),
+            on_messages=lambda: self._push(account),
+            on_gone=lambda: self._push(account),
+            fast=lambda: account in self._live_pairings,
+            poll_interval=self.poll_interval,
+            name=account,
+        )
+        session.watcher.start()
+
+    def _push(self, account: str) -> None:
+        """Called from a watcher thread: queue one sync on the account's worker."""
+        session = self._sessions.get(account)
+        if session is None or session.sync_pending or self.schedule is None:
+            return
+        session.sync_pending = True
+        self.schedule(account, lambda: self._background_sync(account))
+
+    def _background_sync(self, account: str) -> None:
+        session = self._sessions.get(account)
+        if session is None:
+            return
+        session.sync_pending = False
+        membership = self.store.membership(account)
+        if membership is None or membership.removed:
+            return
+        try:
+            self._sync(session, membership)
+        except HostError as exc:
+            log.info("account %s: background sync failed: %s", account, exc.reason)
+
+    def _update_live(self, account: str) -> None:
+        """Fast polling while this device waits on its peer within a pairing."""
+        live = any(
+            p.state == "waiting"
+            and (p.direction == "outgoing" or p.data.get("stage") == "accepted")
+            for p in self.store.pairings(account)
+        )
+        if live:
+            self._live_pairings.add(account)
+        else:
+            self._live_pairings.discard(account)
 
     # helpers
 
@@ -861,10 +1217,44 @@ def _peer_party(peer: Peer) -> pairing.Party:
     return pairing.Party(peer.muaa_id, peer.name, peer.sign_key, peer.dh_key)
 
 
-def _list(value: object) -> list[Any]:
-    if not isinstance(value, list) or len(value) > 1000:
+def _list(value: object, limit: int = 1000) -> list[Any]:
+    if not isinstance(value, list) or len(value) > limit:
         raise envelope.MalformedMessage("bad list")
     return value
+
+
+_MEMBER_REMOVE_CONTEXT = b"member-remove"
+
+
+def _signed_ids(identity: Identity, context: bytes, ids: list[str]) -> dict[str, Any]:
+    return {"devices": ids, "sig": codec.b64(identity.sign(context, codec.dumps(ids)))}
+
+
+def _verified_ids(payload: dict[str, Any], sign_key: bytes, context: bytes) -> list[str]:
+    from .protocol import crypto
+    from .protocol.folders import is_muaa_id
+
+    ids = _list(payload.get("devices"), limit=64)
+    signature = codec.unb64(payload.get("sig"), crypto.SIGNATURE_BYTES)
+    if not crypto.verify(sign_key, signature, context, codec.dumps(ids)):
+        raise envelope.MalformedMessage("bad signature")
+    if not all(is_muaa_id(i) for i in ids):
+        raise envelope.MalformedMessage("bad id")
+    return [str(i) for i in ids]
+
+
+def _chunks(items: list[dict[str, Any]], budget: int) -> list[list[dict[str, Any]]]:
+    """Split ``items`` into runs whose JSON stays within ``budget`` bytes (at least one each)."""
+    chunks: list[list[dict[str, Any]]] = [[]]
+    used = 0
+    for item in items:
+        size = len(codec.dumps(item)) + 1
+        if chunks[-1] and used + size > budget:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(item)
+        used += size
+    return chunks
 
 
 def _why(exc: Exception) -> str:

@@ -11,13 +11,14 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .protocol.crypto import Identity
+from .protocol.keyring import PeerEntry, entry_from_json
 
 DB_NAME = "sma-host.sqlite3"
 DATA_DIR_ENV = "SMA_HOST_DATA_DIR"
@@ -108,6 +109,16 @@ _MIGRATIONS: list[str] = [
         armored      TEXT NOT NULL
     );
     """,
+    # 3: the replicated keyring; removal of this device
+    """
+    CREATE TABLE keyring (
+        account      TEXT NOT NULL REFERENCES account(account) ON DELETE CASCADE,
+        addr         TEXT NOT NULL,
+        entry        TEXT NOT NULL,
+        PRIMARY KEY (account, addr)
+    );
+    ALTER TABLE membership ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -141,6 +152,7 @@ class Membership:
     identity: Identity
     created: int
     announced_at: int
+    removed: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,6 +207,7 @@ class Store:
         os.chmod(path, 0o600)
         self.path = path
         self._lock = threading.RLock()
+        self._savepoints = 0
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -207,10 +220,24 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception; re-entrant."""
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception.
+
+        Nested use is a SAVEPOINT: an inner failure undoes only the inner part.
+        """
         with self._lock:
             if self._db.in_transaction:
-                yield self._db
+                self._savepoints += 1
+                name = f"sp{self._savepoints}"
+                self._db.execute(f"SAVEPOINT {name}")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute(f"ROLLBACK TO {name}")
+                    self._db.execute(f"RELEASE {name}")
+                    raise
+                finally:
+                    self._savepoints -= 1
+                self._db.execute(f"RELEASE {name}")
                 return
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -265,13 +292,13 @@ class Store:
     def membership(self, account: str) -> Membership | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT account, muaa_id, sign_secret, dh_secret, created, announced_at"
+                "SELECT account, muaa_id, sign_secret, dh_secret, created, announced_at, removed"
                 " FROM membership WHERE account = ?",
                 (account,),
             ).fetchone()
         if row is None:
             return None
-        return Membership(row[0], row[1], Identity(row[2], row[3]), row[4], row[5])
+        return Membership(row[0], row[1], Identity(row[2], row[3]), row[4], row[5], bool(row[6]))
 
     def create_membership(self, account: str, muaa_id: str, identity: Identity, now: int) -> None:
         with self.transaction() as db:
@@ -447,3 +474,59 @@ class Store:
                 "SELECT armored FROM account_key WHERE account = ?", (account,)
             ).fetchone()
         return row[0] if row else None
+
+    def set_removed(self, account: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE membership SET removed = 1 WHERE account = ?", (account,))
+
+    def forget_membership(self, account: str) -> None:
+        """This device left or was removed: drop its SMA identity and everything tied to
+        it (peers, pairings, queued messages, sequence state). The keyring stays."""
+        with self.transaction() as db:
+            for table in (
+                "membership",
+                "peer",
+                "pairing",
+                "outbox",
+                "send_seq",
+                "seen",
+                "seen_floor",
+            ):
+                db.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
+
+    def remove_peer(self, account: str, muaa_id: str) -> bool:
+        with self.transaction() as db:
+            gone = db.execute(
+                "DELETE FROM peer WHERE account = ? AND muaa_id = ?", (account, muaa_id)
+            ).rowcount
+            db.execute("DELETE FROM outbox WHERE account = ? AND recipient = ?", (account, muaa_id))
+            db.execute("DELETE FROM device WHERE account = ? AND muaa_id = ?", (account, muaa_id))
+            return gone > 0
+
+    # the keyring
+
+    def keyring(self, account: str, addrs: Iterable[str] | None = None) -> dict[str, PeerEntry]:
+        with self._lock:
+            if addrs is None:
+                rows = self._db.execute(
+                    "SELECT entry FROM keyring WHERE account = ? ORDER BY addr", (account,)
+                ).fetchall()
+            else:
+                wanted = sorted(set(addrs))
+                rows = []
+                for start in range(0, len(wanted), 500):
+                    chunk = wanted[start : start + 500]
+                    rows += self._db.execute(
+                        f"SELECT entry FROM keyring WHERE account = ? AND addr IN"
+                        f" ({','.join('?' * len(chunk))})",
+                        (account, *chunk),
+                    ).fetchall()
+        entries = [entry_from_json(json.loads(row[0])) for row in rows]
+        return {e.addr: e for e in entries}
+
+    def put_keyring(self, account: str, entries: Iterable[PeerEntry]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO keyring VALUES (?, ?, ?)",
+                [(account, e.addr, json.dumps(e.to_json())) for e in entries],
+            )

@@ -48,7 +48,9 @@ def call(host: HostProcess, method: str, **params: Any) -> Any:
 
 
 def joined(spawn_host, account, name: str) -> tuple[HostProcess, str]:  # type: ignore[no-untyped-def]
-    host = spawn_host(name)
+    # These tests drive every step with sma.sync and look at the server in between:
+    # no push, so no message is consumed behind their back.
+    host = spawn_host(name, env={"SMA_HOST_PUSH": "off"})
     host.call("account.configure", account.configure_params(ACCOUNT, device_name=name))
     return host, call(host, "sma.join")["muaa_id"]
 
@@ -355,7 +357,7 @@ def test_restart_in_the_middle_of_a_pairing(spawn_host, account, restart: str) -
     call(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
     name = "laptop" if restart == "new" else "desktop"
     assert (new if restart == "new" else existing).close() == 0
-    again = spawn_host(name)
+    again = spawn_host(name, env={"SMA_HOST_PUSH": "off"})
     again.call("account.configure", account.configure_params(ACCOUNT, device_name=name))
     if restart == "new":
         new = again

@@ -234,6 +234,32 @@ class Mailbox:
             else:
                 self._client.expunge()
 
+    def status(self, folder: str) -> tuple[int, int]:
+        """(MESSAGES, UIDNEXT) of a folder without selecting it: one round trip."""
+        with map_imap_errors(f"checking {folder}", self._secret):
+            info = self._client.folder_status(folder, ["MESSAGES", "UIDNEXT"])
+        return int(info.get(b"MESSAGES", 0)), int(info.get(b"UIDNEXT", 0))
+
+    def idle_start(self) -> None:
+        with map_imap_errors("starting IDLE", self._secret):
+            self._client.idle()
+
+    def idle_wait(self, timeout: float) -> list[tuple[Any, ...]]:
+        """Untagged responses that arrived within ``timeout`` seconds while idling."""
+        with map_imap_errors("idling", self._secret):
+            responses: list[tuple[Any, ...]] = self._client.idle_check(timeout=timeout)
+        return responses
+
+    def idle_stop(self) -> None:
+        with map_imap_errors("ending IDLE", self._secret):
+            self._client.idle_done()
+
+    def poll(self) -> list[tuple[Any, ...]]:
+        """NOOP; the untagged responses it brought (new EXISTS counts among them)."""
+        with map_imap_errors("NOOP", self._secret):
+            _text, responses = self._client.noop()
+        return list(responses)
+
     def unselect(self) -> None:
         with map_imap_errors("closing the folder", self._secret):
             if self._client.has_capability("UNSELECT"):

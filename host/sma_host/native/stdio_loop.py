@@ -49,6 +49,12 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+Notify = Callable[[str, dict[str, Any]], None]
+#: ``schedule(account, job)`` runs ``job`` on that account's worker, after what is queued.
+Schedule = Callable[[str, Callable[[], None]], None]
+BackendFactory = Callable[[Notify, Schedule], Backend]
+
+
 class Terminated(Exception):
     """SIGTERM arrived: leave the read loop and shut down cleanly."""
 
@@ -117,7 +123,10 @@ class _AccountWorker:
 
     def _loop(self) -> None:
         while (job := self.jobs.get()) is not None:
-            job()
+            try:
+                job()
+            except Exception:  # a scheduled background job must not kill the worker
+                log.exception("background work failed")
 
 
 class Dispatcher:
@@ -125,7 +134,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        backend_factory: Callable[[Callable[[str, dict[str, Any]], None]], Backend],
+        backend_factory: BackendFactory,
         writer: FrameWriter,
     ) -> None:
         self._backend_factory = backend_factory
@@ -133,7 +142,11 @@ class Dispatcher:
         self._backend_lock = threading.Lock()
         self._writer = writer
         self._workers: dict[str, _AccountWorker] = {}
+        self._workers_lock = threading.Lock()
         self._accepting = True
+
+    def schedule(self, account: str, job: Callable[[], None]) -> None:
+        self._worker(account).jobs.put(job)
 
     def notify(self, method: str, params: dict[str, Any]) -> None:
         self._writer.send(jsonrpc.notification(method, params))
@@ -141,7 +154,7 @@ class Dispatcher:
     def backend(self) -> Backend:
         with self._backend_lock:
             if self._backend is None:
-                self._backend = self._backend_factory(self.notify)
+                self._backend = self._backend_factory(self.notify, self.schedule)
             return self._backend
 
     def handle_frame(self, event: Frame | OversizeFrame | TruncatedFrame) -> None:
@@ -196,10 +209,11 @@ class Dispatcher:
             self._execute(request)
 
     def _worker(self, account: str) -> _AccountWorker:
-        worker = self._workers.get(account)
-        if worker is None:
-            worker = self._workers[account] = _AccountWorker(account)
-        return worker
+        with self._workers_lock:
+            worker = self._workers.get(account)
+            if worker is None:
+                worker = self._workers[account] = _AccountWorker(account)
+            return worker
 
     def _execute(self, request: jsonrpc.Request) -> None:
         try:
@@ -230,9 +244,11 @@ class Dispatcher:
 
         deadline = time.monotonic() + grace
         calls_deadline = deadline - min(SHUTDOWN_CLOSE_S, grace / 2)
-        for worker in self._workers.values():
+        with self._workers_lock:
+            workers = list(self._workers.values())
+        for worker in workers:
             worker.jobs.put(None)
-        for worker in self._workers.values():
+        for worker in workers:
             worker.thread.join(max(0.0, calls_deadline - time.monotonic()))
         with self._backend_lock:
             backend = self._backend
@@ -246,7 +262,7 @@ class Dispatcher:
 
 
 def serve(
-    backend_factory: Callable[[Callable[[str, dict[str, Any]], None]], Backend],
+    backend_factory: BackendFactory,
     stdin_fd: int = 0,
     stdout: BinaryIO | None = None,
 ) -> int:

@@ -1,0 +1,121 @@
+"""Push: a thread per joined account that watches the account's SMA inbox on a
+connection of its own and calls back when messages are waiting.
+
+IDLE where the server has it (Dovecot delays its pushes by 500 ms); while a pairing is
+live, fast NOOP polling instead, so a pairing does not wait on that delay at every hop;
+plain polling where the server lacks IDLE. Reconnects with backoff when the connection
+drops. The callback only schedules work; it runs nothing IMAP itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import HostError, MailboxError
+from .mailbox import ImapSettings, Mailbox
+
+log = logging.getLogger(__name__)
+
+#: Re-issue IDLE this often: RFC 2177 asks clients to before 29 minutes.
+IDLE_RENEW_S = 10 * 60
+#: How often the stop flag and the pairing state are looked at while idling.
+IDLE_TICK_S = 0.5
+#: NOOP interval while a pairing is live.
+FAST_POLL_S = 0.05
+MAX_BACKOFF_S = 60.0
+
+
+class InboxWatcher:
+    def __init__(
+        self,
+        settings: ImapSettings,
+        folder: str,
+        on_messages: Callable[[], None],
+        on_gone: Callable[[], None],
+        fast: Callable[[], bool],
+        poll_interval: float,
+        name: str,
+    ) -> None:
+        self._settings = settings
+        self._folder = folder
+        self._on_messages = on_messages
+        self._on_gone = on_gone
+        self._fast = fast
+        self._poll_interval = poll_interval
+        self._stop = threading.Event()
+        self._mailbox: Mailbox | None = None
+        self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end; closing the socket wakes it from a blocking read."""
+        self._stop.set()
+        mailbox = self._mailbox
+        if mailbox is not None:
+            try:
+                mailbox.socket().close()
+            except OSError:
+                pass
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                self._mailbox = Mailbox.connect(self._settings, read_timeout=IDLE_RENEW_S + 60)
+                if not self._mailbox.folder_exists(self._folder):
+                    self._on_gone()
+                    return
+                state = self._mailbox.select(self._folder, readonly=True)
+                backoff = 1.0
+                if state.exists:
+                    self._on_messages()
+                self._watch(self._mailbox)
+            except MailboxError as exc:
+                if self._stop.is_set():
+                    break
+                log.info(
+                    "watcher for %s: %s; retrying in %.0f s", self._folder, exc.reason, backoff
+                )
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            except HostError:
+                log.exception("watcher for %s stopped", self._folder)
+                return
+            finally:
+                if self._mailbox is not None:
+                    self._mailbox.close()
+                    self._mailbox = None
+
+    def _watch(self, mailbox: Mailbox) -> None:
+        idle = "IDLE" in mailbox.capabilities
+        while not self._stop.is_set():
+            if self._fast() or not idle:
+                interval = FAST_POLL_S if self._fast() else self._poll_interval
+                if _has_messages(mailbox.poll()):
+                    self._on_messages()
+                self._stop.wait(interval)
+                continue
+            mailbox.idle_start()
+            renew_at = time.monotonic() + IDLE_RENEW_S
+            try:
+                while not self._stop.is_set() and not self._fast():
+                    if _has_messages(mailbox.idle_wait(IDLE_TICK_S)):
+                        self._on_messages()
+                    if time.monotonic() > renew_at:
+                        break
+            finally:
+                if not self._stop.is_set():
+                    mailbox.idle_stop()
+
+
+def _has_messages(responses: list[tuple[Any, ...]]) -> bool:
+    """True when an untagged ``n EXISTS`` with n > 0 is among ``responses``."""
+    return any(
+        len(r) >= 2 and r[1] == b"EXISTS" and isinstance(r[0], int) and r[0] > 0 for r in responses
+    )
