@@ -16,6 +16,9 @@ def _configure_logging() -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    # imapclient logs whole commands and message bodies at DEBUG: never let them through.
+    for noisy in ("imapclient", "imaplib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _make_backend(

@@ -250,9 +250,11 @@ class Mailbox:
             responses: list[tuple[Any, ...]] = self._client.idle_check(timeout=timeout)
         return responses
 
-    def idle_stop(self) -> None:
+    def idle_stop(self) -> list[tuple[Any, ...]]:
+        """End IDLE; returns the untagged responses that came in meanwhile."""
         with map_imap_errors("ending IDLE", self._secret):
-            self._client.idle_done()
+            _text, responses = self._client.idle_done()
+        return list(responses)
 
     def poll(self) -> list[tuple[Any, ...]]:
         """NOOP; the untagged responses it brought (new EXISTS counts among them)."""

@@ -110,8 +110,12 @@ class InboxWatcher:
                     if time.monotonic() > renew_at:
                         break
             finally:
-                if not self._stop.is_set():
-                    mailbox.idle_stop()
+                if not self._stop.is_set() and _has_messages(mailbox.idle_stop()):
+                    self._on_messages()
+            if self._fast():
+                # A message that came in while switching modes would show no new EXISTS
+                # to the NOOPs that follow: let the sync look once.
+                self._on_messages()
 
 
 def _has_messages(responses: list[tuple[Any, ...]]) -> bool:

@@ -1,0 +1,477 @@
+"""A counting TCP proxy for plaintext IMAP on 127.0.0.1, for tests and the benchmark.
+
+Put it between a client and a server's plain IMAP port (for the host: ``"security":
+"none"`` with ``"host": proxy.host, "port": proxy.port``) and it forwards both directions
+unchanged while logging the name of every client command, across all connections::
+
+    with ImapProxy(server.host, server.port) as proxy:
+        client = IMAPClient(proxy.host, port=proxy.port, ssl=False)
+        client.login("alice", "alice-pw")
+        proxy.reset()
+        client.noop()
+        assert proxy.commands() == ["NOOP"]
+
+Names are the second token of a command line, upper-cased, plus the third after ``UID``
+(``"UID FETCH"``). A command is logged as soon as its first line has arrived, before it
+is forwarded, so whatever the client learnt from the server is already in the log.
+Literal data (``{n}`` / ``{n+}`` at the end of a line, any number per command) is
+skipped, so nothing in an APPENDed message is ever taken for a command. Lines with fewer
+than two tokens are no commands: ``DONE`` ending IDLE, AUTHENTICATE responses. After
+STARTTLS or COMPRESS the connection is no longer parsed (its stream becomes binary).
+
+Faults: hold_response_to() stops delivering the server's replies on the connection that
+sent a chosen command (the server did get and process it), cut_held() then drops that
+connection on both sides, so "the server applied it but the client never learnt". And
+cut_all() drops every connection, like a network failure.
+
+When either side closes, the proxy closes both (no half-close).
+Each connection has two daemon threads (client → server, server → client) forwarding
+with recv/sendall, with TCP_NODELAY on both sockets. stop() closes everything and joins
+every thread (bounded).
+"""
+
+from __future__ import annotations
+
+import re
+import selectors
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+__all__ = ["HeldCommand", "ImapProxy"]
+
+_BUFSIZE = 256 * 1024
+_CONNECT_TIMEOUT = 10.0
+_JOIN_TIMEOUT = 5.0
+_FIRST_LINE_KEPT = 1024  # tag and command name are at the start of a command's first line
+_LITERAL = re.compile(rb"\{([0-9]+)\+?\}$")  # also literal8 (~{n}): only the count matters
+_OPAQUE_AFTER = frozenset({"STARTTLS", "COMPRESS"})
+_ABORT_LINGER = struct.pack("ii", 1, 0)  # close() sends RST
+
+
+class _Scanner:
+    """Splits one direction of an IMAP stream into messages, skipping literal data.
+
+    A message is a command (client side) or a response (server side): one line and,
+    while a line ends in a literal ``{n}`` or ``{n+}``, the n raw bytes and the line
+    continuing after them. feed() reports each message's first line twice: when that
+    line is complete (``(False, line)``) and when the whole message is (``(True,
+    line)``). Chunks may split anything anywhere.
+    """
+
+    def __init__(self) -> None:
+        self._line = bytearray()
+        self._literal = 0  # literal bytes still to skip
+        self._first: bytes | None = None  # first line of the message under way
+        self.opaque = False  # stop parsing (after STARTTLS / COMPRESS)
+
+    def feed(self, data: bytes) -> list[tuple[bool, bytes]]:
+        events: list[tuple[bool, bytes]] = []
+        pos, end = 0, len(data)
+        while pos < end and not self.opaque:
+            if self._literal:
+                step = min(self._literal, end - pos)
+                self._literal -= step
+                pos += step
+                continue
+            newline = data.find(b"\n", pos)
+            if newline < 0:
+                self._line += data[pos:]
+                break
+            self._line += data[pos:newline]
+            pos = newline + 1
+            line = bytes(self._line)
+            self._line.clear()
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if self._first is None:
+                self._first = line[:_FIRST_LINE_KEPT]
+                events.append((False, self._first))
+            literal = _LITERAL.search(line) if line.endswith(b"}") else None
+            if literal is not None:
+                self._literal = int(literal.group(1))
+            else:
+                events.append((True, self._first))
+                self._first = None
+        return events
+
+
+def _command_name(first_line: bytes) -> str | None:
+    """``"NOOP"`` for ``a1 NOOP``, ``"UID FETCH"`` for ``a2 uid fetch ...``; None for
+    lines that are no command (``DONE``, AUTHENTICATE responses, empty lines)."""
+    parts = first_line.split(b" ", 3)
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        return None
+    name = parts[1].upper()
+    if name == b"UID" and len(parts) > 2 and parts[2]:
+        name += b" " + parts[2].upper()
+    return name.decode("ascii", "replace")
+
+
+def _tag(first_line: bytes) -> bytes:
+    return first_line.split(b" ", 1)[0]
+
+
+def _nodelay(sock: socket.socket) -> None:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class HeldCommand(threading.Event):
+    """What hold_response_to() returns: an Event, set once the chosen command has been
+    forwarded to the server; from then on the server's replies on that connection are
+    held back from the client.
+
+    ``replied`` is set once the server's tagged reply to the command has reached the
+    proxy (and was held): the server has finished the command. ``tag`` is the command's
+    tag once it has been seen.
+    """
+
+    def __init__(self, command: str, nth: int) -> None:
+        super().__init__()
+        self.command = command
+        self.nth = nth
+        self.tag: str | None = None
+        self.replied = threading.Event()
+        self._seen = 0
+
+
+class _Connection:
+    """One proxied client connection; ``run`` (client → server) owns it."""
+
+    def __init__(self, proxy: ImapProxy, client: socket.socket, number: int) -> None:
+        self.proxy = proxy
+        self.client = client
+        self.number = number
+        self.upstream: socket.socket | None = None
+        self.client_scanner = _Scanner()
+        self.server_scanner = _Scanner()
+        self.lock = threading.Lock()  # guards the fields below and the sockets' shutdown/close
+        self.closing = False
+        self.closed = False
+        self.holding = False
+        self.awaiting: list[tuple[bytes, HeldCommand]] = []  # held commands' tags
+        self.done = threading.Event()
+
+    def hold(self, tag: bytes, handle: HeldCommand) -> None:
+        with self.lock:
+            self.holding = True
+            self.awaiting.append((tag, handle))
+
+    def shutdown(self, *, abort: bool) -> None:
+        """Wake both forwarding threads; ``abort`` makes the final close send RST."""
+        with self.lock:
+            self.closing = True
+            if self.closed:
+                return
+            for sock in (self.client, self.upstream):
+                if sock is None:
+                    continue
+                try:
+                    if abort:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT_LINGER)
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # not connected (any more)
+
+    def _close(self) -> None:
+        with self.lock:
+            self.closed = True
+            self.client.close()
+            if self.upstream is not None:
+                self.upstream.close()
+
+    def run(self) -> None:
+        downstream: threading.Thread | None = None
+        try:
+            try:
+                upstream = socket.create_connection(
+                    (self.proxy.upstream_host, self.proxy.upstream_port), _CONNECT_TIMEOUT
+                )
+            except OSError:
+                return
+            with self.lock:
+                self.upstream = upstream
+                if self.closing:
+                    return
+            upstream.settimeout(None)
+            _nodelay(upstream)
+            downstream = self.proxy._spawn(self._run_downstream, f"c{self.number}-down")
+            self._pump_upstream(upstream)
+        finally:
+            self.shutdown(abort=False)
+            if downstream is not None:
+                downstream.join(_JOIN_TIMEOUT)
+            self._close()
+            self.proxy._forget(self)
+            self.done.set()
+
+    def _pump_upstream(self, upstream: socket.socket) -> None:
+        while True:
+            try:
+                data = self.client.recv(_BUFSIZE)
+            except OSError:
+                return
+            if not data:
+                return
+            # Holds are switched on before the bytes completing the command go out, so
+            # no reply to it can slip through.
+            fired = self.proxy._client_data(self, data)
+            try:
+                upstream.sendall(data)
+            except OSError:
+                return
+            for handle in fired:
+                handle.set()
+
+    def _run_downstream(self) -> None:
+        upstream = self.upstream
+        assert upstream is not None
+        try:
+            while True:
+                try:
+                    data = upstream.recv(_BUFSIZE)
+                except OSError:
+                    return
+                if not data:
+                    return
+                ended = [first for done, first in self.server_scanner.feed(data) if done]
+                with self.lock:
+                    holding = self.holding
+                    if holding and self.awaiting and ended:
+                        tags = {_tag(first) for first in ended}
+                        for tag, handle in [a for a in self.awaiting if a[0] in tags]:
+                            handle.replied.set()
+                            self.awaiting.remove((tag, handle))
+                if holding:
+                    continue  # never delivered
+                try:
+                    self.client.sendall(data)
+                except OSError:
+                    return
+        finally:
+            self.shutdown(abort=False)
+
+
+class ImapProxy:
+    """A counting TCP proxy for plaintext IMAP on 127.0.0.1, for tests and the benchmark."""
+
+    host: str = "127.0.0.1"
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream_host = upstream_host
+        self.upstream_port = upstream_port
+        self.port = 0
+        self._cond = threading.Condition()
+        self._commands: list[str] = []
+        self._accepted = 0
+        self._conns: set[_Connection] = set()
+        self._armed: list[HeldCommand] = []
+        self._threads: list[threading.Thread] = []
+        self._started = False
+        self._stopping = False
+        self._listener: socket.socket | None = None
+        self._selector: selectors.BaseSelector | None = None
+        self._wake: tuple[socket.socket, socket.socket] | None = None
+        self._accept_thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Listen on 127.0.0.1 at a free port (``self.port``) and start accepting."""
+        with self._cond:
+            if self._started:
+                raise RuntimeError("ImapProxy already started (it cannot be restarted)")
+            self._started = True
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind((self.host, 0))
+            listener.listen(64)
+            listener.setblocking(False)
+            wake = socket.socketpair()
+            selector = selectors.DefaultSelector()
+            selector.register(listener, selectors.EVENT_READ)
+            selector.register(wake[0], selectors.EVENT_READ)
+        except BaseException:
+            listener.close()
+            raise
+        self._listener, self._wake, self._selector = listener, wake, selector
+        self.port = listener.getsockname()[1]
+        self._accept_thread = threading.Thread(
+            target=self._accept_loop, name=f"imap-proxy-{self.port}-accept", daemon=True
+        )
+        self._accept_thread.start()
+
+    def stop(self) -> None:
+        """Close the listener and every connection, join all threads (bounded). Idempotent."""
+        with self._cond:
+            if not self._started or self._stopping:
+                return
+            self._stopping = True
+        deadline = time.monotonic() + _JOIN_TIMEOUT
+        if self._wake is not None:
+            try:
+                self._wake[1].send(b"x")
+            except OSError:
+                pass  # the accept loop is gone already
+        if self._accept_thread is not None:
+            self._accept_thread.join(_JOIN_TIMEOUT)
+        for closable in (self._selector, self._listener, *(self._wake or ())):
+            if closable is not None:
+                closable.close()
+        with self._cond:
+            conns = list(self._conns)
+            threads = list(self._threads)
+        for conn in conns:
+            conn.shutdown(abort=False)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def __enter__(self) -> ImapProxy:
+        if not self._started:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- the log
+
+    def commands(self) -> list[str]:
+        """Every client command seen so far (since the last reset()), in order."""
+        with self._cond:
+            return list(self._commands)
+
+    def reset(self) -> None:
+        """Clear the command log (connections() and armed holds are kept)."""
+        with self._cond:
+            self._commands.clear()
+
+    def connections(self) -> int:
+        """Client connections accepted so far."""
+        with self._cond:
+            return self._accepted
+
+    def wait_for(self, predicate: Callable[[list[str]], bool], timeout: float) -> bool:
+        """Wait until ``predicate(commands())`` holds; False after ``timeout`` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(list(self._commands)), timeout)
+
+    # ---------------------------------------------------------- fault injection
+
+    def hold_response_to(self, command: str, nth: int = 1) -> HeldCommand:
+        """Hold back the server's replies after the nth ``command`` from now on.
+
+        Counted across all connections from this call on. Once that command has been
+        forwarded in full (literals included), nothing more the server sends on its
+        connection reaches the client, and the returned Event is set; cut_held() then
+        closes that connection. Several holds may be armed at once.
+        """
+        if nth < 1:
+            raise ValueError("nth counts from 1")
+        handle = HeldCommand(" ".join(command.upper().split()), nth)
+        with self._cond:
+            self._armed.append(handle)
+        return handle
+
+    def cut_held(self) -> None:
+        """Close every connection whose replies are held, on both sides, without ever
+        delivering what was held; returns once they are closed. Holds armed but not yet
+        fired stay armed."""
+        with self._cond:
+            conns = [c for c in self._conns if c.holding]
+        self._cut(conns)
+
+    def cut_all(self) -> None:
+        """Abruptly close every proxied connection (a network drop); new ones still work."""
+        with self._cond:
+            conns = list(self._conns)
+        self._cut(conns)
+
+    # ---------------------------------------------------------------- internals
+
+    def _cut(self, conns: list[_Connection]) -> None:
+        for conn in conns:
+            conn.shutdown(abort=True)
+        deadline = time.monotonic() + _JOIN_TIMEOUT
+        for conn in conns:
+            conn.done.wait(max(0.0, deadline - time.monotonic()))
+
+    def _spawn(self, target: Callable[[], None], name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=f"imap-proxy-{self.port}-{name}", daemon=True)
+        with self._cond:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def _accept_loop(self) -> None:
+        assert self._selector is not None and self._listener is not None
+        while True:
+            for key, _events in self._selector.select():
+                if key.fileobj is not self._listener:
+                    return  # woken by stop()
+            try:
+                sock, _addr = self._listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                continue
+            except OSError:
+                return
+            self._admit(sock)
+
+    def _admit(self, sock: socket.socket) -> None:
+        try:
+            sock.setblocking(True)
+            _nodelay(sock)
+        except OSError:
+            sock.close()
+            return
+        with self._cond:
+            if self._stopping:
+                sock.close()
+                return
+            self._accepted += 1
+            conn = _Connection(self, sock, self._accepted)
+            self._conns.add(conn)
+        self._spawn(conn.run, f"c{conn.number}-up")
+
+    def _forget(self, conn: _Connection) -> None:
+        with self._cond:
+            self._conns.discard(conn)
+
+    def _client_data(self, conn: _Connection, data: bytes) -> list[HeldCommand]:
+        """Log the commands in ``data``; arm ``conn``'s hold if one completes there."""
+        events = conn.client_scanner.feed(data)
+        if not events:
+            return []
+        fired: list[HeldCommand] = []
+        with self._cond:
+            logged = False
+            for done, first in events:
+                name = _command_name(first)
+                if name is None:
+                    continue
+                if not done:
+                    self._commands.append(name)
+                    logged = True
+                    continue
+                for handle in [h for h in self._armed if h.command == name]:
+                    handle._seen += 1
+                    if handle._seen == handle.nth:
+                        self._armed.remove(handle)
+                        handle.tag = _tag(first).decode("ascii", "replace")
+                        conn.hold(_tag(first), handle)
+                        fired.append(handle)
+                if name in _OPAQUE_AFTER:
+                    conn.client_scanner.opaque = True
+                    conn.server_scanner.opaque = True
+            if logged:
+                self._cond.notify_all()
+        return fired

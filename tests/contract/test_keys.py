@@ -1,0 +1,311 @@
+"""Remote key updates between paired devices, on a real Dovecot, through real host processes."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import pytest
+
+from devtools.host_process import HostProcess, RpcError
+from sma_host.native.schemas import validate_result
+from tests.imap_inspect import connect, folders, messages
+
+ACCOUNT = "acct1"
+
+
+def call(host: HostProcess, method: str, **params: Any) -> Any:
+    result = host.call(method, {"account": ACCOUNT, **params})
+    assert validate_result(method, result) == [], (method, result)
+    return result
+
+
+def entry(
+    addr: str, ts: int, key: bytes, seen: int | None = None, prefer: str = "mutual"
+) -> dict[str, Any]:
+    return {
+        "addr": addr,
+        "keydata": base64.b64encode(key).decode(),
+        "prefer_encrypt": prefer,
+        "autocrypt_timestamp": ts,
+        "last_seen": seen if seen is not None else ts,
+    }
+
+
+def device(spawn_host, account, name: str, push: bool = True) -> tuple[HostProcess, str]:  # type: ignore[no-untyped-def]
+    host = spawn_host(name, env={} if push else {"SMA_HOST_PUSH": "off"})
+    host.call("account.configure", account.configure_params(ACCOUNT, device_name=name))
+    return host, call(host, "sma.join")["muaa_id"]
+
+
+def pair(new: HostProcess, existing: HostProcess, existing_id: str) -> None:
+    """Pair through notifications only: push carries every step."""
+    request = call(new, "pair.request", to=existing_id)
+    existing.wait_notification("pair.requested", lambda p: p["pairing_id"] == request["pairing_id"])
+    call(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    new.wait_notification("pair.completed", lambda p: p["pairing_id"] == request["pairing_id"])
+    existing.wait_notification("pair.completed", lambda p: p["pairing_id"] == request["pairing_id"])
+
+
+def keyring(host: HostProcess) -> list[dict[str, Any]]:
+    peers: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        page = call(host, "keys.list", offset=offset)
+        peers += page["peers"]
+        if "next_offset" not in page:
+            return peers
+        offset = page["next_offset"]
+
+
+def wait_keyring(host: HostProcess, expected: list[dict[str, Any]], timeout: float = 30.0) -> None:
+    """Wait on keys.changed notifications until the keyring equals ``expected``."""
+    deadline = time.monotonic() + timeout
+    while keyring(host) != expected:
+        left = deadline - time.monotonic()
+        assert left > 0, "keyring did not converge"
+        try:
+            host.wait_notification("keys.changed", timeout=min(left, 5.0))
+        except TimeoutError:
+            pass
+
+
+def inbox_counts(account) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with connect(account.server, account.user) as client:
+        return {
+            f: len(messages(client, f)) for f in folders(client) if f.startswith("_Autocrypt_SMA")
+        }
+
+
+@pytest.fixture
+def trio(spawn_host, account):  # type: ignore[no-untyped-def]
+    a, a_id = device(spawn_host, account, "a")
+    b, b_id = device(spawn_host, account, "b")
+    c, c_id = device(spawn_host, account, "c")
+    pair(b, a, a_id)
+    pair(c, b, b_id)
+    a.wait_notification("device.paired", lambda p: p["muaa_id"] == c_id)
+    return (a, a_id), (b, b_id), (c, c_id)
+
+
+def test_put_of_200_entries_reaches_every_paired_device_by_push(trio, account) -> None:  # type: ignore[no-untyped-def]
+    (a, _), (b, b_id), (c, c_id) = trio
+    entries = [
+        entry(f"peer{i:03}@example.net", 1000 + i, bytes([i % 256]) * 40) for i in range(200)
+    ]
+    put = call(a, "keys.put", peers=entries)
+    assert put["stored"] == 200 and sorted(put["queued_to"]) == sorted([b_id, c_id])
+    expected = keyring(a)
+    assert len(expected) == 200
+    for host in (b, c):  # neither ever calls sma.sync
+        note = host.wait_notification("keys.changed", timeout=10)
+        assert note["account"] == ACCOUNT and len(note["addrs"]) == 200
+        assert keyring(host) == expected
+    # Bounded archive: every inbox is empty again, one announcement per device.
+    counts = inbox_counts(account)
+    assert counts.pop("_Autocrypt_SMA") == 3
+    assert set(counts.values()) == {0}
+
+
+def test_push_latency_bound(trio) -> None:  # type: ignore[no-untyped-def]
+    (a, _), (b, _), _ = trio
+    started = time.monotonic()
+    call(a, "keys.put", peers=[entry("bob@example.net", 5, b"k" * 32)])
+    note = b.wait_notification("keys.changed", timeout=3.0)  # the issue's bound: 3 s
+    assert note["addrs"] == ["bob@example.net"]
+    assert time.monotonic() - started < 3.0
+
+
+def test_conflicting_puts_converge(trio) -> None:  # type: ignore[no-untyped-def]
+    (a, _), (b, _), (c, _) = trio
+    call(a, "keys.put", peers=[entry("carol@example.net", 100, b"A" * 32, seen=150)])
+    call(
+        b,
+        "keys.put",
+        peers=[entry("Carol@Example.net", 100, b"B" * 32, seen=120, prefer="nopreference")],
+    )
+    call(c, "keys.put", peers=[entry("carol@example.net", 90, b"C" * 32, seen=200)])
+    # Same timestamp: the greater key bytes win ("B..." > "A..."); last_seen is the maximum.
+    winner = [entry("carol@example.net", 100, b"B" * 32, seen=200, prefer="nopreference")]
+    for host in (a, b, c):
+        wait_keyring(host, winner)
+
+
+def test_updates_from_strangers_forgeries_tampering_and_replays_change_nothing(
+    spawn_host, account
+) -> None:  # type: ignore[no-untyped-def]
+    from sma_host.protocol import channel, crypto, envelope
+
+    a, a_id = device(spawn_host, account, "a", push=False)
+    b, b_id = device(spawn_host, account, "b", push=False)
+    request = call(b, "pair.request", to=a_id)
+    call(a, "sma.sync")
+    call(a, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    call(b, "sma.sync")
+    call(a, "sma.sync")
+    call(a, "keys.put", peers=[entry("dave@example.net", 10, b"d" * 32)])
+    with connect(account.server, account.user) as client:
+        [genuine] = messages(client, f"_Autocrypt_SMA_{b_id}").values()
+    assert call(b, "sma.sync")["keys_changed"] == 1
+    before = keyring(b)
+
+    stranger = crypto.Identity.generate()
+    stranger_id = "00000000000000aa"
+    evil = [entry("dave@example.net", 99, b"e" * 32)]
+
+    def message(
+        sender: str, identity: crypto.Identity, seq: int, body: bytes | None = None
+    ) -> bytes:
+        if body is None:
+            peer_dh = crypto.Identity.generate().dh_public if sender == stranger_id else b""
+            body = channel.seal(
+                identity, sender, b_id, peer_dh, "key-update", seq, {"entries": evil}
+            )
+        return envelope.build_message(
+            sma_type="key-update",
+            sender=sender,
+            body=body,
+            address=account.email,
+            now=1,
+            unique=str(seq),
+        )
+
+    env = envelope.parse_message(genuine)
+    tampered = bytearray(env.body)
+    tampered[len(tampered) // 2] ^= 0x01
+    injected = [
+        message(stranger_id, stranger, 1),  # an unpaired device
+        # Claims to be A, sealed with a key that is not A's.
+        envelope.build_message(
+            sma_type="key-update",
+            sender=a_id,
+            body=channel.seal(
+                stranger,
+                a_id,
+                b_id,
+                crypto.Identity.generate().dh_public,
+                "key-update",
+                77,
+                {"entries": evil},
+            ),
+            address=account.email,
+            now=1,
+            unique="f",
+        ),
+        envelope.build_message(  # A's genuine message, one byte of its body flipped
+            sma_type="key-update",
+            sender=a_id,
+            body=bytes(tampered),
+            address=account.email,
+            now=1,
+            unique="t",
+        ),
+        genuine,  # a replay of what B already applied
+    ]
+    with connect(account.server, account.user) as client:
+        for raw in injected:
+            client.append(f"_Autocrypt_SMA_{b_id}", raw)
+    summary = call(b, "sma.sync")
+    assert summary["dropped"] == 4 and summary["keys_changed"] == 0
+    assert keyring(b) == before
+    assert inbox_counts(account)[f"_Autocrypt_SMA_{b_id}"] == 0
+    assert b.call("hello")["protocol"] == 1
+
+
+def test_keys_put_validation(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    host, _ = device(spawn_host, account, "a", push=False)
+    for bad, path in (
+        (
+            {
+                "addr": "x@y",
+                "keydata": "!!",
+                "prefer_encrypt": "mutual",
+                "autocrypt_timestamp": 1,
+                "last_seen": 1,
+            },
+            "$.peers[0]",
+        ),
+        (
+            {
+                "addr": "x@y",
+                "keydata": "AAAA",
+                "prefer_encrypt": "always",
+                "autocrypt_timestamp": 1,
+                "last_seen": 1,
+            },
+            "$.peers[0].prefer_encrypt",
+        ),
+        (
+            {
+                "addr": "x@y",
+                "keydata": "AAAA",
+                "prefer_encrypt": "mutual",
+                "autocrypt_timestamp": 1,
+                "last_seen": 1,
+                "gossip_key": "AAAA",
+            },
+            "$.peers[0]",
+        ),
+    ):
+        with pytest.raises(RpcError) as refused:
+            call(host, "keys.put", peers=[bad])
+        assert refused.value.reason == "invalid_params"
+        assert refused.value.data["path"] == path
+    assert keyring(host) == []
+
+
+def test_keys_list_pages_under_the_frame_limit(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    host, _ = device(spawn_host, account, "a", push=False)
+    big = [entry(f"p{i:05}@example.net", i + 1, i.to_bytes(4, "big") * 1500) for i in range(300)]
+    for start in range(0, 300, 100):
+        call(host, "keys.put", peers=big[start : start + 100])
+    first = call(host, "keys.list")
+    assert "next_offset" in first and first["total"] == 300
+    everything = keyring(host)
+    assert [e["addr"] for e in everything] == sorted(e["addr"] for e in big)
+    assert call(host, "keys.list", addr="P00007@example.net")["peers"] == [big[7]]
+
+
+def test_device_remove_and_leave(trio, account) -> None:  # type: ignore[no-untyped-def]
+    (a, a_id), (b, b_id), (c, c_id) = trio
+    removed = call(a, "device.remove", muaa_id=b_id)
+    assert removed["removed"] == b_id and set(removed["told"]) == {c_id}
+    assert f"_Autocrypt_SMA_{b_id}" not in inbox_counts(account)
+    c.wait_notification("device.removed", lambda p: p["muaa_id"] == b_id and not p["self"])
+    assert b_id not in {m["muaa_id"] for m in call(c, "sma.status")["muaas"] if m["paired"]}
+    # The removed device notices at its next sync (its watcher sees the inbox gone, too).
+    assert call(b, "sma.sync")["removed"] is True
+    b.wait_notification("device.removed", lambda p: p["self"])
+    assert call(b, "sma.status")["removed"] is True
+    # A key update no longer goes to B.
+    assert call(a, "keys.put", peers=[entry("erin@example.net", 1, b"e" * 32)])["queued_to"] == [
+        c_id
+    ]
+
+    left = call(c, "sma.leave")
+    assert left == {"left": c_id, "told": [a_id]}
+    a.wait_notification("device.removed", lambda p: p["muaa_id"] == c_id)
+    counts = inbox_counts(account)
+    assert f"_Autocrypt_SMA_{c_id}" not in counts
+    assert counts["_Autocrypt_SMA"] == 1  # only A's announcement is left
+    status = call(c, "sma.status")
+    assert status["self"] is None
+    assert [m["muaa_id"] for m in status["muaas"]] == [a_id]
+
+
+def test_expiry_with_a_short_policy(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    a, a_id = device(spawn_host, account, "a", push=False)
+    b, b_id = device(spawn_host, account, "b", push=False)
+    assert call(a, "sma.expire")["expired"] == []  # default policy: 90 days
+    b_seen = next(m["last_seen"] for m in call(a, "sma.status")["muaas"] if m["muaa_id"] == b_id)
+    while int(time.time()) <= b_seen:  # the policy compares whole seconds
+        a.call("hello")
+    assert call(a, "sma.expire", max_age_s=0)["expired"] == [b_id]
+    assert [m["muaa_id"] for m in call(a, "sma.status")["muaas"]] == [a_id]
+    assert f"_Autocrypt_SMA_{b_id}" not in inbox_counts(account)
+    assert call(b, "sma.sync")["removed"] is True
+    b.wait_notification("device.removed", lambda p: p["self"])
+    # B may join again, under a new id.
+    again = call(b, "sma.join")
+    assert again["muaa_id"] != b_id and call(b, "sma.status")["removed"] is False
