@@ -7,6 +7,7 @@ then holds. Everything it starts is stopped at the end.
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import sys
@@ -119,8 +120,10 @@ def main() -> int:
             request = out.call(
                 "laptop", laptop, "pair.request", {"account": "account1", "to": desktop_id}
             )
-            out.say(f"the user reads {request['code']} on the laptop; the desktop syncs its inbox")
-            out.call("desktop", desktop, "sma.sync", {"account": "account1"})
+            out.say(
+                f"the user reads {request['code']} on the laptop; nobody calls sma.sync:"
+                " each host watches its inbox (IDLE) and reports what arrives"
+            )
             note = desktop.wait_notification("pair.requested")
             print(f"desktop ⇐ pair.requested {json.dumps(note)}")
             out.say("the user types the code on the desktop")
@@ -134,8 +137,6 @@ def main() -> int:
                     "code": request["code"],
                 },
             )
-            out.call("laptop", laptop, "sma.sync", {"account": "account1"})
-            out.call("desktop", desktop, "sma.sync", {"account": "account1"})
             for name, host in (("laptop", laptop), ("desktop", desktop)):
                 note = host.wait_notification("pair.completed")
                 print(f"{name} ⇐ pair.completed {json.dumps(note)}")
@@ -144,6 +145,22 @@ def main() -> int:
                 raise SystemExit("demo failed: the account key did not arrive")
             print("   (the laptop now holds the desktop's account key, byte for byte)")
             out.call("laptop", laptop, "sma.status", {"account": "account1"})
+            out.say("the desktop learns Bob's Autocrypt key; the laptop gets it by push")
+            bob = {
+                "addr": "bob@example.net",
+                "keydata": base64.b64encode(b"(Bob's OpenPGP public key)").decode(),
+                "prefer_encrypt": "mutual",
+                "autocrypt_timestamp": 1_790_000_000,
+                "last_seen": 1_790_000_000,
+            }
+            started = time.monotonic()
+            out.call("desktop", desktop, "keys.put", {"account": "account1", "peers": [bob]})
+            note = laptop.wait_notification("keys.changed")
+            elapsed = time.monotonic() - started
+            print(f"laptop ⇐ keys.changed {json.dumps(note)}   ({elapsed * 1000:.0f} ms later)")
+            listed = out.call("laptop", laptop, "keys.list", {"account": "account1"})
+            if listed["peers"] != [bob]:
+                raise SystemExit("demo failed: the key update did not arrive")
             out.say("what the server holds now (processed pairing messages are deleted)")
             for name, count in _server_folders(server, user):
                 print(f"  {name:<40} {count} message(s)")
