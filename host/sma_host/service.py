@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import (
+    ConnectionFailed,
     HostError,
     InsecureRefused,
     InvalidParams,
@@ -126,7 +127,15 @@ class Host:
         handler: Callable[[dict[str, Any]], dict[str, Any]] = getattr(
             self, "m_" + method.replace(".", "_")
         )
-        return handler(params)
+        try:
+            return handler(params)
+        except ConnectionFailed:
+            # The connection is unusable now: the next call starts a fresh one.
+            session = self._sessions.get(params.get("account", ""))
+            if session is not None and session.mailbox is not None:
+                session.mailbox.close()
+                session.mailbox = None
+            raise
 
     # sessions and connections
 

@@ -95,11 +95,15 @@ class InboxWatcher:
     def _watch(self, mailbox: Mailbox) -> None:
         idle = "IDLE" in mailbox.capabilities
         while not self._stop.is_set():
-            if self._fast() or not idle:
-                interval = FAST_POLL_S if self._fast() else self._poll_interval
+            if self._fast():
                 if _has_messages(mailbox.poll()):
                     self._on_messages()
-                self._stop.wait(interval)
+                self._stop.wait(FAST_POLL_S)
+                continue
+            if not idle:
+                # No push from this server: the scheduled sync's STATUS is the poll.
+                self._on_messages()
+                self._stop.wait(self._poll_interval)
                 continue
             mailbox.idle_start()
             renew_at = time.monotonic() + IDLE_RENEW_S
@@ -112,9 +116,10 @@ class InboxWatcher:
             finally:
                 if not self._stop.is_set() and _has_messages(mailbox.idle_stop()):
                     self._on_messages()
-            if self._fast():
-                # A message that came in while switching modes would show no new EXISTS
-                # to the NOOPs that follow: let the sync look once.
+            if self._fast() or time.monotonic() > renew_at:
+                # Switching modes: a message that came in meanwhile would show no new
+                # EXISTS to the NOOPs that follow. Renewing: the sync it triggers also
+                # keeps the heartbeat going when nothing else happens.
                 self._on_messages()
 
 
