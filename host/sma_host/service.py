@@ -67,6 +67,8 @@ class AccountSession:
     watcher: InboxWatcher | None = field(default=None, repr=False)
     #: A background sync is queued and has not started yet (coalesces pushes).
     sync_pending: bool = False
+    #: (MESSAGES, UIDNEXT) of the announcement folder when this host last looked.
+    announcements_seen: tuple[int, int] | None = None
 
     def imap_settings(self) -> ImapSettings:
         if self.password is None:
@@ -571,6 +573,7 @@ class Host:
                 },
             )
         summary["keys_changed"] = len(changed)
+        self._check_announcements(session, mailbox)
         current = self.store.membership(account)
         if current is not None and not current.removed:
             if self.now() - current.announced_at >= HEARTBEAT_S:
@@ -1007,6 +1010,26 @@ class Host:
                 **({"by": by} if by else {}),
             },
         )
+
+    def _check_announcements(self, session: AccountSession, mailbox: Mailbox) -> None:
+        """One STATUS: when the announcement folder changed since we last looked, read it
+        again and tell the add-on (a device joined, left, or refreshed its heartbeat)."""
+        folder = mailbox.namespace.announcement_folder()
+        try:
+            seen = mailbox.status(folder)
+        except ServerError:
+            return
+        if seen == session.announcements_seen:
+            return
+        first_look = session.announcements_seen is None
+        session.announcements_seen = seen
+        if first_look:
+            return
+        account = session.settings.account
+        devices = self._remember_devices(
+            account, self._read_announcements(session, mailbox, self.store.membership(account))
+        )
+        self.notify("sma.changed", {"account": account, "muaas": len(devices)})
 
     # push
 

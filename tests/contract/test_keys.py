@@ -309,3 +309,13 @@ def test_expiry_with_a_short_policy(spawn_host, account) -> None:  # type: ignor
     # B may join again, under a new id.
     again = call(b, "sma.join")
     assert again["muaa_id"] != b_id and call(b, "sma.status")["removed"] is False
+
+
+def test_a_sync_notices_changes_in_the_announcement_folder(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    a, _ = device(spawn_host, account, "a", push=False)
+    call(a, "sma.sync")  # looks at the announcement folder once
+    call(a, "sma.sync")
+    assert not [n for n in a.notifications if n["method"] == "sma.changed"]
+    device(spawn_host, account, "b", push=False)
+    call(a, "sma.sync")
+    assert a.wait_notification("sma.changed", timeout=5) == {"account": ACCOUNT, "muaas": 2}
