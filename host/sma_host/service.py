@@ -7,6 +7,7 @@ its IMAP connection; the stdio loop calls it from that account's worker thread o
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -52,8 +53,6 @@ FRESH_S = 30.0
 DEFAULT_EXPIRY_S = 90 * 24 * 3600
 #: Largest plaintext of one key-update message; a larger ``keys.put`` is split.
 KEY_UPDATE_MAX_BYTES = 256 * 1024
-#: Addresses named in one ``keys.changed`` notification at most (it must fit 1 MiB).
-MAX_CHANGED_ADDRS = 5000
 KEY_UPDATE = "key-update"
 MEMBER_REMOVE = "member-remove"
 
@@ -87,6 +86,9 @@ class AccountSession:
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None
+        self.close_mailbox()
+
+    def close_mailbox(self) -> None:
         if self.mailbox is not None:
             self.mailbox.close()
             self.mailbox = None
@@ -108,7 +110,7 @@ class Host:
         self.schedule = schedule
         self.clock = clock
         self.random = random
-        self.poll_interval = float(os.environ.get("SMA_HOST_POLL_S", DEFAULT_POLL_S))
+        self.poll_interval = _poll_interval(os.environ.get("SMA_HOST_POLL_S"))
         #: ``SMA_HOST_PUSH=off``: no watcher connection; the inbox is read on ``sma.sync`` only.
         self.push = os.environ.get("SMA_HOST_PUSH", "on").lower() not in ("off", "0", "no")
         self._sessions: dict[str, AccountSession] = {}
@@ -134,9 +136,8 @@ class Host:
         except ConnectionFailed:
             # The connection is unusable now: the next call starts a fresh one.
             session = self._sessions.get(params.get("account", ""))
-            if session is not None and session.mailbox is not None:
-                session.mailbox.close()
-                session.mailbox = None
+            if session is not None:
+                session.close_mailbox()
             raise
 
     # sessions and connections
@@ -150,7 +151,7 @@ class Host:
             session = self._sessions[account] = AccountSession(settings)
         return session
 
-    def mailbox(self, session: AccountSession) -> Mailbox:
+    def mailbox(self, session: AccountSession, check: bool = True) -> Mailbox:
         """The session's connection, re-established when the server dropped it.
 
         A connection used in the last ``FRESH_S`` seconds is taken as alive: checking it
@@ -158,7 +159,7 @@ class Host:
         """
         now = time.monotonic()
         if session.mailbox is not None:
-            if now - session.last_used < FRESH_S:
+            if not check or now - session.last_used < FRESH_S:
                 session.last_used = now
                 return session.mailbox
             try:
@@ -172,11 +173,17 @@ class Host:
         session.last_used = now
         return session.mailbox
 
-    def membership(self, account: str) -> Membership:
+    def membership(self, account: str, allow_removed: bool = False) -> Membership:
         membership = self.store.membership(account)
         if membership is None:
             raise NotJoined(
                 "this device has not joined the SMA yet: call sma.join", account=account
+            )
+        if membership.removed and not allow_removed:
+            raise NotJoined(
+                "this device was removed from the SMA: call sma.join to join again",
+                account=account,
+                removed=True,
             )
         return membership
 
@@ -516,9 +523,17 @@ class Host:
     def m_sma_sync(self, params: dict[str, Any]) -> dict[str, Any]:
         account = params["account"]
         session = self.session(account)
-        return self._sync(session, self.membership(account))
+        membership = self.membership(account, allow_removed=True)
+        try:
+            return self._sync(session, membership, check_connection=False)
+        except ConnectionFailed:
+            # A connection the server closed while idle: one fresh try (sync is idempotent).
+            session.close_mailbox()
+            return self._sync(session, membership, check_connection=False)
 
-    def _sync(self, session: AccountSession, membership: Membership) -> dict[str, Any]:
+    def _sync(
+        self, session: AccountSession, membership: Membership, check_connection: bool = True
+    ) -> dict[str, Any]:
         """Send what is queued, apply what waits in our inbox, delete it; refresh our
         announcement once a day. Costs one STATUS when nothing waits and nothing is queued."""
         account = session.settings.account
@@ -533,7 +548,7 @@ class Host:
         }
         if membership.removed:
             return summary
-        mailbox = self.mailbox(session)
+        mailbox = self.mailbox(session, check=check_connection)
         self._expire_pairings(account)
         summary["sent"] += self._flush_outbox(session, mailbox)
         inbox = mailbox.namespace.inbox_folder(membership.muaa_id)
@@ -559,17 +574,18 @@ class Host:
             # Everything fetched is handled (applied or refused) and committed: delete it.
             mailbox.delete_messages([uid for uid, _ in fetched.messages] + fetched.oversize)
             mailbox.unselect()
-            if self.store.membership(account) is None:  # told we were removed
+            now_member = self.store.membership(account)
+            if now_member is None or now_member.removed:  # told we were removed
                 break
         summary["sent"] += self._flush_outbox(session, mailbox)
         if changed:
-            addrs = sorted(changed)
+            addrs, _rest = page_by_size(sorted(changed), 0, PAGE_BUDGET)
             self.notify(
                 "keys.changed",
                 {
                     "account": account,
-                    "addrs": addrs[:MAX_CHANGED_ADDRS],
-                    **({"truncated": True} if len(addrs) > MAX_CHANGED_ADDRS else {}),
+                    "addrs": addrs,
+                    **({"truncated": True} if len(addrs) < len(changed) else {}),
                 },
             )
         summary["keys_changed"] = len(changed)
@@ -695,6 +711,10 @@ class Host:
             self.store.save_pairing(
                 _with(record, peer=sender, peer_name=acc.party.name, state="complete", data={})
             )
+            # What this device knew before pairing reaches the group too.
+            peer = self.store.peer(account, sender)
+            if peer is not None:
+                self._send_keyring(session, membership, peer)
         # Other devices that were asked too: their requests are void now.
         for other in targets:
             if other != sender:
@@ -739,6 +759,8 @@ class Host:
             others = self.store.peers(account)
             self.store.add_peer(account, _party_peer(party, now))
             self.store.save_pairing(_with(record, state="complete", data={}))
+            # The newcomer gets the whole keyring the group has built so far.
+            self._send_keyring(session, membership, _party_peer(party, now))
             # Every device we were paired with learns the newcomer (it learnt them from us).
             for peer in others:
                 if peer.muaa_id != party.muaa_id:
@@ -862,6 +884,13 @@ class Host:
 
     # the keyring
 
+    def _send_keyring(self, session: AccountSession, membership: Membership, peer: Peer) -> None:
+        """Queue this device's whole keyring for one (newly paired) peer."""
+        entries = [e.to_json() for e in self.store.keyring(session.settings.account).values()]
+        if entries:
+            for chunk in _chunks(entries, KEY_UPDATE_MAX_BYTES):
+                self._send_sealed(session, membership, peer, KEY_UPDATE, {"entries": chunk})
+
     def m_keys_put(self, params: dict[str, Any]) -> dict[str, Any]:
         account = params["account"]
         session = self.session(account)
@@ -925,10 +954,27 @@ class Host:
             for muaa_id, ann in digest.devices.items()
             if muaa_id != membership.muaa_id and ann.last_seen < cutoff
         )
+        if expired:
+            # Peers learn it from us: they may never see the announcement we delete.
+            self._tell_peers_gone(session, membership, expired)
         for muaa_id in expired:
             self._erase_device(session, mailbox, muaa_id, [digest.live_uids[muaa_id]])
             log.info("account %s: expired MUAA %s", session.settings.account, muaa_id)
+            self._notify_gone(session, muaa_id, "expired")
+        if expired:
+            self._flush_soon(session)
         return expired
+
+    def _notify_gone(self, session: AccountSession, muaa_id: str, reason: str) -> None:
+        self.notify(
+            "device.removed",
+            {
+                "account": session.settings.account,
+                "muaa_id": muaa_id,
+                "self": False,
+                "reason": reason,
+            },
+        )
 
     def m_device_remove(self, params: dict[str, Any]) -> dict[str, Any]:
         account, target = params["account"], params["muaa_id"]
@@ -944,13 +990,14 @@ class Host:
         told = self._tell_peers_gone(session, membership, [target])
         uids = [digest.live_uids[target]] if target in digest.live_uids else []
         self._erase_device(session, mailbox, target, uids)
+        self._notify_gone(session, target, "removed")
         self._flush_soon(session)
         return {"removed": target, "told": told}
 
     def m_sma_leave(self, params: dict[str, Any]) -> dict[str, Any]:
         account = params["account"]
         session = self.session(account)
-        membership = self.membership(account)
+        membership = self.membership(account, allow_removed=True)
         mailbox = self.mailbox(session)
         told = self._tell_peers_gone(session, membership, [membership.muaa_id])
         self._flush_outbox(session, mailbox)
@@ -1068,7 +1115,13 @@ class Host:
         if membership is None or membership.removed:
             return
         try:
-            self._sync(session, membership)
+            self._sync(session, membership, check_connection=False)
+        except ConnectionFailed:
+            session.close_mailbox()
+            try:
+                self._sync(session, membership, check_connection=False)
+            except HostError as exc:
+                log.info("account %s: background sync failed: %s", account, exc.reason)
         except HostError as exc:
             log.info("account %s: background sync failed: %s", account, exc.reason)
 
@@ -1196,6 +1249,7 @@ class Host:
                         "reason": "expired",
                     },
                 )
+        self._update_live(account)
 
     def _fail(self, record: Pairing, reason: str, tell_peer: bool) -> None:
         """End a pairing for good; its secrets are forgotten."""
@@ -1223,6 +1277,23 @@ class Host:
             },
         )
         log.info("account %s: pairing %s failed: %s", record.account, record.pairing_id, reason)
+        self._update_live(record.account)
+
+
+def _poll_interval(setting: str | None) -> float:
+    """``SMA_HOST_POLL_S`` as seconds within 1…3600; the default when unset or not a number."""
+    if setting is None:
+        return DEFAULT_POLL_S
+    try:
+        seconds = float(setting)
+        if not math.isfinite(seconds):
+            raise ValueError(setting)
+        return min(max(seconds, 1.0), 3600.0)
+    except ValueError:
+        log.warning(
+            "SMA_HOST_POLL_S=%r is not a number of seconds: using %s", setting, DEFAULT_POLL_S
+        )
+        return DEFAULT_POLL_S
 
 
 def _with(record: Pairing, **changes: Any) -> Pairing:

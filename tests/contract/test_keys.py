@@ -319,3 +319,17 @@ def test_a_sync_notices_changes_in_the_announcement_folder(spawn_host, account) 
     device(spawn_host, account, "b", push=False)
     call(a, "sma.sync")
     assert a.wait_notification("sma.changed", timeout=5) == {"account": ACCOUNT, "muaas": 2}
+
+
+def test_a_newly_paired_device_gets_the_keyring_and_brings_its_own(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    a, a_id = device(spawn_host, account, "a")
+    b, _ = device(spawn_host, account, "b")
+    call(a, "keys.put", peers=[entry("old@example.net", 7, b"o" * 32)])
+    call(b, "keys.put", peers=[entry("mine@example.net", 8, b"m" * 32)])
+    pair(b, a, a_id)
+    both = sorted(
+        [entry("old@example.net", 7, b"o" * 32), entry("mine@example.net", 8, b"m" * 32)],
+        key=lambda e: e["addr"],
+    )
+    wait_keyring(a, both)
+    wait_keyring(b, both)
