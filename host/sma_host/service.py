@@ -114,8 +114,8 @@ class Host:
         #: ``SMA_HOST_PUSH=off``: no watcher connection; the inbox is read on ``sma.sync`` only.
         self.push = os.environ.get("SMA_HOST_PUSH", "on").lower() not in ("off", "0", "no")
         self._sessions: dict[str, AccountSession] = {}
-        #: Accounts with a pairing in progress: their watcher polls fast.
-        self._live_pairings: set[str] = set()
+        #: Account → when its last live pairing expires: until then its watcher polls fast.
+        self._live_until: dict[str, int] = {}
 
     def now(self) -> int:
         return int(self.clock())
@@ -1092,7 +1092,7 @@ class Host:
             namespace.inbox_folder(membership.muaa_id),
             on_messages=lambda: self._push(account),
             on_gone=lambda: self._push(account),
-            fast=lambda: account in self._live_pairings,
+            fast=lambda: self.now() < self._live_until.get(account, 0),
             poll_interval=self.poll_interval,
             name=account,
         )
@@ -1127,15 +1127,15 @@ class Host:
 
     def _update_live(self, account: str) -> None:
         """Fast polling while this device waits on its peer within a pairing."""
-        live = any(
-            p.state == "waiting"
-            and (p.direction == "outgoing" or p.data.get("stage") == "accepted")
-            for p in self.store.pairings(account)
+        self._live_until[account] = max(
+            (
+                p.expires_at
+                for p in self.store.pairings(account)
+                if p.state == "waiting"
+                and (p.direction == "outgoing" or p.data.get("stage") == "accepted")
+            ),
+            default=0,
         )
-        if live:
-            self._live_pairings.add(account)
-        else:
-            self._live_pairings.discard(account)
 
     # helpers
 
