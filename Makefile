@@ -1,8 +1,10 @@
 # The README's two commands: `make demo` and `make test`. Each bootstraps what it needs.
+# `make bench` measures speed, round trips and memory (bench/README.md); `make test` runs
+# its smoke mode so the bench cannot rot.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap demo test check pytest clean
+.PHONY: bootstrap demo test check pytest bench bench-smoke clean
 
 bootstrap:
 	@scripts/bootstrap
@@ -11,14 +13,20 @@ demo: bootstrap
 	@$(PY) -m devtools.demo
 
 check: bootstrap
-	$(VENV)/bin/ruff check host tests devtools
-	$(VENV)/bin/ruff format --check host tests devtools
+	$(VENV)/bin/ruff check host tests devtools bench
+	$(VENV)/bin/ruff format --check host tests devtools bench
 	$(VENV)/bin/mypy
 
 pytest: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: check pytest
+bench: bootstrap
+	$(PY) -m bench.run
+
+bench-smoke: bootstrap
+	$(PY) -m bench.run --smoke --out /tmp/sma-bench-smoke.json
+
+test: check pytest bench-smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build host/*.egg-info

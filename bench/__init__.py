@@ -1,0 +1,1 @@
+"""`make bench`: the host's speed, round trips and memory (see bench/README.md)."""
