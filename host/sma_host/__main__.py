@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 
-def _configure_logging() -> None:
-    level = os.environ.get("SMA_HOST_LOG", "INFO").upper()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("sma-host %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
-    # imapclient logs whole commands and message bodies at DEBUG: never let them through.
-    for noisy in ("imapclient", "imaplib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def _make_backend(
     notify: Callable[[str, dict[str, Any]], None],
     schedule: Callable[[str, Callable[[], None]], None],
 ) -> Any:
+    from . import logsetup
     from .service import Host
     from .store import Store, default_data_dir
+
+    logsetup.configure()
 
     return Host(Store(default_data_dir()), notify, schedule)
 
@@ -41,8 +31,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Anything else is Thunderbird's launch arguments (manifest path, add-on id, and on
     # Windows a window handle): accepted and only logged.
     os.umask(0o077)
-    _configure_logging()
-    logging.getLogger("sma_host").debug("started with %d argument(s)", len(args))
     from .native.stdio_loop import serve
 
     return serve(_make_backend)

@@ -8,7 +8,7 @@ bounded here before anything is buffered.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 #: Thunderbird's ``MAX_READ``: a larger frame from the host tears the port down.
 MAX_OUTGOING_FRAME = 1024 * 1024
@@ -18,22 +18,19 @@ MAX_INCOMING_FRAME = 16 * 1024 * 1024
 _LENGTH = struct.Struct("=I")
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """One complete frame's payload (still bytes: decoding is the next layer's job)."""
 
     payload: bytes
 
 
-@dataclass(frozen=True)
-class OversizeFrame:
+class OversizeFrame(NamedTuple):
     """A frame whose announced length exceeds ``MAX_INCOMING_FRAME``; its bytes are skipped."""
 
     length: int
 
 
-@dataclass(frozen=True)
-class TruncatedFrame:
+class TruncatedFrame(NamedTuple):
     """End of input inside a frame: ``received`` bytes of it arrived (length prefix included).
 
     ``expected`` is the payload length announced, or None when even the prefix was cut.

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import HostError, InvalidParams, InvalidRequest, ParseError
 
 RequestId = str | int | float | None
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """A well-formed call; ``is_notification`` when it carried no ``id`` (no reply is owed)."""
 
     method: str
@@ -22,8 +20,7 @@ class Request:
     is_notification: bool
 
 
-@dataclass(frozen=True)
-class BadRequest:
+class BadRequest(NamedTuple):
     """Input that cannot be served; ``id`` is echoed when it could be read, else null."""
 
     error: HostError

@@ -7,7 +7,6 @@ in order. Notifications from any thread go through the same locked writer.
 
 from __future__ import annotations
 
-import logging
 import os
 import queue
 import signal
@@ -24,6 +23,7 @@ from ..errors import (
     ParseError,
     ResultTooLarge,
 )
+from ..logsetup import LazyLogger
 from ..methods import METHODS, hello_result
 from . import jsonrpc
 from .framing import (
@@ -35,7 +35,7 @@ from .framing import (
     encode_frame,
 )
 
-log = logging.getLogger(__name__)
+log = LazyLogger(__name__)
 
 #: Budget from end of input (or SIGTERM) to exit: the contract says 2 s, Thunderbird kills at 3 s.
 SHUTDOWN_GRACE_S = 1.5

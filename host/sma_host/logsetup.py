@@ -1,0 +1,45 @@
+"""Logging to stderr, set up on first use: importing ``logging`` costs a ``hello`` at
+start-up more than the rest of the fast path together."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_done = False
+
+
+def configure() -> None:
+    """Send every record to stderr (Thunderbird's Error Console); idempotent."""
+    global _done
+    with _lock:
+        if _done:
+            return
+        import logging
+
+        level = os.environ.get("SMA_HOST_LOG", "INFO").upper()
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("sma-host %(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+        # imapclient logs whole commands and message bodies at DEBUG: never let them through.
+        for noisy in ("imapclient", "imaplib"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        _done = True
+
+
+class LazyLogger:
+    """A stand-in for ``logging.getLogger(name)`` that imports logging when first used."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        configure()
+        import logging
+
+        return getattr(logging.getLogger(self._name), attribute)
