@@ -17,8 +17,10 @@ def _make_backend(
     from .store import Store, default_data_dir
 
     logsetup.configure()
+    data_dir = default_data_dir()
+    logsetup.LazyLogger("sma_host").debug("first account call: state in %s", data_dir)
 
-    return Host(Store(default_data_dir()), notify, schedule)
+    return Host(Store(data_dir), notify, schedule)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sma-host {__version__}")
         return 0
     # Anything else is Thunderbird's launch arguments (manifest path, add-on id, and on
-    # Windows a window handle): accepted and only logged.
+    # Windows a window handle): accepted and ignored.
     os.umask(0o077)
     from .native.stdio_loop import serve
 
