@@ -1127,6 +1127,7 @@ class Host:
 
     def _update_live(self, account: str) -> None:
         """Fast polling while this device waits on its peer within a pairing."""
+        was_live = self.now() < self._live_until.get(account, 0)
         self._live_until[account] = max(
             (
                 p.expires_at
@@ -1136,6 +1137,13 @@ class Host:
             ),
             default=0,
         )
+        session = self._sessions.get(account)
+        if not was_live and self.now() < self._live_until[account] and session is not None:
+            membership = self.store.membership(account)
+            if session.watcher is not None and membership is not None:
+                # The watcher looks at the pairing state only between IDLE steps; a fresh
+                # one polls fast at once, which saves a pairing hop up to one step.
+                self._start_watcher(session, membership)
 
     # helpers
 
