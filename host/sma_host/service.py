@@ -51,8 +51,9 @@ DEFAULT_POLL_S = 60.0
 FRESH_S = 30.0
 #: Announcements older than this are expired (``sma.expire`` default).
 DEFAULT_EXPIRY_S = 90 * 24 * 3600
-#: Largest plaintext of one key-update message; a larger ``keys.put`` is split.
-KEY_UPDATE_MAX_BYTES = 256 * 1024
+#: Largest plaintext of one key-update message; a larger ``keys.put`` is split. About a
+#: thousand real keyring entries; base64'd once it stays well below ``MAX_MESSAGE_BYTES``.
+KEY_UPDATE_MAX_BYTES = 1024 * 1024
 KEY_UPDATE = "key-update"
 MEMBER_REMOVE = "member-remove"
 

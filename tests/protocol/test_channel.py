@@ -39,16 +39,29 @@ def test_anything_changed_fails(change: str) -> None:
     elif change == "sender":
         sender, key = C, ID_C.dh_public
     elif change == "seq":
-        fields = json.loads(body)
+        header, _, ciphertext = body.partition(b"\n")
+        fields = json.loads(header)
         fields["seq"] = 8
-        body = json.dumps(fields).encode()
+        body = json.dumps(fields).encode() + b"\n" + ciphertext
     elif change == "recipient_key":
         opener = ID_C
     elif change == "ciphertext":
-        fields = json.loads(body)
-        fields["ct"] = ("B" if fields["ct"][0] != "B" else "C") + fields["ct"][1:]
-        body = json.dumps(fields).encode()
+        flipped = bytearray(body)
+        flipped[-1] ^= 0x01  # the last byte of the Poly1305 tag
+        body = bytes(flipped)
     else:  # our own message bounced back to us as if the peer had sent it
         opener, own_id, sender, key = ID_A, A, B, ID_B.dh_public
     with pytest.raises((crypto.DecryptionFailed, MalformedMessage)):
         channel.open_sealed(opener, own_id, key, Envelope(sma_type, sender, body))
+
+
+def test_the_ciphertext_travels_raw_after_one_header_line() -> None:
+    header, newline, ciphertext = sealed().partition(b"\n")
+    assert newline and set(json.loads(header)) == {"v", "to", "seq", "nonce"}
+    assert len(ciphertext) == len(b'{"devices":[]}') + 16  # no second base64 layer
+
+
+def test_a_body_without_ciphertext_is_malformed() -> None:
+    header = sealed().partition(b"\n")[0]
+    with pytest.raises(MalformedMessage):
+        channel.open_sealed(ID_B, B, ID_A.dh_public, Envelope("member-add", A, header))

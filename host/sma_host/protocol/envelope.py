@@ -18,7 +18,8 @@ from .folders import is_muaa_id
 HEADER = "Autocrypt-SMA"
 VERSION = "1"
 #: Largest SMA message the host reads; anything bigger is deleted unread (by size).
-MAX_MESSAGE_BYTES = 1024 * 1024
+#: Room for a key update of 1 MiB of plaintext (``KEY_UPDATE_MAX_BYTES``) once base64'd.
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 _TYPE = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
