@@ -20,11 +20,17 @@ def _make_backend(
     data_dir = default_data_dir()
     logsetup.LazyLogger("sma_host").debug("first account call: state in %s", data_dir)
 
-    return Host(Store(data_dir), notify, schedule)
+    host = Host(Store(data_dir), notify, schedule)
+    host.resume_accounts()
+    return host
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("install", "uninstall", "doctor"):
+        from .install import main as install_main
+
+        return install_main(args)
     if args and args[0] in ("--version", "-V"):
         from . import __version__
 

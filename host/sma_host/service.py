@@ -6,6 +6,7 @@ its IMAP connection; the stdio loop calls it from that account's worker thread o
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .credentials import PasswordVault, vault_key
 from .errors import (
     ConnectionFailed,
     HostError,
@@ -115,6 +117,7 @@ class Host:
         #: ``SMA_HOST_PUSH=off``: no watcher connection; the inbox is read on ``sma.sync`` only.
         self.push = os.environ.get("SMA_HOST_PUSH", "on").lower() not in ("off", "0", "no")
         self._sessions: dict[str, AccountSession] = {}
+        self.vault = PasswordVault()
         #: Account → when its last live pairing expires: until then its watcher polls fast.
         self._live_until: dict[str, int] = {}
 
@@ -149,7 +152,8 @@ class Host:
             settings = self.store.load_account(account)
             if settings is None:
                 raise UnknownAccount(f"no account {account!r} is configured", account=account)
-            session = self._sessions[account] = AccountSession(settings)
+            password = self.vault.load(_vault_key(settings))  # remembered at configure, or None
+            session = self._sessions[account] = AccountSession(settings, password)
         return session
 
     def mailbox(self, session: AccountSession, check: bool = True) -> Mailbox:
@@ -224,6 +228,7 @@ class Host:
         self.store.save_account(settings)
         session = self._sessions[settings.account] = AccountSession(settings, password, mailbox)
         session.last_used = time.monotonic()
+        storage = self._remember_password(settings, password, bool(params.get("remember")))
         membership = self.store.membership(settings.account)
         if membership is not None and not membership.removed:
             self._start_watcher(session, membership)
@@ -234,7 +239,43 @@ class Host:
             settings.imap_port,
             settings.security,
         )
-        return {"account": settings.account, "capabilities": mailbox.capabilities}
+        result: dict[str, Any] = {
+            "account": settings.account,
+            "capabilities": mailbox.capabilities,
+            "password_storage": storage,
+        }
+        if params.get("remember") and storage != "keyring":
+            result["keyring_unavailable"] = self.vault.unavailable_reason or "unknown"
+        return result
+
+    def _remember_password(self, settings: AccountSettings, password: str, remember: bool) -> str:
+        """Keep the password in the OS keyring when asked and possible; else memory only."""
+        key = _vault_key(settings)
+        if remember and self.vault.store(key, password):
+            return "keyring"
+        if not remember:
+            self.vault.forget(key)
+        return "memory"
+
+    def resume_accounts(self) -> None:
+        """At start-up: accounts whose password the OS keyring remembers get their watcher
+        back (on their own worker) without waiting for the add-on to configure them again."""
+        if self.schedule is None:
+            return
+        for account in self.store.accounts():
+            self.schedule(account, functools.partial(self._resume, account))
+
+    def _resume(self, account: str) -> None:
+        membership = self.store.membership(account)
+        if membership is None or membership.removed:
+            return
+        session = self.session(account)
+        if session.password is None or session.watcher is not None:
+            return
+        try:
+            self._start_watcher(session, membership)
+        except HostError as exc:
+            log.info("account %s: not watching yet: %s", account, exc.reason)
 
     def m_sma_join(self, params: dict[str, Any]) -> dict[str, Any]:
         account = params["account"]
@@ -1287,6 +1328,10 @@ class Host:
         )
         log.info("account %s: pairing %s failed: %s", record.account, record.pairing_id, reason)
         self._update_live(record.account)
+
+
+def _vault_key(settings: AccountSettings) -> str:
+    return vault_key(settings.account, settings.username, settings.imap_host, settings.imap_port)
 
 
 def _poll_interval(setting: str | None) -> float:

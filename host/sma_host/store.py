@@ -287,6 +287,11 @@ class Store:
             ).fetchone()
         return AccountSettings(*row) if row else None
 
+    def accounts(self) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT account FROM account ORDER BY account").fetchall()
+        return [row[0] for row in rows]
+
     # membership
 
     def membership(self, account: str) -> Membership | None:
