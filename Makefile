@@ -4,10 +4,13 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap demo test check pytest bench bench-smoke clean
+.PHONY: bootstrap venv demo test check pytest bench bench-smoke clean
 
 bootstrap:
 	@scripts/bootstrap
+
+venv:
+	@scripts/bootstrap --venv-only
 
 demo: bootstrap
 	@$(PY) -m devtools.demo
