@@ -608,13 +608,15 @@ class Host:
             mailbox.select(inbox)
             fetched = mailbox.fetch_all(max_size=envelope.MAX_MESSAGE_BYTES)
             more = fetched.more
+            handled = [uid for uid, _ in fetched.messages] + fetched.oversize
             with self.store.transaction():
-                for _uid, raw in fetched.messages:
+                # drain(): each body is freed once processed, not kept to the batch's end.
+                for _uid, raw in fetched.drain():
                     outcome = self._process(session, membership, raw, changed)
                     summary[outcome] = summary.get(outcome, 0) + 1
             summary["dropped"] += len(fetched.oversize)
             # Everything fetched is handled (applied or refused) and committed: delete it.
-            mailbox.delete_messages([uid for uid, _ in fetched.messages] + fetched.oversize)
+            mailbox.delete_messages(handled)
             mailbox.unselect()
             now_member = self.store.membership(account)
             if now_member is None or now_member.removed:  # told we were removed

@@ -7,7 +7,7 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,15 @@ class FetchedMessages:
     #: The byte budget was reached: call again for the rest.
     more: bool = False
 
+    def drain(self) -> Iterator[tuple[int, bytes]]:
+        """``messages`` in order, each dropped from the list as it is handed out (the list
+        is empty afterwards): a body is freed once its caller is done with it, not when the
+        whole batch is."""
+        messages = self.messages
+        messages.reverse()
+        while messages:
+            yield messages.pop()
+
 
 class Mailbox:
     """One logged-in connection. Every method raises only ``MailboxError`` subclasses."""
@@ -90,6 +99,11 @@ class Mailbox:
                 ssl_context=context,
                 timeout=timeout,
             )
+        # imapclient sets imaplib's debug level to 5 and sends that output to its logger,
+        # which logsetup silences. imaplib still formats it: repr() of every response line,
+        # and at the end of a FETCH of the whole answer in one string (31 MB, twice the
+        # bodies, for 10,000 small messages) only to have it dropped.
+        client._imap.debug = 0
         try:
             with map_imap_errors("connecting", settings.password):
                 # imaplib writes commands in pieces; Nagle would add ~45 ms to some of them.
@@ -189,12 +203,12 @@ class Mailbox:
         compact UID set.
         """
         with map_imap_errors("fetching messages", self._secret):
-            sizes = self._fetch_set(f"{since_uid}:*", b"(UID RFC822.SIZE)")
+            sizes = self._fetch_sizes(since_uid)
             wanted: list[int] = []
             oversize: list[int] = []
             used, more = 0, False
             for uid in sorted(u for u in sizes if u >= since_uid):
-                size = int(sizes[uid].get(b"RFC822.SIZE", 0))
+                size = sizes[uid]
                 if size > max_size:
                     oversize.append(uid)
                 elif used + size > budget and wanted:
@@ -203,20 +217,55 @@ class Mailbox:
                 else:
                     wanted.append(uid)
                     used += size
-            bodies = self._fetch_set(uid_set(wanted), b"(BODY.PEEK[])") if wanted else {}
-        messages = [
-            (uid, bytes(bodies[uid][b"BODY[]"]))
-            for uid in wanted
-            if uid in bodies and isinstance(bodies[uid].get(b"BODY[]"), bytes)
-        ]
+            del sizes  # freed before the bodies arrive, not beside them
+            bodies = self._fetch_bodies(wanted) if wanted else {}
+        messages = [(uid, body) for uid in wanted if (body := bodies.pop(uid, None)) is not None]
         return FetchedMessages(messages, oversize, more)
 
-    def _fetch_set(self, uids: str, items: bytes) -> dict[int, dict[bytes, Any]]:
+    def _fetch_sizes(self, since_uid: int) -> dict[int, int]:
+        """UID → RFC822.SIZE of every message from ``since_uid`` on."""
+        sizes: dict[int, int] = {}
+        for response in _responses(self._fetch_raw(f"{since_uid}:*", b"(UID RFC822.SIZE)")):
+            first = response[0]
+            match = _SIZE_RESPONSE.fullmatch(first) if isinstance(first, bytes) else None
+            if match is not None and len(response) == 1:  # the usual shape, read directly
+                sizes[int(match[1])] = int(match[2])
+                continue
+            for item in parse_fetch_response(response, False, False).values():
+                uid, size = item.get(b"UID"), item.get(b"RFC822.SIZE")
+                if isinstance(uid, int):
+                    if isinstance(size, int):
+                        sizes[uid] = size
+                    else:  # e.g. an unsolicited FLAGS update
+                        sizes.setdefault(uid, 0)
+        return sizes
+
+    def _fetch_bodies(self, uids: list[int]) -> dict[int, bytes]:
+        """UID → whole message for those of ``uids`` the server still has."""
+        wanted = set(uids)
+        bodies: dict[int, bytes] = {}
+        for response in _responses(self._fetch_raw(uid_set(uids), b"(BODY.PEEK[])")):
+            first = response[0]
+            if len(response) == 2 and response[1] == b")" and isinstance(first, tuple):
+                match = _BODY_RESPONSE.fullmatch(first[0])
+                if match is not None and isinstance(first[1], bytes):
+                    uid = int(match[1])
+                    if uid in wanted:
+                        bodies[uid] = first[1]
+                    continue
+            for item in parse_fetch_response(response, False, False).values():
+                uid, body = item.get(b"UID"), item.get(b"BODY[]")
+                if isinstance(uid, int) and uid in wanted and isinstance(body, bytes):
+                    bodies[uid] = body
+        return bodies
+
+    def _fetch_raw(self, uids: str, items: bytes) -> list[Any]:
         # IMAPClient.fetch() only takes explicit id lists (it filters the answer by
         # them); a range keeps the command short for any number of messages.
-        data = self._client._raw_command_untagged(b"FETCH", [uids.encode("ascii"), items], uid=True)
-        parsed: dict[int, dict[bytes, Any]] = parse_fetch_response(data, False, True)
-        return parsed
+        data: list[Any] = self._client._raw_command_untagged(
+            b"FETCH", [uids.encode("ascii"), items], uid=True
+        )
+        return data
 
     def delete_messages(self, uids: Iterable[int]) -> None:
         """Flag ``uids`` deleted and expunge exactly those (UID EXPUNGE when available).
@@ -233,6 +282,9 @@ class Mailbox:
                 self._client.uid_expunge(uids_text)
             else:
                 self._client.expunge()
+            # imaplib would keep the ``* n EXPUNGE`` lines (one per message) until the
+            # next SELECT; nothing reads them.
+            self._client._imap.untagged_responses.pop("EXPUNGE", None)
 
     def status(self, folder: str) -> tuple[int, int]:
         """(MESSAGES, UIDNEXT) of a folder without selecting it: one round trip."""
@@ -268,6 +320,32 @@ class Mailbox:
                 self._client.unselect_folder()
             else:
                 self._client.close_folder()
+
+
+#: ``* n FETCH (UID u RFC822.SIZE s)`` and ``* n FETCH (UID u BODY[] {s}`` as imaplib hands
+#: them over (without ``* `` and ``FETCH``): what servers send for our two FETCHes. Anything
+#: else goes through imapclient's general parser.
+_SIZE_RESPONSE = re.compile(rb"\d+ \(UID (\d+) RFC822\.SIZE (\d+)\)")
+_BODY_RESPONSE = re.compile(rb"\d+ \(UID (\d+) BODY\[\] \{\d+\}")
+
+
+def _responses(data: list[Any]) -> Iterator[list[Any]]:
+    """The untagged FETCH data imaplib collected, one response at a time, each dropped from
+    ``data`` once handed out so that only what the caller keeps stays alive.
+
+    A response is its literals as ``(text before, literal)`` pairs and the text after the
+    last one (``[None]`` when there was no response at all).
+    """
+    start = 0
+    for index, item in enumerate(data):
+        if isinstance(item, tuple):
+            continue
+        if item is not None:
+            yield data[start : index + 1]
+        data[start : index + 1] = [None] * (index + 1 - start)
+        start = index + 1
+    if start < len(data):  # literals without their closing text: let the parser judge
+        yield data[start:]
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:

@@ -9,16 +9,16 @@ drops. The callback only schedules work; it runs nothing IMAP itself.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import HostError, MailboxError
+from ..logsetup import LazyLogger
 from .mailbox import ImapSettings, Mailbox
 
-log = logging.getLogger(__name__)
+log = LazyLogger(__name__)
 
 #: Re-issue IDLE this often: RFC 2177 asks clients to before 29 minutes.
 IDLE_RENEW_S = 10 * 60
@@ -105,6 +105,11 @@ class InboxWatcher:
                 self._on_messages()
                 self._stop.wait(self._poll_interval)
                 continue
+            # Drain what the server holds for us first: an untagged response that arrives
+            # just before IDLE's continuation makes imapclient read the "+ idling" line into
+            # its buffer, where no later poll of the socket sees it (pushes then stall).
+            if _has_messages(mailbox.poll()):
+                self._on_messages()
             mailbox.idle_start()
             renew_at = time.monotonic() + IDLE_RENEW_S
             try:

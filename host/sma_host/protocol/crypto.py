@@ -7,6 +7,7 @@ X25519 key (lets peers encrypt to it). Every failure of a check is a plain False
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -95,8 +96,14 @@ def channel_key(
     """
     if own_id not in (sender, recipient):
         raise ValueError("the channel must include this device")
+    return _channel_key(own.dh_secret, peer_dh_public, sender, recipient)
+
+
+@functools.lru_cache(maxsize=256)
+def _channel_key(dh_secret: bytes, peer_dh_public: bytes, sender: str, recipient: str) -> bytes:
+    # Cached: a sync of thousands of messages from one peer would redo the same X25519.
     try:
-        shared = X25519PrivateKey.from_private_bytes(own.dh_secret).exchange(
+        shared = X25519PrivateKey.from_private_bytes(dh_secret).exchange(
             X25519PublicKey.from_public_bytes(peer_dh_public)
         )
     except ValueError as exc:  # a low-order point gives an all-zero secret

@@ -10,8 +10,6 @@ import base64
 import email.utils
 import re
 from dataclasses import dataclass
-from email.parser import BytesParser
-from email.policy import compat32
 
 from .folders import is_muaa_id
 
@@ -67,29 +65,65 @@ def build_message(
 
 
 def parse_message(raw: bytes) -> Envelope:
-    """Read the SMA header and body; raise ``MalformedMessage`` for anything else."""
+    """Read the SMA header and body; raise ``MalformedMessage`` for anything else.
+
+    A strict reader for the one shape of message this module builds (CRLF or LF line ends,
+    any further headers a server adds, folded or not), not a general MIME parser: header
+    lines are ``name: value`` or continuations, the header section ends at the first empty
+    line, and the body is base64 (whitespace ignored) of a single part.
+    """
     if len(raw) > MAX_MESSAGE_BYTES:
         raise MalformedMessage("too large")
-    message = BytesParser(policy=compat32).parsebytes(raw)
-    values = message.get_all(HEADER) or []
+    end = _END_OF_HEADERS.search(raw)
+    if end is None:
+        raise MalformedMessage("no end of the header section")
+    head = raw[: end.start()]
+    if not _HEADER_SECTION.fullmatch(head):
+        raise MalformedMessage("not a header section")
+    values: list[bytes] = []
+    for name, field_value in _FIELDS.findall(head):
+        if name.lower() == b"content-type":
+            maintype = _unfold(field_value).partition(b";")[0].partition(b"/")[0]
+            if maintype.strip().lower() in (b"multipart", b"message"):
+                raise MalformedMessage("multipart")
+        else:
+            values.append(field_value)
     if len(values) != 1:
         raise MalformedMessage("needs exactly one Autocrypt-SMA header")
-    fields = parse_header_value(str(values[0]))
-    if fields.get("v") != VERSION:
+    try:
+        value = _unfold(values[0]).decode("ascii")
+    except UnicodeDecodeError:
+        raise MalformedMessage("Autocrypt-SMA header is not ASCII") from None
+    header = parse_header_value(value)
+    if header.get("v") != VERSION:
         raise MalformedMessage("unsupported version")
-    sma_type, sender = fields.get("type", ""), fields.get("from", "")
+    sma_type, sender = header.get("type", ""), header.get("from", "")
     if not _TYPE.fullmatch(sma_type) or not is_muaa_id(sender):
         raise MalformedMessage("bad type or sender")
-    if message.is_multipart():
-        raise MalformedMessage("multipart")
-    payload = message.get_payload()
-    if not isinstance(payload, str):
-        raise MalformedMessage("no body")
     try:
-        body = base64.b64decode("".join(payload.split()), validate=True)
+        body = base64.b64decode(raw[end.end() :].translate(None, _WHITESPACE), validate=True)
     except ValueError as exc:
         raise MalformedMessage("body is not base64") from exc
     return Envelope(sma_type=sma_type, sender=sender, body=body)
+
+
+#: The empty line after the headers: ends the line before it, then is empty (CR allowed).
+#: A header section of no lines at all cannot carry the SMA header, so it need not match.
+_END_OF_HEADERS = re.compile(rb"\n\r?\n")
+#: Every line a header (RFC 5322 field name: printable US-ASCII but the colon) or the
+#: continuation of one; no CR but before LF, no NUL. Linear: each line can start only one way.
+_HEADER_SECTION = re.compile(rb"[!-9;-~]+:[^\r\n\0]*\r?(?:\n(?:[!-9;-~]+:|[ \t])[^\r\n\0]*\r?)*")
+#: The two headers parsing reads, with their values (continuation lines included), in a
+#: header section already checked.
+_FIELDS = re.compile(
+    rb"^(autocrypt-sma|content-type):([^\n]*(?:\n[ \t][^\n]*)*)", re.IGNORECASE | re.MULTILINE
+)
+_WHITESPACE = b" \t\r\n\v\f"
+
+
+def _unfold(value: bytes) -> bytes:
+    """A header value without its line breaks (the whitespace after them stays)."""
+    return value.replace(b"\r", b"").replace(b"\n", b"")
 
 
 def parse_header_value(value: str) -> dict[str, str]:
