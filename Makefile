@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap venv demo test check pytest bench bench-smoke clean
+.PHONY: bootstrap venv demo test check pytest bench bench-smoke clean xpi extension-test
 
 bootstrap:
 	@scripts/bootstrap
@@ -29,7 +29,18 @@ bench: bootstrap
 bench-smoke: bootstrap
 	$(PY) -m bench.run --smoke --out /tmp/sma-bench-smoke.json
 
-test: check pytest bench-smoke
+# The add-on (extension/): npm ci only when node_modules is missing or older than the lock
+# file (npm ci rewrites node_modules/.package-lock.json, the stamp).
+extension/node_modules/.package-lock.json: extension/package-lock.json
+	cd extension && npm ci --no-audit --no-fund
+
+xpi: extension/node_modules/.package-lock.json
+	cd extension && npm run build
+
+extension-test: bootstrap extension/node_modules/.package-lock.json
+	cd extension && npm run lint && npm test
+
+test: check pytest bench-smoke extension-test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build host/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build host/*.egg-info dist extension/node_modules

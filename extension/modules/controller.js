@@ -1,0 +1,325 @@
+// The add-on's logic between the host client and the UI, without DOM: runs the UI's
+// intents as contract calls, keeps the state (state.js reducer), reacts to notifications,
+// stores the non-secret settings. It lives in the background page; the options page and
+// the popup send it intents and render the state it broadcasts (ui-client.js).
+//
+// Dependencies are injected: `host` (a HostPort), `storage` (storage.local-like),
+// `accounts` (messenger.accounts-like), `notify` (shows a browser notification).
+
+import { OPERATIONS } from "./catalogue.js";
+import {
+  buildConfigureParams,
+  initialState,
+  isMailAccount,
+  isValidPairingCode,
+  looksLikeArmoredSecretKey,
+  normalizePairingCode,
+  opKey,
+  pairFailureKey,
+  reducer,
+  storableSettings,
+  validateSettings,
+} from "./state.js";
+
+export const STORAGE_PREFIX = "account:";
+
+/** The Thunderbird accounts the UI lists, with their identities' e-mail addresses. */
+export async function listMailAccounts(accountsApi) {
+  const list = await accountsApi.list(false);
+  return (list || []).filter(isMailAccount).map((a) => ({
+    id: a.id,
+    name: a.name,
+    type: a.type,
+    emails: (a.identities || []).map((i) => i.email).filter(Boolean),
+  }));
+}
+
+export function errorInfo(err, describe) {
+  const data = (err && typeof err.data === "object" && err.data) || {};
+  // Keep only the harmless, documented extras (never a param value).
+  const keep = {};
+  for (const k of ["reason", "credentials_missing", "host", "path", "method", "pairing_id", "muaa_id", "state"]) {
+    if (data[k] !== undefined) keep[k] = data[k];
+  }
+  return {
+    reason: (err && err.reason) || data.reason || "unknown",
+    code: err && err.code !== undefined ? err.code : null,
+    text: describe(err),
+    data: keep,
+  };
+}
+
+export function createController({
+  host,
+  storage,
+  accounts,
+  notify = () => {},
+  deviceName = "",
+  logger = console,
+}) {
+  let state = initialState();
+  const listeners = new Set();
+  const statusRuns = new Map(); // account → {promise, again}
+
+  function getState() {
+    return state;
+  }
+
+  function dispatch(action) {
+    const next = reducer(state, action);
+    if (next === state) return;
+    state = next;
+    for (const fn of [...listeners]) {
+      try {
+        fn(state);
+      } catch (e) {
+        logger.error?.("sma-host: state listener threw", e);
+      }
+    }
+  }
+
+  function subscribe(fn) {
+    listeners.add(fn);
+    return () => listeners.delete(fn);
+  }
+
+  async function loadSaved() {
+    const all = (await storage.get(null)) || {};
+    const saved = {};
+    for (const [k, v] of Object.entries(all)) {
+      if (k.startsWith(STORAGE_PREFIX)) saved[k.slice(STORAGE_PREFIX.length)] = v;
+    }
+    return saved;
+  }
+
+  async function save(accountId, patch) {
+    const key = STORAGE_PREFIX + accountId;
+    const old = ((await storage.get(key)) || {})[key] || {};
+    const value = { ...old, ...patch };
+    if (patch.settings) {
+      Object.assign(value, storableSettings(patch.settings));
+      delete value.settings;
+    }
+    delete value.password; // never stored, whatever a caller passes
+    await storage.set({ [key]: value });
+  }
+
+  async function loadAccounts() {
+    try {
+      const [list, saved, name] = await Promise.all([
+        listMailAccounts(accounts),
+        loadSaved(),
+        typeof deviceName === "function" ? deviceName() : deviceName,
+      ]);
+      dispatch({ type: "accounts", accounts: list, saved, deviceName: name });
+    } catch (e) {
+      logger.error?.("sma-host: reading the Thunderbird accounts failed", e);
+      dispatch({ type: "accountsError", error: String((e && e.message) || e) });
+    }
+  }
+
+  /** Run one contract call as a UI operation: pending → success | failure. */
+  async function run(account, op, params, { target, successParams, quiet = false } = {}) {
+    const a = state.byId[account];
+    if (!a) return { ok: false, error: { reason: "unknown_account", text: "", data: {} } };
+    if (a.pending[opKey(op, target)]) return { ok: false, busy: true };
+    dispatch({ type: "start", account, op, target });
+    try {
+      const result = await call(op, params);
+      dispatch({ type: "success", account, op, target, params: successParams ?? params, result });
+      return { ok: true, result };
+    } catch (err) {
+      const error = errorInfo(err, (e) => host.describeError(e));
+      if (!quiet) logger.warn?.(`sma-host: ${OPERATIONS[op]} failed: ${error.reason}`);
+      dispatch({ type: "failure", account, op, target, error });
+      return { ok: false, error };
+    }
+  }
+
+  /** One call; sma.status pages are fetched until the last (docs/protocol.md §4.3). */
+  async function call(op, params) {
+    const method = OPERATIONS[op];
+    if (op !== "status") return host.call(method, params);
+    let page = await host.call(method, params);
+    const muaas = [...(page.muaas || [])];
+    while (page.next_offset) {
+      page = await host.call(method, { ...params, offset: page.next_offset });
+      muaas.push(...(page.muaas || []));
+    }
+    const { next_offset: _ignored, ...rest } = page;
+    return { ...rest, muaas, total: muaas.length };
+  }
+
+  /** sma.status, coalescing overlapping refreshes into one more run. */
+  function refreshStatus(account) {
+    const running = statusRuns.get(account);
+    if (running) {
+      running.again = true;
+      return running.promise;
+    }
+    const entry = { again: false, promise: null };
+    entry.promise = (async () => {
+      let result;
+      try {
+        do {
+          entry.again = false;
+          result = await run(account, "status", { account });
+        } while (entry.again);
+      } finally {
+        statusRuns.delete(account);
+      }
+      if (result.ok) await save(account, { joined: Boolean(result.result.self && !result.result.removed) });
+      return result;
+    })();
+    statusRuns.set(account, entry);
+    return entry.promise;
+  }
+
+  async function refresh(account) {
+    const status = await refreshStatus(account);
+    if (status.ok) await run(account, "pairList", { account });
+    return status;
+  }
+
+  function onHostStatus(status) {
+    const before = state.host.state;
+    dispatch({ type: "host", status });
+    if (status.state === "connected" && before !== "connected") {
+      // A (re)started host: re-read what it knows; with a remembered password it knows
+      // the account, otherwise the UI asks for the password (credentials_missing).
+      for (const id of state.order) {
+        if (state.byId[id].savedConfigured) refresh(id);
+      }
+    }
+  }
+
+  function onNotification(method, params) {
+    dispatch({ type: "notification", method, params });
+    const account = params && params.account;
+    const a = state.byId[account];
+    if (!a) return;
+    const label = a.settings.email || a.name;
+    switch (method) {
+      case "pair.requested":
+        notify({
+          id: `pair-${params.pairing_id}`,
+          titleKey: "notifyPairRequestedTitle",
+          messageKey: "notifyPairRequestedBody",
+          subs: [String(params.peer_name ?? params.peer ?? ""), label],
+        });
+        break;
+      case "pair.completed":
+        notify({
+          id: `pair-${params.pairing_id}`,
+          titleKey: "notifyPairCompletedTitle",
+          messageKey: params.account_key_received ? "eventPairCompletedWithKey" : "eventPairCompleted",
+          subs: [String(params.peer_name ?? params.peer ?? "")],
+        });
+        refreshStatus(account);
+        break;
+      case "pair.failed":
+        notify({
+          id: `pair-${params.pairing_id}`,
+          titleKey: "notifyPairFailedTitle",
+          messageKey: pairFailureKey(params.reason),
+          subs: [],
+        });
+        break;
+      case "device.removed":
+        if (params.self) {
+          notify({ id: `removed-${account}`, titleKey: "notifyRemovedTitle", messageKey: "eventThisDeviceRemoved", subs: [] });
+        }
+        refreshStatus(account);
+        break;
+      case "sma.changed":
+      case "device.paired":
+        refreshStatus(account);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- intents (what the UI asks for) ----------------------------------------------
+
+  const intents = {
+    async configure({ account, settings, password }) {
+      const fieldErrors = validateSettings(settings, password);
+      if (Object.keys(fieldErrors).length) return { ok: false, fieldErrors };
+      dispatch({ type: "settings", account, settings });
+      const params = buildConfigureParams(account, settings, password);
+      const res = await run(account, "configure", params, { successParams: { settings } });
+      if (res.ok) {
+        await save(account, { settings, configured: true });
+        refresh(account);
+      }
+      return res;
+    },
+    refresh: ({ account }) => refresh(account),
+    async join({ account }) {
+      const res = await run(account, "join", { account });
+      if (res.ok) {
+        await save(account, { joined: true });
+        await refresh(account);
+      }
+      return res;
+    },
+    async sync({ account }) {
+      const res = await run(account, "sync", { account });
+      if (res.ok) await refresh(account);
+      return res;
+    },
+    pairRequest: ({ account }) => run(account, "pairRequest", { account }),
+    pairCancel: ({ account, pairing_id }) => run(account, "pairCancel", { account, pairing_id }, { target: pairing_id }),
+    async pairAccept({ account, pairing_id, code }) {
+      if (!isValidPairingCode(code)) return { ok: false, fieldErrors: { code: "fieldErrorCode" } };
+      return run(account, "pairAccept", { account, pairing_id, code: normalizePairingCode(code) }, { target: pairing_id });
+    },
+    async keySet({ account, armored }) {
+      if (!looksLikeArmoredSecretKey(armored)) return { ok: false, fieldErrors: { armored: "fieldErrorArmored" } };
+      return run(account, "keySet", { account, armored });
+    },
+    keyGet: ({ account }) => run(account, "keyGet", { account }),
+    async remove({ account, muaa_id }) {
+      const res = await run(account, "remove", { account, muaa_id }, { target: muaa_id });
+      if (res.ok) await refreshStatus(account);
+      return res;
+    },
+    async leave({ account }) {
+      const res = await run(account, "leave", { account });
+      if (res.ok) {
+        await save(account, { joined: false });
+        await refreshStatus(account);
+      }
+      return res;
+    },
+    async retryHost() {
+      host.retry();
+      return { ok: true };
+    },
+    async reloadAccounts() {
+      await loadAccounts();
+      return { ok: true };
+    },
+    async dismiss({ account, key }) {
+      dispatch({ type: "dismiss", account, key });
+      return { ok: true };
+    },
+  };
+
+  async function handleIntent(intent) {
+    const fn = intent && intents[intent.op];
+    if (!fn) return { ok: false, error: { reason: "unknown_intent", text: String(intent && intent.op), data: {} } };
+    return fn(intent);
+  }
+
+  async function start() {
+    host.onStateChange(onHostStatus);
+    host.on("*", onNotification);
+    dispatch({ type: "host", status: host.status });
+    await loadAccounts();
+    host.connect();
+  }
+
+  return { start, getState, subscribe, handleIntent, intents, dispatch, refresh, loadAccounts };
+}

@@ -1,0 +1,276 @@
+// Small fakes of the WebExtension APIs the add-on uses, for node --test.
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+export const EXT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const REPO_DIR = path.resolve(EXT_DIR, "..");
+
+export class FakeEvent {
+  constructor() {
+    this.listeners = new Set();
+  }
+  addListener(fn) {
+    this.listeners.add(fn);
+  }
+  removeListener(fn) {
+    this.listeners.delete(fn);
+  }
+  hasListener(fn) {
+    return this.listeners.has(fn);
+  }
+  fire(...args) {
+    for (const fn of [...this.listeners]) fn(...args);
+  }
+}
+
+/** The add-on's end of a native port; the test plays the host through it. */
+export class FakeNativePort {
+  constructor(name) {
+    this.name = name;
+    this.onMessage = new FakeEvent();
+    this.onDisconnect = new FakeEvent();
+    this.sent = [];
+    this.error = null;
+    this.connected = true;
+    this.throwOnPost = null;
+  }
+  postMessage(message) {
+    if (!this.connected) throw new Error("Attempt to postMessage on disconnected port");
+    if (this.throwOnPost) throw this.throwOnPost;
+    // Like the browser, the message is copied (structured clone).
+    this.sent.push(structuredClone(message));
+    this.onSent?.(this.sent.at(-1));
+  }
+  disconnect() {
+    this.connected = false;
+    this.disconnectedByAddon = true;
+  }
+  // ---- host side ----
+  hostSend(message) {
+    if (this.connected) this.onMessage.fire(structuredClone(message));
+  }
+  reply(id, result) {
+    this.hostSend({ jsonrpc: "2.0", id, result });
+  }
+  replyError(id, code, reason, extra = {}, message = reason) {
+    this.hostSend({ jsonrpc: "2.0", id, error: { code, message, data: { reason, ...extra } } });
+  }
+  notify(method, params) {
+    this.hostSend({ jsonrpc: "2.0", method, params });
+  }
+  hostExit(errorMessage = null) {
+    if (!this.connected) return;
+    this.connected = false;
+    this.error = errorMessage ? { message: errorMessage } : null;
+    this.onDisconnect.fire(this);
+  }
+  lastRequest(method) {
+    return [...this.sent].reverse().find((m) => m.method === method);
+  }
+}
+
+/**
+ * runtime.connectNative fake. `mode`: "ok" (a host that answers hello by itself),
+ * "silent" (a host that answers nothing unless the test does), "missing" (Thunderbird's
+ * "No such native application" disconnect), "throw" (connectNative throws).
+ */
+export class FakeRuntime {
+  constructor({ mode = "ok", hello = { protocol: 1, version: "0.1.0", methods: [], reasons: [] } } = {}) {
+    this.mode = mode;
+    this.hello = hello;
+    this.ports = [];
+    this.lastError = null;
+    this.onConnect = new FakeEvent();
+  }
+  get port() {
+    return this.ports.at(-1);
+  }
+  connectNative(name) {
+    if (this.mode === "throw") throw new Error("connectNative is not available");
+    const port = new FakeNativePort(name);
+    this.ports.push(port);
+    if (this.mode === "missing") {
+      queueMicrotask(() => port.hostExit(`No such native application ${name}`));
+    } else if (this.mode === "ok") {
+      port.onSent = (m) => {
+        if (m.method === "hello") queueMicrotask(() => port.reply(m.id, this.hello));
+      };
+    }
+    return port;
+  }
+}
+
+/** A host simulator on a FakeRuntime: answers by method from `handlers`. */
+export class FakeHost {
+  constructor(handlers = {}, { hello } = {}) {
+    this.handlers = {
+      hello: () => hello ?? { protocol: 1, version: "0.1.0-test", methods: [], reasons: [] },
+      ...handlers,
+    };
+    this.calls = [];
+    this.runtime = new FakeRuntime({ mode: "silent" });
+    const connect = this.runtime.connectNative.bind(this.runtime);
+    this.runtime.connectNative = (name) => {
+      const port = connect(name);
+      port.onSent = (m) => this._serve(port, m);
+      return port;
+    };
+  }
+  get port() {
+    return this.runtime.port;
+  }
+  _serve(port, m) {
+    this.calls.push({ method: m.method, params: m.params });
+    const handler = this.handlers[m.method];
+    queueMicrotask(async () => {
+      if (!handler) {
+        port.replyError(m.id, -32601, "method_not_found", { method: m.method });
+        return;
+      }
+      try {
+        const result = await handler(m.params, this);
+        port.reply(m.id, result);
+      } catch (e) {
+        if (e && e.code) port.replyError(m.id, e.code, e.reason, e.data || {}, e.message);
+        else port.replyError(m.id, -32000, "internal_error");
+      }
+    });
+  }
+  notify(method, params) {
+    this.port.notify(method, params);
+  }
+  methods() {
+    return this.calls.map((c) => c.method);
+  }
+}
+
+export function hostError(code, reason, data = {}) {
+  return { code, reason, data, message: reason };
+}
+
+/** A manual clock: timers run only when the test advances time. */
+export class FakeClock {
+  constructor(start = 1_700_000_000_000) {
+    this.time = start;
+    this.timers = new Map();
+    this.nextHandle = 1;
+  }
+  now() {
+    return this.time;
+  }
+  setTimeout(fn, ms) {
+    const handle = this.nextHandle++;
+    this.timers.set(handle, { at: this.time + Math.max(0, ms), fn });
+    return handle;
+  }
+  clearTimeout(handle) {
+    this.timers.delete(handle);
+  }
+  /** Delays of the timers now pending, relative to now. */
+  pendingDelays() {
+    return [...this.timers.values()].map((t) => t.at - this.time).sort((a, b) => a - b);
+  }
+  advance(ms) {
+    const end = this.time + ms;
+    for (;;) {
+      let next = null;
+      for (const [handle, t] of this.timers) {
+        if (t.at <= end && (!next || t.at < next[1].at)) next = [handle, t];
+      }
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.time = next[1].at;
+      next[1].fn();
+    }
+    this.time = end;
+  }
+}
+
+export function loadMessages(locale = "en") {
+  return JSON.parse(readFileSync(path.join(EXT_DIR, "_locales", locale, "messages.json"), "utf8"));
+}
+
+/** i18n.getMessage as Firefox implements it: named placeholders, then $1…$9, $$ → $. "" when missing. */
+export function makeGetMessage(messages = loadMessages()) {
+  return (key, subs = []) => {
+    const entry = messages[key];
+    if (!entry) return "";
+    const list = Array.isArray(subs) ? subs : subs === undefined ? [] : [subs];
+    let text = entry.message;
+    if (entry.placeholders) {
+      text = text.replace(/\$([A-Za-z0-9_@]+)\$/g, (m, name) => {
+        const ph = entry.placeholders[name.toLowerCase()];
+        return ph ? ph.content : m;
+      });
+    }
+    return text.replace(/\$(?:([1-9]\d*)|(\$+))/g, (m, index, dollars) => {
+      if (dollars) return dollars.slice(1);
+      const value = list[Number(index) - 1];
+      return value === undefined ? "" : String(value);
+    });
+  };
+}
+
+export class FakeStorageArea {
+  constructor(initial = {}) {
+    this.data = structuredClone(initial);
+  }
+  async get(keys) {
+    if (keys === null || keys === undefined) return structuredClone(this.data);
+    const list = Array.isArray(keys) ? keys : [keys];
+    const out = {};
+    for (const k of list) if (k in this.data) out[k] = structuredClone(this.data[k]);
+    return out;
+  }
+  async set(items) {
+    Object.assign(this.data, structuredClone(items));
+  }
+}
+
+export function fakeAccounts(list) {
+  return { list: async () => structuredClone(list) };
+}
+
+/** Let queued microtasks and promise chains run. */
+export async function flush(rounds = 20) {
+  for (let i = 0; i < rounds; i += 1) await new Promise((r) => setImmediate(r));
+}
+
+export const silentLogger = { error() {}, warn() {}, info() {}, log() {} };
+
+/** Two linked runtime.Port fakes, delivering asynchronously like the browser. */
+export function portPair(name) {
+  const make = () => ({ name, onMessage: new FakeEvent(), onDisconnect: new FakeEvent(), other: null, open: true });
+  const a = make();
+  const b = make();
+  a.other = b;
+  b.other = a;
+  for (const p of [a, b]) {
+    p.postMessage = (m) => {
+      if (!p.open) throw new Error("disconnected");
+      const copy = structuredClone(m);
+      queueMicrotask(() => p.other.open && p.other.onMessage.fire(copy));
+    };
+    p.disconnect = () => {
+      p.open = false;
+      p.other.open = false;
+      queueMicrotask(() => p.other.onDisconnect.fire(p.other));
+    };
+  }
+  return [a, b];
+}
+
+export function linkedRuntimes() {
+  const background = { onConnect: new FakeEvent() };
+  const page = {
+    connect({ name }) {
+      const [uiEnd, bgEnd] = portPair(name);
+      queueMicrotask(() => background.onConnect.fire(bgEnd));
+      page.last = { uiEnd, bgEnd };
+      return uiEnd;
+    },
+  };
+  return { background, page };
+}

@@ -1,0 +1,72 @@
+// A simulated sma-host world shared by the controller and DOM tests.
+
+import { FakeHost } from "./fakes.mjs";
+
+export const A = "account1";
+export const SELF = "00000000000000aa";
+export const PEER = "00000000000000bb";
+export const PID = "0123456789abcdef";
+export const SECRET_KEY = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxcLYBF\n-----END PGP PRIVATE KEY BLOCK-----\n";
+
+export const TB_ACCOUNTS = [
+  { id: A, name: "Work", type: "imap", identities: [{ email: "alice@example.org" }] },
+  { id: "account2", name: "Local Folders", type: "none", identities: [] },
+  { id: "account3", name: "News", type: "nntp", identities: [{ email: "n@example.org" }] },
+  { id: "account4", name: "Home", type: "pop3", identities: [{ email: "bob@example.net" }] },
+];
+
+export const SETTINGS = {
+  email: "alice@example.org",
+  deviceName: "Laptop",
+  host: "imap.example.org",
+  port: 993,
+  security: "tls",
+  username: "alice@example.org",
+  remember: true,
+};
+
+/** A FakeHost whose handlers keep a small world: joined, devices, the account key. */
+export function sim(overrides = {}) {
+  const world = { joined: false, removed: false, configured: false, key: null, others: [] };
+  const handlers = {
+    "account.configure": (p) => {
+      world.configured = true;
+      return { account: p.account, capabilities: ["IMAP4rev1", "IDLE"], password_storage: p.remember ? "keyring" : "memory" };
+    },
+    "sma.status": () => ({
+      exists: true,
+      self: world.joined ? SELF : null,
+      removed: world.removed,
+      total: 1 + world.others.length,
+      muaas: [
+        ...(world.joined ? [{ muaa_id: SELF, name: "Laptop", last_seen: 1_700_000_000, self: true, paired: false }] : []),
+        ...world.others,
+      ],
+    }),
+    "pair.list": () => ({ pairings: [] }),
+    "sma.join": () => {
+      world.joined = true;
+      return { muaa_id: SELF, created_sma: false, inbox: `_Autocrypt_SMA_${SELF}` };
+    },
+    "sma.sync": () => ({ processed: 2, dropped: 0, sent: 1 }),
+    "pair.request": () => ({ pairing_id: PID, code: "12345-67890", expires_at: Math.floor(Date.now() / 1000) + 600, to: [PEER] }),
+    "pair.accept": (p) => ({ pairing_id: p.pairing_id, state: "waiting" }),
+    "pair.cancel": (p) => ({ pairing_id: p.pairing_id, state: "failed" }),
+    "account.key.set": (p) => {
+      world.key = p.armored;
+      return { account: p.account, stored: true };
+    },
+    "account.key.get": () => ({ armored: world.key }),
+    "device.remove": (p) => {
+      world.others = world.others.filter((m) => m.muaa_id !== p.muaa_id);
+      return { removed: p.muaa_id, told: [] };
+    },
+    "sma.leave": () => {
+      world.joined = false;
+      return { left: SELF, told: [] };
+    },
+    ...overrides,
+  };
+  const host = new FakeHost(handlers);
+  return { host, world };
+}

@@ -1,0 +1,61 @@
+// background.js wired to fake messenger APIs: it connects the host, serves the pages,
+// shows browser notifications and opens the settings when one is clicked.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { A, PEER, PID, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
+import { FakeEvent, FakeStorageArea, fakeAccounts, flush, makeGetMessage, portPair } from "../test-support/fakes.mjs";
+
+test("background: connects, names the device after the OS, notifies pairing requests", async () => {
+  const { host: fake } = sim();
+  const created = [];
+  const opened = [];
+  const onClicked = new FakeEvent();
+  const runtime = Object.assign(fake.runtime, {
+    getPlatformInfo: async () => ({ os: "linux", arch: "x86-64" }),
+    getURL: (p) => `moz-extension://uuid/${p}`,
+    openOptionsPage: async () => opened.push("options"),
+  });
+  const realSetInterval = globalThis.setInterval;
+  globalThis.setInterval = (fn, ms) => {
+    const t = realSetInterval(fn, ms);
+    t.unref();
+    return t;
+  };
+  globalThis.messenger = {
+    runtime,
+    i18n: { getMessage: makeGetMessage() },
+    storage: { local: new FakeStorageArea() },
+    accounts: fakeAccounts(TB_ACCOUNTS),
+    notifications: { create: async (id, options) => created.push({ id, ...options }), onClicked },
+  };
+  await import("../background.js");
+  await flush(40);
+  assert.deepEqual(fake.methods(), ["hello"]);
+
+  // a page connects and gets the state
+  const [pageEnd, bgEnd] = portPair("sma-ui");
+  const states = [];
+  pageEnd.onMessage.addListener((m) => m.type === "state" && states.push(m.state));
+  runtime.onConnect.fire(bgEnd);
+  await flush(20);
+  const state = states.at(-1);
+  assert.equal(state.host.state, "connected");
+  assert.equal(state.byId[A].settings.deviceName, "Thunderbird on Linux");
+
+  fake.notify("pair.requested", { account: A, pairing_id: PID, peer: PEER, peer_name: "Desktop", expires_at: 1 });
+  await flush(20);
+  assert.deepEqual(created, [
+    {
+      id: `pair-${PID}`,
+      type: "basic",
+      iconUrl: "moz-extension://uuid/icons/sma.svg",
+      title: "Pairing request",
+      message: "“Desktop” asks to pair for alice@example.org. Open the SMA settings and type the code it shows.",
+    },
+  ]);
+  onClicked.fire(`pair-${PID}`);
+  assert.deepEqual(opened, ["options"]);
+  assert.ok(states.at(-1).byId[A].incoming[PID], "the open page got the request too");
+});

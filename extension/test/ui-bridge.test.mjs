@@ -1,0 +1,75 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { UI_PORT_NAME, connectUi, serveUi } from "../modules/ui-bridge.js";
+import { flush, linkedRuntimes, portPair, silentLogger } from "../test-support/fakes.mjs";
+
+function fakeController() {
+  let state = { n: 0 };
+  const listeners = new Set();
+  return {
+    getState: () => state,
+    subscribe: (fn) => (listeners.add(fn), () => listeners.delete(fn)),
+    bump() {
+      state = { n: state.n + 1 };
+      for (const fn of listeners) fn(state);
+    },
+    listeners,
+    async handleIntent(intent) {
+      if (intent.op === "boom") throw new Error("bug");
+      return { ok: true, result: { echo: intent } };
+    },
+  };
+}
+
+test("the UI gets the state at once and on every change (coalesced), and intents get replies", async () => {
+  const { background, page } = linkedRuntimes();
+  const controller = fakeController();
+  serveUi(background, controller, { logger: silentLogger });
+  const states = [];
+  const client = connectUi(page, { onState: (s) => states.push(s.n) });
+  await flush();
+  assert.deepEqual(states, [0]);
+  controller.bump();
+  controller.bump();
+  await flush();
+  assert.deepEqual(states, [0, 2]);
+  const reply = await client.send({ op: "sync", account: "a" });
+  assert.deepEqual(reply, { ok: true, result: { echo: { op: "sync", account: "a" } } });
+  const broken = await client.send({ op: "boom" });
+  assert.equal(broken.ok, false);
+  assert.equal(broken.error.reason, "internal_error");
+});
+
+test("ports of other names are ignored; a closed page unsubscribes", async () => {
+  const { background, page } = linkedRuntimes();
+  const controller = fakeController();
+  serveUi(background, controller, { logger: silentLogger });
+  const [, other] = portPair("something-else");
+  background.onConnect.fire(other);
+  assert.equal(controller.listeners.size, 0);
+  const client = connectUi(page, { onState: () => {} });
+  await flush();
+  assert.equal(page.last.uiEnd.name, UI_PORT_NAME);
+  assert.equal(controller.listeners.size, 1);
+  client.disconnect();
+  await flush();
+  assert.equal(controller.listeners.size, 0);
+});
+
+test("when the background goes away, pending intents resolve with ui_disconnected", async () => {
+  const { background, page } = linkedRuntimes();
+  const controller = fakeController();
+  controller.handleIntent = () => new Promise(() => {});
+  serveUi(background, controller, { logger: silentLogger });
+  let gone = false;
+  const client = connectUi(page, { onState: () => {}, onDisconnect: () => { gone = true; } });
+  await flush();
+  const pending = client.send({ op: "sync" });
+  await flush();
+  page.last.bgEnd.disconnect();
+  const reply = await pending;
+  assert.equal(reply.error.reason, "ui_disconnected");
+  assert.ok(gone);
+  assert.equal((await client.send({ op: "sync" })).error.reason, "ui_disconnected");
+});

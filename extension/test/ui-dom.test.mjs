@@ -1,0 +1,292 @@
+// The settings page in a DOM (jsdom): options.js renders the state of a real controller
+// (simulated host) and its buttons and forms send the right intents.
+
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { JSDOM } from "jsdom";
+
+import { HostPort } from "../modules/host-port.js";
+import { createController } from "../modules/controller.js";
+import { serveUi } from "../modules/ui-bridge.js";
+import { A, PEER, PID, SECRET_KEY, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
+import { EXT_DIR, FakeStorageArea, fakeAccounts, flush, linkedRuntimes, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+
+const getMessage = makeGetMessage();
+let dom;
+let doc;
+let fake;
+let world;
+let host;
+let section;
+
+const $ = (sel, root = section) => root.querySelector(sel);
+const field = (name, root = section) => root.querySelector(`[data-field="${name}"]`);
+const submit = (form) => form.dispatchEvent(new dom.window.Event("submit", { cancelable: true, bubbles: true }));
+const type = (input, value) => {
+  input.value = value;
+  input.dispatchEvent(new dom.window.Event("input", { bubbles: true }));
+  input.dispatchEvent(new dom.window.Event("change", { bubbles: true }));
+};
+const settle = () => flush(40);
+
+before(async () => {
+  dom = new JSDOM(readFileSync(path.join(EXT_DIR, "options", "options.html"), "utf8"), {
+    url: "http://localhost/options/options.html",
+  });
+  doc = dom.window.document;
+  ({ host: fake, world } = sim());
+  host = new HostPort({ runtime: fake.runtime, getMessage, logger: silentLogger });
+  const controller = createController({
+    host,
+    storage: new FakeStorageArea(),
+    accounts: fakeAccounts(TB_ACCOUNTS),
+    deviceName: "Thunderbird on Linux",
+    logger: silentLogger,
+  });
+  const { background, page } = linkedRuntimes();
+  serveUi(background, controller, { logger: silentLogger });
+  await controller.start();
+
+  const realSetInterval = globalThis.setInterval;
+  Object.assign(globalThis, {
+    window: dom.window,
+    document: doc,
+    navigator: { clipboard: { writeText: async () => {} } },
+    messenger: { i18n: { getMessage }, runtime: page },
+    setInterval: (fn, ms) => {
+      const t = realSetInterval(fn, ms);
+      t.unref();
+      return t;
+    },
+  });
+  await import("../options/options.js");
+  await settle();
+  section = doc.querySelector("#accounts [data-role=account]");
+});
+
+test("the page is localized, with every label tied to its control", () => {
+  assert.equal(doc.title, getMessage("optionsTitle"));
+  for (const el of doc.querySelectorAll("main [data-i18n]")) assert.ok(el.textContent.trim(), el.outerHTML);
+  const sections = doc.querySelectorAll("#accounts [data-role=account]");
+  assert.equal(sections.length, 2, "the IMAP and the POP account");
+  assert.equal($("[data-role=title]").textContent, "Work (alice@example.org)");
+  assert.equal(section.getAttribute("aria-labelledby"), $("[data-role=title]").id);
+  for (const label of section.querySelectorAll("label")) {
+    const control = doc.getElementById(label.htmlFor);
+    assert.ok(control, `label ${label.textContent} points nowhere`);
+  }
+  const ids = [...doc.querySelectorAll("[id]")].map((e) => e.id);
+  assert.equal(new Set(ids).size, ids.length, "ids are unique across accounts");
+  assert.equal(doc.getElementById("host-status").textContent, "sma-host 0.1.0-test is running.");
+  assert.equal(doc.getElementById("host-missing").hidden, true);
+});
+
+test("the IMAP form is prefilled from the identity", () => {
+  assert.equal(field("email").value, "alice@example.org");
+  assert.equal(field("host").value, "imap.example.org");
+  assert.equal(field("port").value, "993");
+  assert.equal(field("security").value, "tls");
+  assert.equal(field("username").value, "alice@example.org");
+  assert.equal(field("deviceName").value, "Thunderbird on Linux");
+  assert.equal(field("remember").checked, false);
+  assert.equal($("[data-role=sma-hint]").textContent, getMessage("smaNeedsConfigure"));
+});
+
+test("changing the address re-guesses the server; changing security the port", () => {
+  type(field("email"), "carol@mail.example.net");
+  assert.equal(field("host").value, "imap.mail.example.net");
+  field("security").value = "starttls";
+  field("security").dispatchEvent(new dom.window.Event("change", { bubbles: true }));
+  assert.equal(field("port").value, "143");
+  field("security").value = "tls";
+  field("security").dispatchEvent(new dom.window.Event("change", { bubbles: true }));
+  assert.equal(field("port").value, "993");
+  type(field("email"), "alice@example.org");
+});
+
+test("a missing password is a field error, focused, and nothing is sent", async () => {
+  const before = fake.calls.length;
+  submit($("[data-role=imap-form]"));
+  await settle();
+  assert.equal(fake.calls.length, before);
+  assert.equal($('[data-error-for="password"]').textContent, getMessage("fieldErrorPassword"));
+  assert.equal(field("password").getAttribute("aria-invalid"), "true");
+  assert.equal(doc.activeElement, field("password"));
+  assert.ok(field("password").getAttribute("aria-describedby").includes($('[data-error-for="password"]').id));
+});
+
+test("test connection and save: configure with remember, the password field is cleared", async () => {
+  type(field("password"), "hunter2");
+  field("remember").checked = true;
+  submit($("[data-role=imap-form]"));
+  await settle();
+  const call = fake.calls.find((c) => c.method === "account.configure");
+  assert.equal(call.params.imap.password, "hunter2");
+  assert.equal(call.params.remember, true);
+  assert.equal(field("password").value, "");
+  assert.equal($('[data-error-for="password"]').textContent, "");
+  assert.equal($('[data-op-status="configure"]').textContent, getMessage("noticeConfiguredRemembered", ["imap.example.org"]));
+  assert.equal($("[data-role=sma-hint]").textContent, getMessage("smaNotJoined"));
+  assert.equal($("[data-action=join]").hidden, false);
+  assert.equal($("[data-action=leave]").hidden, true);
+});
+
+test("join: this device is shown, Pair and Leave appear", async () => {
+  world.others = [{ muaa_id: PEER, name: "Desktop <b>x</b>", last_seen: Math.floor(Date.now() / 1000) - 600, self: false, paired: false }];
+  $("[data-action=join]").click();
+  await settle();
+  assert.equal($("[data-role=sma-hint]").textContent, getMessage("smaJoined"));
+  assert.match($("[data-role=self]").textContent, /^Laptop \(00000000000000aa\)/);
+  assert.equal($("[data-action=join]").hidden, true);
+  assert.equal($("[data-action=pairRequest]").hidden, false);
+  const rows = section.querySelectorAll("[data-role=devices] tbody tr");
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].querySelector("th span").textContent, "Desktop <b>x</b>");
+  assert.equal(rows[0].querySelector("b"), null, "names are text, never markup");
+  assert.equal(rows[0].children[1].textContent, "10 minutes ago");
+  assert.equal(rows[0].children[2].textContent, getMessage("pairedNo"));
+});
+
+test("a pending operation is announced and a second click is ignored", async () => {
+  let release;
+  fake.handlers["sma.sync"] = () => new Promise((r) => (release = r));
+  $("[data-action=sync]").click();
+  await settle();
+  assert.equal($('[data-op-status="sync"]').textContent, getMessage("pending_sync"));
+  assert.equal($("[data-action=sync]").getAttribute("aria-disabled"), "true");
+  assert.equal(section.getAttribute("aria-busy"), "true");
+  $("[data-action=sync]").click();
+  await settle();
+  assert.equal(fake.calls.filter((c) => c.method === "sma.sync").length, 1);
+  release({ processed: 1, dropped: 0, sent: 0 });
+  await settle();
+  assert.equal($('[data-op-status="sync"]').textContent, getMessage("noticeSynced", ["1", "0"]));
+  assert.equal($("[data-action=sync]").getAttribute("aria-disabled"), "false");
+});
+
+test("errors are shown in words in the operation's status line", async () => {
+  fake.handlers["sma.sync"] = () => {
+    throw { code: -32010, reason: "connection_failed", message: "x", data: {} };
+  };
+  $("[data-action=sync]").click();
+  await settle();
+  const line = $('[data-op-status="sync"]');
+  assert.equal(line.textContent, getMessage("error_connection_failed"));
+  assert.equal(line.dataset.kind, "error");
+});
+
+test("pair this device: the code is shown big and focused, with a way to cancel", async () => {
+  $("[data-action=pairRequest]").click();
+  await settle();
+  const box = $("[data-role=outgoing]");
+  assert.equal(box.hidden, false);
+  assert.equal($("[data-role=code]").textContent, "12345-67890");
+  assert.equal(doc.activeElement, $("[data-role=code]"));
+  assert.equal($("[data-role=outgoing-status]").textContent, getMessage("pairWaiting"));
+  assert.equal($("[data-action=pairCancelOutgoing]").hidden, false);
+  $("[data-action=pairCancelOutgoing]").click();
+  await settle();
+  assert.equal(fake.calls.at(-1).method, "pair.cancel");
+  assert.equal($("[data-role=outgoing-status]").textContent, getMessage("pairReason_cancelled"));
+  assert.equal($("[data-action=pairDone]").hidden, false);
+  $("[data-action=pairDone]").click();
+  assert.equal(box.hidden, true);
+});
+
+test("an incoming request: listed with a code field; the code goes to pair.accept", async () => {
+  fake.notify("pair.requested", { account: A, pairing_id: PID, peer: PEER, peer_name: "<img src=x>", expires_at: Math.floor(Date.now() / 1000) + 300 });
+  await settle();
+  const li = section.querySelector("[data-role=incoming] li");
+  assert.ok(li);
+  assert.equal(li.querySelector("[data-role=peer-name]").textContent, "<img src=x>");
+  assert.equal(li.querySelector("img"), null);
+  assert.match(li.querySelector("[data-role=expires]").textContent, /4:5\d|5:00/);
+  assert.equal($("[data-role=event]").textContent, getMessage("eventPairRequested", ["<img src=x>"]));
+  const label = li.querySelector("label");
+  assert.equal(doc.getElementById(label.htmlFor), field("code", li));
+  type(field("code", li), "123");
+  submit(li.querySelector("form"));
+  await settle();
+  assert.equal(li.querySelector('[data-error-for="code"]').textContent, getMessage("fieldErrorCode"));
+  type(field("code", li), "12345 67890");
+  submit(li.querySelector("form"));
+  await settle();
+  assert.deepEqual(fake.calls.at(-1), { method: "pair.accept", params: { account: A, pairing_id: PID, code: "1234567890" } });
+  assert.equal(li.querySelector("[data-role=incoming-status]").textContent, getMessage("pairAcceptedWaiting"));
+  assert.equal(li.querySelector("form").hidden, true);
+  fake.notify("pair.completed", { account: A, pairing_id: PID, peer: PEER, peer_name: "Desktop" });
+  await settle();
+  assert.equal(li.querySelector("[data-role=incoming-status]").textContent, getMessage("eventPairCompleted", ["Desktop"]));
+});
+
+test("set the account key by paste; refuse a public key", async () => {
+  const form = $("[data-role=key-form]");
+  type(field("armored"), "-----BEGIN PGP PUBLIC KEY BLOCK-----");
+  submit(form);
+  await settle();
+  assert.equal($('[data-error-for="armored"]').textContent, getMessage("fieldErrorArmored"));
+  type(field("armored"), SECRET_KEY);
+  submit(form);
+  await settle();
+  assert.equal(world.key, SECRET_KEY);
+  assert.equal(field("armored").value, "");
+  assert.equal($('[data-op-status="keySet"]').textContent, getMessage("noticeKeyStored"));
+});
+
+test("export the account key: a download link to an .asc file", async () => {
+  $("[data-action=keyGet]").click();
+  await settle();
+  const link = $("[data-role=key-download]");
+  assert.equal(link.hidden, false);
+  assert.equal(link.getAttribute("download"), "alice@example.org-account-key.asc");
+  assert.match(link.getAttribute("href"), /^blob:/);
+  assert.equal(link.textContent, getMessage("keyDownloadLink", ["alice@example.org-account-key.asc"]));
+  assert.equal(doc.activeElement, link);
+});
+
+test("remove a device asks first, focusing the confirmation", async () => {
+  const row = () => section.querySelector("[data-role=devices] tbody tr");
+  row().querySelector("[data-action=remove]").click();
+  await settle();
+  const yes = row().querySelector("[data-action=remove-yes]");
+  assert.ok(yes);
+  assert.equal(doc.activeElement, yes);
+  row().querySelector("[data-action=remove-no]").click();
+  await settle();
+  assert.equal(doc.activeElement, row().querySelector("[data-action=remove]"));
+  row().querySelector("[data-action=remove]").click();
+  await settle();
+  row().querySelector("[data-action=remove-yes]").click();
+  await settle();
+  assert.ok(fake.calls.some((c) => c.method === "device.remove" && c.params.muaa_id === PEER));
+  assert.equal(row(), null);
+  assert.equal($("[data-role=no-devices]").hidden, false);
+});
+
+test("leave asks first, then leaves", async () => {
+  $("[data-action=leave]").click();
+  const confirm = $("[data-role=leave-confirm]");
+  assert.equal(confirm.hidden, false);
+  assert.equal(doc.activeElement, $("[data-action=leave-yes]"));
+  $("[data-action=leave-yes]").click();
+  await settle();
+  assert.equal(fake.calls.at(-2).method, "sma.leave");
+  assert.equal($("[data-role=sma-hint]").textContent, getMessage("smaNotJoined"));
+  assert.equal($("[data-action=join]").hidden, false);
+});
+
+test("host missing: the panel shows the exact install command and a retry", async () => {
+  fake.port.hostExit("No such native application org_autocrypt_sma_host");
+  await settle();
+  assert.equal(doc.getElementById("host-missing").hidden, false);
+  assert.equal(doc.getElementById("install-command").textContent, "sma-host install --user");
+  assert.equal(doc.getElementById("host-status").textContent, getMessage("hostMissing"));
+  assert.equal(doc.getElementById("retry-host").hidden, false);
+  assert.equal(doc.getElementById("help-link").getAttribute("href"), "../help/install.html");
+  doc.getElementById("retry-host").click();
+  await settle();
+  assert.equal(doc.getElementById("host-status").textContent, "sma-host 0.1.0-test is running.");
+  assert.equal(doc.getElementById("host-missing").hidden, true);
+});
