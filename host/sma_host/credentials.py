@@ -44,18 +44,19 @@ class PasswordVault:
         except Exception as exc:  # no package, or a backend that fails to load
             self.unavailable_reason = f"the keyring package cannot be used ({type(exc).__name__})"
             return None
-        module = type(backend).__module__
         explicit = bool(os.environ.get("PYTHON_KEYRING_BACKEND"))
-        if isinstance(backend, ChainerBackend) and not backend.backends:
+        chain = list(backend.backends) if isinstance(backend, ChainerBackend) else [backend]
+        if not chain:
             self.unavailable_reason = "no OS keyring is available"
             return None
-        if module.startswith(_REFUSED) or (
-            not module.startswith(_ACCEPTED_PREFIX) and not explicit
-        ):
-            self.unavailable_reason = (
-                f"no secure OS keyring is available ({type(backend).__name__})"
-            )
-            return None
+        for member in chain:  # a chain may hold a file backend behind an OS one
+            module = type(member).__module__
+            if module.startswith(_REFUSED) or (
+                not module.startswith(_ACCEPTED_PREFIX) and not explicit
+            ):
+                name = type(member).__name__
+                self.unavailable_reason = f"no secure OS keyring is available ({name})"
+                return None
         return backend
 
     @property

@@ -609,11 +609,15 @@ class Host:
             fetched = mailbox.fetch_all(max_size=envelope.MAX_MESSAGE_BYTES)
             more = fetched.more
             handled = [uid for uid, _ in fetched.messages] + fetched.oversize
+            batch_changed: set[str] = set()
             with self.store.transaction():
                 # drain(): each body is freed once processed, not kept to the batch's end.
                 for _uid, raw in fetched.drain():
-                    outcome = self._process(session, membership, raw, changed)
+                    outcome = self._process(session, membership, raw, batch_changed)
                     summary[outcome] = summary.get(outcome, 0) + 1
+            # Told right after the commit: a failure further on must not lose the news.
+            self._notify_changed(account, batch_changed)
+            changed |= batch_changed
             summary["dropped"] += len(fetched.oversize)
             # Everything fetched is handled (applied or refused) and committed: delete it.
             mailbox.delete_messages(handled)
@@ -622,16 +626,6 @@ class Host:
             if now_member is None or now_member.removed:  # told we were removed
                 break
         summary["sent"] += self._flush_outbox(session, mailbox)
-        if changed:
-            addrs, _rest = page_by_size(sorted(changed), 0, PAGE_BUDGET)
-            self.notify(
-                "keys.changed",
-                {
-                    "account": account,
-                    "addrs": addrs,
-                    **({"truncated": True} if len(addrs) < len(changed) else {}),
-                },
-            )
         summary["keys_changed"] = len(changed)
         self._check_announcements(session, mailbox)
         current = self.store.membership(account)
@@ -650,21 +644,32 @@ class Host:
         """Apply one inbox message; returns the summary key it counts under."""
         account = session.settings.account
         try:
-            env = envelope.parse_message(raw)
-            if env.sender == membership.muaa_id:
-                raise envelope.MalformedMessage("from ourselves")
-            if env.sma_type == pairing.REQUEST:
-                return self._on_request(session, membership, pairing.parse_request(env))
-            if env.sma_type == pairing.ACCEPT:
-                return self._on_accept(session, membership, env.sender, pairing.parse_accept(env))
-            if env.sma_type == pairing.CONFIRM:
-                return self._on_confirm(session, membership, env.sender, pairing.parse_confirm(env))
-            if env.sma_type == pairing.ABORT:
-                return self._on_abort(account, env.sender, pairing.parse_abort(env))
-            return self._on_sealed(session, membership, env, changed)
+            # A savepoint per message: one that fails leaves no half-applied trace.
+            with self.store.transaction():
+                return self._dispatch(session, membership, raw, changed)
         except (envelope.MalformedMessage, DecryptionFailed) as exc:
             log.warning("account %s: dropped an inbox message: %s", account, _why(exc))
-            return "dropped"
+        except Exception:
+            # Whatever a hostile message triggers, it must not jam the inbox: every later
+            # sync would fail on it again. Dropped like any other bad message, and logged.
+            log.exception("account %s: dropped an inbox message that broke processing", account)
+        return "dropped"
+
+    def _dispatch(
+        self, session: AccountSession, membership: Membership, raw: bytes, changed: set[str]
+    ) -> str:
+        env = envelope.parse_message(raw)
+        if env.sender == membership.muaa_id:
+            raise envelope.MalformedMessage("from ourselves")
+        if env.sma_type == pairing.REQUEST:
+            return self._on_request(session, membership, pairing.parse_request(env))
+        if env.sma_type == pairing.ACCEPT:
+            return self._on_accept(session, membership, env.sender, pairing.parse_accept(env))
+        if env.sma_type == pairing.CONFIRM:
+            return self._on_confirm(session, membership, env.sender, pairing.parse_confirm(env))
+        if env.sma_type == pairing.ABORT:
+            return self._on_abort(session.settings.account, env.sender, pairing.parse_abort(env))
+        return self._on_sealed(session, membership, env, changed)
 
     def _on_request(
         self, session: AccountSession, membership: Membership, req: pairing.Request
@@ -864,7 +869,7 @@ class Host:
             if env.sma_type == KEY_UPDATE:
                 changed.update(self._apply_key_update(account, payload))
             elif env.sma_type == pairing.MEMBER_ADD:
-                self._apply_member_add(account, membership, env.sender, peer, payload)
+                self._apply_member_add(session, membership, env.sender, peer, payload)
             elif env.sma_type == MEMBER_REMOVE:
                 self._apply_member_remove(session, membership, env.sender, peer, payload)
             else:
@@ -885,18 +890,21 @@ class Host:
 
     def _apply_member_add(
         self,
-        account: str,
+        session: AccountSession,
         membership: Membership,
         sender: str,
         peer: Peer,
         payload: dict[str, Any],
     ) -> None:
+        account = session.settings.account
         now = self.now()
         for device in pairing.parse_member_add(payload, peer.sign_key):
             if device.muaa_id != membership.muaa_id and self.store.add_peer(
                 account, _party_peer(device, now)
             ):
                 log.info("account %s: %s vouched for %s", account, sender, device.muaa_id)
+                # The newcomer learns what we know; what it knew reached the voucher.
+                self._send_keyring(session, membership, _party_peer(device, now))
                 self.notify(
                     "device.paired",
                     {
@@ -998,9 +1006,12 @@ class Host:
             for muaa_id, ann in digest.devices.items()
             if muaa_id != membership.muaa_id and ann.last_seen < cutoff
         )
-        if expired:
-            # Peers learn it from us: they may never see the announcement we delete.
-            self._tell_peers_gone(session, membership, expired)
+        known = {p.muaa_id for p in self.store.peers(session.settings.account)}
+        paired_gone = [muaa_id for muaa_id in expired if muaa_id in known]
+        if paired_gone:
+            # Peers learn it from us: they may never see the announcement we delete. Only
+            # devices we know as peers are named: an announcement is no proof of anything.
+            self._tell_peers_gone(session, membership, paired_gone)
         for muaa_id in expired:
             self._erase_device(session, mailbox, muaa_id, [digest.live_uids[muaa_id]])
             log.info("account %s: expired MUAA %s", session.settings.account, muaa_id)
@@ -1061,12 +1072,16 @@ class Host:
     def _tell_peers_gone(
         self, session: AccountSession, membership: Membership, gone: list[str]
     ) -> list[str]:
-        payload = _signed_ids(membership.identity, _MEMBER_REMOVE_CONTEXT, gone)
+        payloads = [
+            _signed_ids(membership.identity, _MEMBER_REMOVE_CONTEXT, gone[i : i + MAX_IDS])
+            for i in range(0, len(gone), MAX_IDS)
+        ]
         told = []
         with self.store.transaction():
             for peer in self.store.peers(session.settings.account):
                 if peer.muaa_id not in gone:
-                    self._send_sealed(session, membership, peer, MEMBER_REMOVE, payload)
+                    for payload in payloads:
+                        self._send_sealed(session, membership, peer, MEMBER_REMOVE, payload)
                     told.append(peer.muaa_id)
         return told
 
@@ -1102,6 +1117,18 @@ class Host:
             },
         )
 
+    def _notify_changed(self, account: str, changed: set[str]) -> None:
+        if changed:
+            addrs, _rest = page_by_size(sorted(changed), 0, PAGE_BUDGET)
+            self.notify(
+                "keys.changed",
+                {
+                    "account": account,
+                    "addrs": addrs,
+                    **({"truncated": True} if len(addrs) < len(changed) else {}),
+                },
+            )
+
     def _check_announcements(self, session: AccountSession, mailbox: Mailbox) -> None:
         """One STATUS: when the announcement folder changed since we last looked, read it
         again and tell the add-on (a device joined, left, or refreshed its heartbeat)."""
@@ -1130,10 +1157,9 @@ class Host:
         if session.watcher is not None:
             session.watcher.stop()
         account = session.settings.account
-        namespace = self.mailbox(session).namespace
         session.watcher = InboxWatcher(
             session.imap_settings(),
-            namespace.inbox_folder(membership.muaa_id),
+            membership.muaa_id,
             on_messages=lambda: self._push(account),
             on_gone=lambda: self._push(account),
             fast=lambda: self.now() < self._live_until.get(account, 0),
@@ -1244,17 +1270,26 @@ class Host:
         """APPEND every queued message, oldest first; each is deleted from the outbox only
         after the server took it, so a crash in between sends it again (receivers dedupe)."""
         sent = 0
+        held_back: set[str] = set()
         for item in self.store.outbox(session.settings.account):
+            if item.recipient in held_back:
+                continue  # keeps each recipient's messages in order
             folder = mailbox.namespace.inbox_folder(item.recipient)
             try:
                 mailbox.append(folder, item.message)
+            except ConnectionFailed:
+                raise
             except HostError as exc:
                 if not mailbox.folder_exists(folder):
                     # The recipient left or was removed: nobody will ever read it.
                     log.info("dropping a message to %s: its inbox is gone", item.recipient)
                     self.store.sent(item.id)
                     continue
-                raise exc
+                # One refusing recipient (quota, a hostile server) must not hold back the
+                # others, nor the reading of our own inbox: retried at the next sync.
+                log.warning("a message to %s stays queued: %s", item.recipient, exc.reason)
+                held_back.add(item.recipient)
+                continue
             self.store.sent(item.id)
             sent += 1
         return sent
@@ -1383,6 +1418,8 @@ def _list(value: object, limit: int = 1000) -> list[Any]:
 
 
 _MEMBER_REMOVE_CONTEXT = b"member-remove"
+#: Device ids in one member-remove message at most.
+MAX_IDS = 64
 
 
 def _signed_ids(identity: Identity, context: bytes, ids: list[str]) -> dict[str, Any]:
@@ -1393,7 +1430,7 @@ def _verified_ids(payload: dict[str, Any], sign_key: bytes, context: bytes) -> l
     from .protocol import crypto
     from .protocol.folders import is_muaa_id
 
-    ids = _list(payload.get("devices"), limit=64)
+    ids = _list(payload.get("devices"), limit=MAX_IDS)
     signature = codec.unb64(payload.get("sig"), crypto.SIGNATURE_BYTES)
     if not crypto.verify(sign_key, signature, context, codec.dumps(ids)):
         raise envelope.MalformedMessage("bad signature")

@@ -403,3 +403,36 @@ def test_cancel_tells_the_other_side(spawn_host, account) -> None:  # type: igno
     with pytest.raises(RpcError) as refused:
         call(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
     assert refused.value.reason == "pairing_failed"
+
+
+def test_a_hostile_name_does_not_jam_the_inbox(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    """A lone UTF-16 surrogate is valid JSON but no text: SQLite would refuse to store it.
+    The message is dropped and the next, genuine one still goes through."""
+    from sma_host.protocol import crypto, envelope, pairing
+
+    existing, existing_id = joined(spawn_host, account, "desktop")
+    new, _ = joined(spawn_host, account, "laptop")
+    forger = crypto.Identity.generate()
+    party = pairing.Party("0123456789abcdef", "X", forger.sign_public, forger.dh_public)
+    _, pake = pairing.start_new(
+        "1111111111", account.email, "fedcba9876543210", party.muaa_id, existing_id
+    )
+    body = pairing.request_body("fedcba9876543210", party, existing_id, pake, 2**40)
+    body = body.replace(b'"name":"X"', b'"name":"\\ud800"')
+    append_raw(
+        account,
+        existing_id,
+        envelope.build_message(
+            sma_type=pairing.REQUEST,
+            sender=party.muaa_id,
+            body=body,
+            address=account.email,
+            now=1,
+            unique="s",
+        ),
+    )
+    assert call(existing, "sma.sync")["dropped"] == 1
+    request = call(new, "pair.request", to=existing_id)
+    assert call(existing, "sma.sync")["processed"] == 1
+    existing.wait_notification("pair.requested", lambda p: p["pairing_id"] == request["pairing_id"])
+    assert inbox_messages(account, existing_id) == {}

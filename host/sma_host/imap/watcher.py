@@ -9,12 +9,13 @@ drops. The callback only schedules work; it runs nothing IMAP itself.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import HostError, MailboxError
+from ..errors import MailboxError
 from ..logsetup import LazyLogger
 from .mailbox import ImapSettings, Mailbox
 
@@ -33,7 +34,7 @@ class InboxWatcher:
     def __init__(
         self,
         settings: ImapSettings,
-        folder: str,
+        muaa_id: str,
         on_messages: Callable[[], None],
         on_gone: Callable[[], None],
         fast: Callable[[], bool],
@@ -41,7 +42,8 @@ class InboxWatcher:
         name: str,
     ) -> None:
         self._settings = settings
-        self._folder = folder
+        self._muaa_id = muaa_id
+        self._folder = muaa_id  # the full name comes with the namespace, once connected
         self._on_messages = on_messages
         self._on_gone = on_gone
         self._fast = fast
@@ -54,12 +56,13 @@ class InboxWatcher:
         self._thread.start()
 
     def stop(self) -> None:
-        """Ask the thread to end; closing the socket wakes it from a blocking read."""
+        """Ask the thread to end; shutting the socket down wakes it from a blocking read
+        (a plain close would not: imaplib holds a file object on it)."""
         self._stop.set()
         mailbox = self._mailbox
         if mailbox is not None:
             try:
-                mailbox.socket().close()
+                mailbox.socket().shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
@@ -68,6 +71,7 @@ class InboxWatcher:
         while not self._stop.is_set():
             try:
                 self._mailbox = Mailbox.connect(self._settings, read_timeout=IDLE_RENEW_S + 60)
+                self._folder = self._mailbox.namespace.inbox_folder(self._muaa_id)
                 if not self._mailbox.folder_exists(self._folder):
                     self._on_gone()
                     return
@@ -84,9 +88,14 @@ class InboxWatcher:
                 )
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
-            except HostError:
-                log.exception("watcher for %s stopped", self._folder)
-                return
+            except Exception:
+                # Not a network failure: a bug, or a reply nobody expected. Push must not
+                # die silently for that: logged, and tried again like a dropped connection.
+                if self._stop.is_set():
+                    break
+                log.exception("watcher for %s failed; retrying in %.0f s", self._folder, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
             finally:
                 if self._mailbox is not None:
                     self._mailbox.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from . import crypto
 from .codec import b64 as _b64
+from .codec import is_text
 from .codec import loads_object as _json_object
 from .codec import unb64 as _unb64
 from .envelope import Envelope, MalformedMessage
@@ -67,7 +68,7 @@ def decode(envelope: Envelope, addr: str) -> Announcement:
     created, last_seen = fields.get("created"), fields.get("last_seen")
     if fields.get("v") != 1 or muaa_id != envelope.sender or not is_muaa_id(muaa_id):
         raise MalformedMessage("sender mismatch")
-    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_CHARS:
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_CHARS or not is_text(name):
         raise MalformedMessage("bad name")
     if not _is_time(created) or not _is_time(last_seen):
         raise MalformedMessage("bad times")

@@ -43,9 +43,19 @@ def loads_object(data: bytes) -> dict[str, Any]:
 
 def field_str(fields: dict[str, Any], name: str, max_len: int = 256) -> str:
     value = fields.get(name)
-    if not isinstance(value, str) or not 0 < len(value) <= max_len:
+    if not isinstance(value, str) or not 0 < len(value) <= max_len or not is_text(value):
         raise MalformedMessage(f"bad {name}")
     return value
+
+
+def is_text(value: str) -> bool:
+    """Unicode text that UTF-8 can carry: JSON's ``"\\ud800"`` is valid JSON but is not,
+    and would fail later, in SQLite or on stdout, far from where it came in."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def field_int(fields: dict[str, Any], name: str) -> int:
