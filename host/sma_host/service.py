@@ -726,7 +726,8 @@ class Host:
         if record is None or record.state != "waiting" or sender not in targets:
             raise envelope.MalformedMessage("accept for no waiting pairing")
         if record.expires_at <= self.now():
-            self._expire_pairings(account)
+            # Expired, not failed: the next expiry pass says so (doing it here would be
+            # rolled back with this message's savepoint, then said twice).
             raise envelope.MalformedMessage("accept after expiry")
         target = targets[sender]
         try:
@@ -740,7 +741,9 @@ class Host:
             )
             devices = [pairing.Party.from_json(d) for d in _list(payload.get("devices"))]
             account_key = payload.get("account_key")
-            if account_key is not None and not isinstance(account_key, str):
+            if account_key is not None and (
+                not isinstance(account_key, str) or not codec.is_text(account_key)
+            ):
                 raise envelope.MalformedMessage("bad account key")
         except (pairing.ConfirmationFailed, envelope.MalformedMessage):
             record = _with(record, peer=sender, peer_name=acc.party.name)

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .codec import is_text
+
 PREFER_ENCRYPT = ("mutual", "nopreference")
 MAX_ADDR_CHARS = 320
 #: An OpenPGP public key with subkeys is a few KiB; allow generous room, bound the rest.
@@ -73,7 +75,12 @@ def entry_from_json(value: object) -> PeerEntry:
     if not isinstance(value, dict):
         raise InvalidEntry("entry must be an object")
     addr = value.get("addr")
-    if not isinstance(addr, str) or "@" not in addr or not 3 <= len(addr) <= MAX_ADDR_CHARS:
+    if (
+        not isinstance(addr, str)
+        or "@" not in addr
+        or not 3 <= len(addr) <= MAX_ADDR_CHARS
+        or not is_text(addr)
+    ):
         raise InvalidEntry("addr")
     keydata = _keydata(value.get("keydata"), "keydata")
     prefer = value.get("prefer_encrypt", "nopreference")
