@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap venv demo test check pytest bench bench-smoke clean xpi extension-test
+.PHONY: bootstrap venv demo test check pytest bench bench-smoke clean xpi extension-test e2e
 
 bootstrap:
 	@scripts/bootstrap
@@ -40,7 +40,12 @@ xpi: extension/node_modules/.package-lock.json
 extension-test: bootstrap extension/node_modules/.package-lock.json
 	cd extension && npm run lint && npm test
 
-test: check pytest bench-smoke extension-test
+# The add-on in a real headless Thunderbird (tests/e2e): installs thunderbird (as root) and
+# marionette-driver when missing, builds the XPI, runs the scenarios against Dovecot.
+e2e: bootstrap
+	@scripts/e2e $(PYTEST_ARGS)
+
+test: check pytest bench-smoke extension-test e2e
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build host/*.egg-info dist extension/node_modules

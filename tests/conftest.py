@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -15,6 +16,15 @@ from devtools.dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
 from devtools.host_process import HostProcess
 
 _users = itertools.count(1)
+_E2E_DIR = Path(__file__).parent / "e2e"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/e2e (real Thunderbird) runs with `make e2e` (SMA_E2E=1), or when named."""
+    if collection_path != _E2E_DIR or os.environ.get("SMA_E2E") == "1":
+        return None
+    named = any(Path(arg.split("::")[0]).resolve().is_relative_to(_E2E_DIR) for arg in config.args)
+    return None if named else True
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -294,6 +294,18 @@ def test_device_remove_and_leave(trio, account) -> None:  # type: ignore[no-unty
     assert [m["muaa_id"] for m in status["muaas"]] == [a_id]
 
 
+def test_removed_device_learns_it_by_push(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    # Dovecot answers the deletion of the folder a watcher IDLEs on with a BYE; imapclient
+    # then swallows the EOF, so the watcher must take the BYE as the end of the connection
+    # (it used to spin on empty IDLE checks until the 10-minute renewal).
+    a, a_id = device(spawn_host, account, "a")
+    b, b_id = device(spawn_host, account, "b")
+    pair(b, a, a_id)
+    call(a, "device.remove", muaa_id=b_id)
+    b.wait_notification("device.removed", lambda p: p["self"] and p["muaa_id"] == b_id, timeout=15)
+    assert call(b, "sma.status")["removed"] is True
+
+
 def test_expiry_with_a_short_policy(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
     a, a_id = device(spawn_host, account, "a", push=False)
     b, b_id = device(spawn_host, account, "b", push=False)

@@ -15,7 +15,7 @@ from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
 from imapclient.util import to_unicode
 
-from ..errors import TlsFailed
+from ..errors import ConnectionFailed, TlsFailed
 from ..protocol.folders import Namespace
 from ..protocol.uidset import uid_set
 from .errors import map_imap_errors
@@ -297,9 +297,19 @@ class Mailbox:
             self._client.idle()
 
     def idle_wait(self, timeout: float) -> list[tuple[Any, ...]]:
-        """Untagged responses that arrived within ``timeout`` seconds while idling."""
+        """Untagged responses that arrived within ``timeout`` seconds while idling.
+
+        A ``BYE`` ends the connection (Dovecot sends one when the selected folder is
+        deleted under us): raised as ``ConnectionFailed``, since imapclient swallows the
+        EOF that follows and would return nothing, at once, on every later call.
+        """
         with map_imap_errors("idling", self._secret):
             responses: list[tuple[Any, ...]] = self._client.idle_check(timeout=timeout)
+        for response in responses:
+            if response and response[0] == b"BYE":
+                words = b" ".join(r for r in response[1:] if isinstance(r, bytes))
+                text = words.decode("utf-8", "replace")
+                raise ConnectionFailed(f"the server ended the connection while idling: {text}")
         return responses
 
     def idle_stop(self) -> list[tuple[Any, ...]]:
