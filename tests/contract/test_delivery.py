@@ -147,3 +147,21 @@ def test_oversize_messages_are_deleted_unread(spawn_host, account, proxy) -> Non
     # Sizes were asked for, the body never was: one FETCH of sizes, none of bodies.
     fetches = [c for c in proxy.commands() if c == "UID FETCH"]
     assert len(fetches) == 1
+
+
+def test_push_survives_a_dropped_connection(spawn_host, account, proxy) -> None:  # type: ignore[no-untyped-def]
+    from tests.contract.test_keys import pair
+
+    a = spawn_host(f"{account.user.name}-a")
+    b = spawn_host(f"{account.user.name}-b")
+    a.call("account.configure", account.configure_params(ACCOUNT, device_name="a"))
+    b.call("account.configure", through(proxy, account, "b"))  # B's IDLE goes through the proxy
+    a_id = call(a, "sma.join")["muaa_id"]
+    call(b, "sma.join")
+    pair(b, a, a_id)
+    proxy.cut_all()  # the network drops every connection B has
+    call(a, "keys.put", peers=[entry("late@example.net", 3, b"l" * 32)])
+    note = b.wait_notification(
+        "keys.changed", lambda p: p["addrs"] == ["late@example.net"], timeout=30
+    )
+    assert note["account"] == ACCOUNT

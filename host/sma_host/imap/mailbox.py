@@ -7,6 +7,7 @@ import logging
 import re
 import socket
 import ssl
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,7 @@ class Mailbox:
     def __init__(self, client: IMAPClient, settings: ImapSettings) -> None:
         self._client = client
         self._secret = settings.password
+        self._early_empty_idles = 0
         self.capabilities = [to_unicode(c) for c in client.capabilities()]
         self.namespace = self._read_namespace()
 
@@ -303,6 +305,7 @@ class Mailbox:
         deleted under us): raised as ``ConnectionFailed``, since imapclient swallows the
         EOF that follows and would return nothing, at once, on every later call.
         """
+        started = time.monotonic()
         with map_imap_errors("idling", self._secret):
             responses: list[tuple[Any, ...]] = self._client.idle_check(timeout=timeout)
         for response in responses:
@@ -310,6 +313,14 @@ class Mailbox:
                 words = b" ".join(r for r in response[1:] if isinstance(r, bytes))
                 text = words.decode("utf-8", "replace")
                 raise ConnectionFailed(f"the server ended the connection while idling: {text}")
+        # A socket closed without BYE reads as "readable, but no line" at once, forever:
+        # several empty answers well before the timeout mean the connection is gone.
+        if responses or time.monotonic() - started >= timeout / 2:
+            self._early_empty_idles = 0
+        else:
+            self._early_empty_idles += 1
+            if self._early_empty_idles >= 3:
+                raise ConnectionFailed("the server closed the connection while idling")
         return responses
 
     def idle_stop(self) -> list[tuple[Any, ...]]:
