@@ -44,11 +44,13 @@ export const OPERATIONS = Object.freeze({
   pairList: "pair.list",
   keySet: "account.key.set",
   keyGet: "account.key.get",
+  keysPut: "keys.put",
+  keysList: "keys.list",
   remove: "device.remove",
   leave: "sma.leave",
 });
 
-/** Methods the UI calls. The rest of METHODS (keyring, expiry) are known but not offered in the UI. */
+/** Methods the UI calls. The rest of METHODS (expiry) are known but not offered in the UI. */
 export const UI_METHODS = Object.freeze([...new Set(Object.values(OPERATIONS))]);
 
 export function isKnownMethod(method) {

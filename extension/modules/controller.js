@@ -9,6 +9,7 @@
 import { OPERATIONS } from "./catalogue.js";
 import {
   buildConfigureParams,
+  buildKeyEntry,
   initialState,
   isMailAccount,
   isValidPairingCode,
@@ -18,6 +19,7 @@ import {
   pairFailureKey,
   reducer,
   storableSettings,
+  validateKeyEntry,
   validateSettings,
 } from "./state.js";
 
@@ -56,10 +58,12 @@ export function createController({
   notify = () => {},
   deviceName = "",
   logger = console,
+  now = () => Date.now(),
 }) {
   let state = initialState();
   const listeners = new Set();
   const statusRuns = new Map(); // account → {promise, again}
+  const keysRuns = new Map(); // account → {promise, again}
 
   function getState() {
     return state;
@@ -136,23 +140,27 @@ export function createController({
     }
   }
 
-  /** One call; sma.status pages are fetched until the last (docs/protocol.md §4.3). */
+  /** The list each paged method returns (docs/protocol.md §4.3). */
+  const PAGED = Object.freeze({ status: "muaas", keysList: "peers" });
+
+  /** One call; paged answers (sma.status, keys.list) are fetched until the last page. */
   async function call(op, params) {
     const method = OPERATIONS[op];
-    if (op !== "status") return host.call(method, params);
+    const field = PAGED[op];
+    if (!field) return host.call(method, params);
     let page = await host.call(method, params);
-    const muaas = [...(page.muaas || [])];
+    const items = [...(page[field] || [])];
     while (page.next_offset) {
       page = await host.call(method, { ...params, offset: page.next_offset });
-      muaas.push(...(page.muaas || []));
+      items.push(...(page[field] || []));
     }
     const { next_offset: _ignored, ...rest } = page;
-    return { ...rest, muaas, total: muaas.length };
+    return { ...rest, [field]: items, total: items.length };
   }
 
-  /** sma.status, coalescing overlapping refreshes into one more run. */
-  function refreshStatus(account) {
-    const running = statusRuns.get(account);
+  /** Run `op` for `account`, coalescing overlapping runs into one more run. */
+  function coalesced(runs, account, op, after) {
+    const running = runs.get(account);
     if (running) {
       running.again = true;
       return running.promise;
@@ -163,21 +171,36 @@ export function createController({
       try {
         do {
           entry.again = false;
-          result = await run(account, "status", { account });
+          result = await run(account, op, { account });
         } while (entry.again);
       } finally {
-        statusRuns.delete(account);
+        runs.delete(account);
       }
-      if (result.ok) await save(account, { joined: Boolean(result.result.self && !result.result.removed) });
+      if (result.ok && after) await after(result);
       return result;
     })();
-    statusRuns.set(account, entry);
+    runs.set(account, entry);
     return entry.promise;
+  }
+
+  /** sma.status, coalescing overlapping refreshes into one more run. */
+  function refreshStatus(account) {
+    return coalesced(statusRuns, account, "status", (result) =>
+      save(account, { joined: Boolean(result.result.self && !result.result.removed) }),
+    );
+  }
+
+  /** keys.list (the whole keyring), coalescing overlapping refreshes. */
+  function refreshKeys(account) {
+    return coalesced(keysRuns, account, "keysList");
   }
 
   async function refresh(account) {
     const status = await refreshStatus(account);
-    if (status.ok) await run(account, "pairList", { account });
+    if (status.ok) {
+      await run(account, "pairList", { account });
+      await refreshKeys(account);
+    }
     return status;
   }
 
@@ -235,6 +258,9 @@ export function createController({
       case "device.paired":
         refreshStatus(account);
         break;
+      case "keys.changed":
+        refreshKeys(account);
+        break;
       default:
         break;
     }
@@ -280,6 +306,15 @@ export function createController({
       return run(account, "keySet", { account, armored });
     },
     keyGet: ({ account }) => run(account, "keyGet", { account }),
+    async keysPut({ account, addr, keyText, mutual }) {
+      const fieldErrors = validateKeyEntry({ addr, keyText });
+      if (Object.keys(fieldErrors).length) return { ok: false, fieldErrors };
+      const entry = buildKeyEntry({ addr, keyText, mutual }, now() / 1000);
+      const res = await run(account, "keysPut", { account, peers: [entry] });
+      if (res.ok) await refreshKeys(account);
+      return res;
+    },
+    refreshKeys: ({ account }) => refreshKeys(account),
     async remove({ account, muaa_id }) {
       const res = await run(account, "remove", { account, muaa_id }, { target: muaa_id });
       if (res.ok) await refreshStatus(account);
@@ -321,5 +356,5 @@ export function createController({
     host.connect();
   }
 
-  return { start, getState, subscribe, handleIntent, intents, dispatch, refresh, loadAccounts };
+  return { start, getState, subscribe, handleIntent, intents, dispatch, refresh, refreshKeys, loadAccounts };
 }

@@ -133,6 +133,82 @@ export function looksLikeArmoredSecretKey(text) {
   );
 }
 
+// ---- correspondent keys (the keyring, docs/protocol.md §9) -----------------------------
+
+export const MAX_KEYDATA_LENGTH = 65_536;
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * The keydata (base64 of the OpenPGP public key, as in the Autocrypt header) of what was
+ * pasted: bare base64 (line breaks and spaces ignored), or an ASCII-armored public key
+ * block, whose armor lines, headers and checksum are dropped and base64 lines joined.
+ * Returns {keydata} or {error: messageKey}.
+ */
+export function keydataFromInput(text) {
+  const input = String(text ?? "").trim();
+  if (!input) return { error: "fieldErrorPublicKeyEmpty" };
+  if (input.length > MAX_ARMORED_LENGTH) return { error: "fieldErrorPublicKeyTooLong" };
+  if (/-----BEGIN PGP PRIVATE KEY BLOCK-----/.test(input)) return { error: "fieldErrorPublicKeySecret" };
+  let body = input;
+  if (/-----BEGIN PGP /.test(input)) {
+    const m = /-----BEGIN PGP PUBLIC KEY BLOCK-----([\s\S]*?)-----END PGP PUBLIC KEY BLOCK-----/.exec(input);
+    if (!m) return { error: "fieldErrorPublicKey" };
+    const data = [];
+    for (const raw of m[1].split(/\r?\n/)) {
+      const line = raw.trim();
+      // Armor headers ("Version: …", "Comment: …"; base64 has no colon) and blank lines.
+      if (line === "" || /^[A-Za-z][A-Za-z0-9-]*:/.test(line)) continue;
+      if (/^=[A-Za-z0-9+/]{4}$/.test(line)) break; // the CRC-24 checksum
+      data.push(line);
+    }
+    body = data.join("");
+  }
+  const keydata = body.replace(/\s+/g, "");
+  if (!keydata) return { error: "fieldErrorPublicKey" };
+  if (keydata.length > MAX_KEYDATA_LENGTH) return { error: "fieldErrorPublicKeyTooLong" };
+  if (!BASE64_RE.test(keydata)) return { error: "fieldErrorPublicKey" };
+  return { keydata };
+}
+
+/** Field errors of the "add or update a correspondent key" form: {field: messageKey}. */
+export function validateKeyEntry({ addr, keyText } = {}) {
+  const errors = {};
+  const a = String(addr ?? "").trim();
+  if (a.length < 3 || a.length > 320 || !EMAIL_RE.test(a)) errors.addr = "fieldErrorPeerAddr";
+  const parsed = keydataFromInput(keyText);
+  if (parsed.error) errors.keyText = parsed.error;
+  return errors;
+}
+
+/** The keys.put entry (schema: common.json peer_entry) for what the form holds, dated `nowSec`. */
+export function buildKeyEntry({ addr, keyText, mutual }, nowSec) {
+  const ts = Math.floor(nowSec);
+  return {
+    addr: String(addr).trim(),
+    keydata: keydataFromInput(keyText).keydata,
+    prefer_encrypt: mutual ? "mutual" : "nopreference",
+    autocrypt_timestamp: ts,
+    last_seen: ts,
+  };
+}
+
+/** YYYY-MM-DD (UTC) of unix seconds, or "" when there is none. */
+export function isoDate(ts) {
+  if (typeof ts !== "number" || !Number.isFinite(ts)) return "";
+  return new Date(ts * 1000).toISOString().slice(0, 10);
+}
+
+/** The keyring as table rows: address, preference message key, short key form, date. */
+export function keyringRows(account) {
+  const peers = (account && account.keyring && account.keyring.peers) || [];
+  return peers.map((p) => ({
+    addr: String(p.addr ?? ""),
+    preferKey: p.prefer_encrypt === "mutual" ? "preferMutual" : "preferNoPreference",
+    short: String(p.keydata ?? "").slice(0, 16),
+    date: isoDate(p.autocrypt_timestamp),
+  }));
+}
+
 /** A file name for the exported key: <address>-account-key.asc with unsafe characters replaced. */
 export function keyFileName(email) {
   const base = String(email || "account").replace(/[^A-Za-z0-9@._+-]/g, "_").slice(0, 100) || "account";
@@ -200,6 +276,8 @@ export function emptyAccount({ id, name, type, emails }, saved, deviceName) {
     incoming: {},
     keyStored: null,
     keyAvailable: null,
+    keyring: null, // {peers, total} from keys.list, or null before the first read
+    keyringStale: false, // keys.changed arrived: re-read keys.list
     pending: {},
     errors: {},
     notices: {},
@@ -320,6 +398,19 @@ function onSuccess(account, op, target, params, result) {
         keyAvailable: Boolean(result && result.armored),
         notices: notice(result && result.armored ? "noticeKeyReady" : "noticeNoKey"),
       };
+    case "keysList":
+      return {
+        ...a,
+        keyring: { peers: (result && result.peers) || [], total: (result && result.total) ?? 0 },
+        keyringStale: false,
+      };
+    case "keysPut": {
+      const sentTo = String(((result && result.queued_to) || []).length);
+      return {
+        ...a,
+        notices: notice(result && result.stored > 0 ? "noticeKeysPut" : "noticeKeysPutUnchanged", [sentTo]),
+      };
+    }
     case "remove":
       return { ...a, sma: dropMuaa(a.sma, result.removed), notices: notice("noticeRemoved", [String(target)]) };
     case "leave":
@@ -425,6 +516,7 @@ function onNotification(state, method, params) {
       case "keys.changed":
         return {
           ...a,
+          keyringStale: true,
           event: { key: "eventKeysChanged", subs: [String((params.addrs || []).length)] },
         };
       case "sma.changed":

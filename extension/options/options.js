@@ -15,6 +15,7 @@ import {
   isJoined,
   isPending,
   keyFileName,
+  keyringRows,
   lastSeenText,
   opStatus,
   outgoingMessage,
@@ -238,6 +239,60 @@ function bindView(view) {
       file.value = "";
     }
   });
+  bindKeysForm(view);
+}
+
+function bindKeysForm(view) {
+  const form = q(view.root, "[data-role=keys-put-form]");
+  const field = (name) => q(form, `[data-field="${name}"]`);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = q(form, "button[type=submit]");
+    if (busyGuard(button)) return;
+    const reply = await send({
+      op: "keysPut",
+      account: view.id,
+      addr: field("addr").value,
+      keyText: field("keyText").value,
+      mutual: field("mutual").checked,
+    });
+    if (reply.fieldErrors) {
+      showFieldErrors(form, reply.fieldErrors);
+      return;
+    }
+    showFieldErrors(form, {});
+    if (reply.ok) {
+      field("addr").value = "";
+      field("keyText").value = "";
+      field("mutual").checked = false;
+    }
+  });
+}
+
+function renderKeyring(view, account) {
+  const table = q(view.root, "[data-role=keyring]");
+  const tbody = q(table, "tbody");
+  const rows = keyringRows(account);
+  const have = [...tbody.children];
+  for (const [i, row] of rows.entries()) {
+    let tr = have[i];
+    if (!tr) {
+      tr = document.createElement("tr");
+      for (let c = 0; c < 4; c += 1) tr.append(document.createElement(c === 0 ? "th" : "td"));
+      tr.firstElementChild.scope = "row";
+      tr.children[2].className = "key-start";
+      tbody.append(tr);
+    }
+    const [addrCell, preferCell, keyCell, dateCell] = tr.children;
+    setText(addrCell, row.addr);
+    setText(preferCell, msg(row.preferKey));
+    setText(keyCell, row.short);
+    setText(dateCell, row.date);
+  }
+  for (const tr of have.slice(rows.length)) tr.remove();
+  setText(q(table, "[data-role=keyring-caption]"), msg("keyringCaption", [String(rows.length)]));
+  show(table, rows.length > 0);
+  show(q(view.root, "[data-role=no-keyring]"), Boolean(account.keyring) && rows.length === 0);
 }
 
 async function onAction(view, action, button) {
@@ -353,7 +408,7 @@ function renderDevices(view, account, now) {
     setText(seenCell, msg(seenText.key, seenText.subs));
     setText(pairedCell, msg(device.paired ? "pairedYes" : "pairedNo"));
     renderRowActions(view, account, device, actionCell, joined);
-    tbody.append(row); // keeps the host's order
+    if (row.parentNode !== tbody || row.nextElementSibling) tbody.append(row); // keeps the host's order
   }
   for (const [muaa, row] of view.rows) {
     if (!seen.has(muaa)) {
@@ -516,6 +571,7 @@ function renderAccount(view, account, now) {
   show(q(root, "[data-action=pairRequest]"), joined);
   renderOutgoing(view, account, now);
   renderIncoming(view, account, now);
+  renderKeyring(view, account);
 }
 
 // ---- the page ----------------------------------------------------------------------
@@ -549,7 +605,8 @@ function render() {
       view = buildView(state.byId[id]);
       views.set(id, view);
     }
-    container.append(view.root); // keeps Thunderbird's account order
+    // Keeps Thunderbird's account order; a node already in place is not moved (that would blur it).
+    if (view.root.parentNode !== container || view.root.nextElementSibling) container.append(view.root);
     renderAccount(view, state.byId[id], now);
   }
   for (const [id, view] of views) {

@@ -27,7 +27,19 @@ export const SETTINGS = {
 
 /** A FakeHost whose handlers keep a small world: joined, devices, the account key. */
 export function sim(overrides = {}) {
-  const world = { joined: false, removed: false, configured: false, key: null, others: [] };
+  const world = { joined: false, removed: false, configured: false, key: null, others: [], keyring: [] };
+  /** keys.put: newer entries replace older ones; sent to the peer once joined. */
+  world.put = (p) => {
+    let stored = 0;
+    for (const entry of p.peers) {
+      const addr = entry.addr.toLowerCase();
+      const old = world.keyring.find((e) => e.addr === addr);
+      if (old && old.autocrypt_timestamp >= entry.autocrypt_timestamp) continue;
+      world.keyring = [...world.keyring.filter((e) => e.addr !== addr), { ...entry, addr }].sort((a, b) => (a.addr < b.addr ? -1 : 1));
+      stored += 1;
+    }
+    return { stored, received: p.peers.length, queued_to: stored && world.joined ? [PEER] : [] };
+  };
   const handlers = {
     "account.configure": (p) => {
       world.configured = true;
@@ -61,6 +73,8 @@ export function sim(overrides = {}) {
       world.others = world.others.filter((m) => m.muaa_id !== p.muaa_id);
       return { removed: p.muaa_id, told: [] };
     },
+    "keys.put": (p) => world.put(p),
+    "keys.list": () => ({ peers: world.keyring, total: world.keyring.length }),
     "sma.leave": () => {
       world.joined = false;
       return { left: SELF, told: [] };

@@ -59,7 +59,8 @@ if (files.length > 0) {
 // shared folder exists.
 test("contract checker: accepts good examples of each kind", () => {
   assert.equal(checkExample({ method: "sma.join", params: { account: "a1" }, result: { muaa_id: "00000000000000aa", created_sma: true } }, ctx).kind, "result");
-  assert.equal(checkExample({ method: "keys.list", params: { account: "a1" }, result: { peers: [], total: 0 } }, ctx).usedByUi, false);
+  assert.equal(checkExample({ method: "keys.list", params: { account: "a1" }, result: { peers: [], total: 0 } }, ctx).usedByUi, true);
+  assert.equal(checkExample({ method: "sma.expire", params: { account: "a1" }, result: { expired: [] } }, ctx).usedByUi, false);
   assert.deepEqual(
     checkExample({ method: "account.configure", params: { account: "a1" }, error: { code: -32012, message: "login refused", data: { reason: "auth_failed" } } }, ctx),
     { kind: "error", reason: "auth_failed", method: "account.configure" },

@@ -73,7 +73,7 @@ test("configure: field errors without a call; then account.configure with rememb
     imap: { host: "imap.example.org", port: 993, security: "tls", username: "alice@example.org", password: "hunter2" },
     remember: true,
   });
-  assert.deepEqual(ctx.fake.methods().slice(1), ["account.configure", "sma.status", "pair.list"]);
+  assert.deepEqual(ctx.fake.methods().slice(1), ["account.configure", "sma.status", "pair.list", "keys.list"]);
   assert.equal(ctx.acc().configured, true);
   assert.equal(opStatus(ctx.acc(), "configure").key, "noticeConfiguredRemembered");
   assert.equal(ctx.acc().passwordStorage, "keyring");
@@ -164,6 +164,7 @@ test("every UI operation maps to a contract method that an intent calls", async 
     { op: "pairCancel", account: A, pairing_id: PID },
     { op: "keySet", account: A, armored: SECRET_KEY },
     { op: "keyGet", account: A },
+    { op: "keysPut", account: A, addr: "bob@example.net", keyText: "bWFpbA==", mutual: true },
     { op: "remove", account: A, muaa_id: PEER },
     { op: "leave", account: A },
   ];

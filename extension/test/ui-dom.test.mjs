@@ -235,6 +235,59 @@ test("set the account key by paste; refuse a public key", async () => {
   assert.equal($('[data-op-status="keySet"]').textContent, getMessage("noticeKeyStored"));
 });
 
+test("correspondent keys: the form stores a key by keys.put, the list shows it; another device's update appears by itself", async () => {
+  const form = $("[data-role=keys-put-form]");
+  const rows = () => [...section.querySelectorAll("[data-role=keyring] tbody tr")].map((tr) => [...tr.children].map((c) => c.textContent));
+  assert.equal($("[data-role=keyring]").hidden, true);
+  assert.equal($("[data-role=no-keyring]").hidden, false);
+  assert.equal(doc.getElementById(field("addr").getAttribute("aria-describedby")).dataset.errorFor, "addr");
+
+  // Field errors, focused, nothing sent.
+  const calls = fake.calls.length;
+  type(field("addr"), "bob");
+  type(field("keyText"), "-----BEGIN PGP PRIVATE KEY BLOCK-----\nxx\n-----END PGP PRIVATE KEY BLOCK-----");
+  submit(form);
+  await settle();
+  assert.equal($('[data-error-for="addr"]').textContent, getMessage("fieldErrorPeerAddr"));
+  assert.equal($('[data-error-for="keyText"]').textContent, getMessage("fieldErrorPublicKeySecret"));
+  assert.equal(field("addr").getAttribute("aria-invalid"), "true");
+  assert.equal(doc.activeElement, field("addr"));
+  assert.equal(fake.calls.length, calls);
+
+  // An armored public key, mutual.
+  const keydata = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=";
+  type(field("addr"), "bob@example.net");
+  type(field("keyText"), `-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: Bob\n\n${keydata.slice(0, 20)}\n${keydata.slice(20)}\n=AbCd\n-----END PGP PUBLIC KEY BLOCK-----\n`);
+  field("mutual").checked = true;
+  let release;
+  fake.handlers["keys.put"] = (p) => new Promise((r) => { release = () => r(world.put(p)); });
+  submit(form);
+  await settle();
+  assert.equal($('[data-op-status="keysPut"]').textContent, getMessage("pending_keysPut"));
+  assert.equal($('[data-op="keysPut"]').getAttribute("aria-disabled"), "true");
+  release();
+  await settle();
+  const put = fake.calls.find((c) => c.method === "keys.put");
+  assert.equal(put.params.peers[0].keydata, keydata);
+  assert.equal(put.params.peers[0].prefer_encrypt, "mutual");
+  assert.equal($('[data-op-status="keysPut"]').textContent, "Stored; sent to 1 device(s).");
+  assert.equal($('[data-op="keysPut"]').getAttribute("aria-disabled"), "false");
+  assert.equal(field("addr").value, "");
+  assert.equal(field("keyText").value, "");
+  assert.equal($('[data-error-for="addr"]').textContent, "");
+  assert.deepEqual(rows(), [["bob@example.net", "Yes (mutual)", keydata.slice(0, 16), put.params.peers[0].autocrypt_timestamp ? new Date(put.params.peers[0].autocrypt_timestamp * 1000).toISOString().slice(0, 10) : ""]]);
+  assert.equal($("[data-role=keyring]").hidden, false);
+  assert.equal($("[data-role=no-keyring]").hidden, true);
+  assert.equal($("[data-role=keyring-caption]").textContent, getMessage("keyringCaption", ["1"]));
+
+  // Another device's key-update: keys.changed, and the list re-reads without a click.
+  world.keyring = [...world.keyring, { addr: "carol@example.net", keydata: "Q0FST0xDQVJPTENBUk9M", prefer_encrypt: "nopreference", autocrypt_timestamp: 1_700_000_000, last_seen: 1_700_000_000 }];
+  fake.notify("keys.changed", { account: A, addrs: ["carol@example.net"] });
+  await settle();
+  assert.deepEqual(rows()[1], ["carol@example.net", "No preference", "Q0FST0xDQVJPTENB", "2023-11-14"]);
+  assert.equal($("[data-role=event]").textContent, getMessage("eventKeysChanged", ["1"]));
+});
+
 test("export the account key: a download link to an .asc file", async () => {
   $("[data-action=keyGet]").click();
   await settle();

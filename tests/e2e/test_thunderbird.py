@@ -293,12 +293,66 @@ def test_5_account_key_travels_with_pairing(
     assert_no_dialogs(laptop, desktop)
 
 
-def test_6_key_update_is_pushed() -> None:
-    pytest.skip(
-        "the add-on has no UI to enter a keyring update: keys.put is in its method catalogue "
-        "but no page offers it (the page only shows incoming keys.changed events), and the "
-        "tests add no back door"
+def public_key(seed: str) -> tuple[str, str]:
+    """A correspondent's public key: (keydata as in the Autocrypt header, the same key
+    ASCII-armored with a header and a checksum line, as a person would paste it)."""
+    body = b"".join(hashlib.sha512(f"{seed}-public-{i}".encode()).digest() for i in range(12))
+    keydata = base64.b64encode(body).decode()
+    lines = [keydata[i : i + 64] for i in range(0, len(keydata), 64)]
+    armored = (
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: e2e correspondent\n\n"
+        + "\n".join(lines)
+        + "\n=e2e0\n-----END PGP PUBLIC KEY BLOCK-----\n"
     )
+    return keydata, armored
+
+
+def keyring_rows(tb: Thunderbird) -> list[str]:
+    """The 'Correspondent keys' table as a person reads it, one string per row."""
+    return [r["text"] for r in tb.query("[data-role=keyring] tbody tr") if r["visible"]]
+
+
+def test_6_key_update_is_pushed(
+    launch: Launch, imap_server: DovecotServer, mail_user: ImapUser
+) -> None:
+    laptop, desktop = launch("laptop", "desktop")
+    configure(laptop, imap_server, mail_user)
+    laptop_id = join(laptop)
+    configure(desktop, imap_server, mail_user)
+    desktop_id = join(desktop)
+    pair(desktop, laptop, desktop_id, laptop_id)
+    assert "No correspondent keys yet." in desktop.text()
+
+    addr = f"carol-{mail_user.name}@example.net"
+    keydata, armored = public_key(mail_user.name)
+    laptop.type("Correspondent's e-mail address", addr)
+    laptop.paste("Correspondent's public key", armored)
+    laptop.click(label="They prefer encrypted mail (mutual)")
+    laptop.screenshot("key-entered")
+    laptop.click(button="Store correspondent key")
+    laptop.wait_text("Stored; sent to 1 device(s).")
+    row = f"{addr} Yes (mutual) {keydata[:16]}"
+    assert any(r.startswith(row) for r in keyring_rows(laptop)), keyring_rows(laptop)
+    laptop.screenshot("key-stored")
+
+    # The desktop gets the key-update by push: keys.changed, the list re-read, no click.
+    desktop.wait_for(
+        lambda: any(r.startswith(row) for r in keyring_rows(desktop)),
+        "the new correspondent key listed on the other device",
+    )
+    desktop.wait_text("The keyring was updated by another device (1 addresses).", addr)
+    assert "No correspondent keys yet." not in desktop.text()
+    desktop.screenshot("key-arrived")
+
+    # Nothing readable on the server: neither the address nor the key, in any SMA folder.
+    on_server = server_messages(imap_server, mail_user)
+    everything = b"".join(raw for raws in on_server.values() for raw in raws)
+    assert everything, "no SMA message on the server"
+    lowered = everything.lower()
+    for secret in (addr, addr.split("@")[0], keydata, keydata[:16], armored.splitlines()[3]):
+        assert secret.lower().encode() not in lowered, f"{secret[:24]!r} reached the server"
+    assert base64.b64decode(keydata)[:24] not in everything, "the raw key reached the server"
+    assert_no_dialogs(laptop, desktop)
 
 
 def test_7_remove_the_second_device(
