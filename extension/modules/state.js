@@ -316,6 +316,26 @@ function dropMuaa(sma, muaaId) {
   return { ...sma, muaas: (sma.muaas || []).filter((m) => m.muaa_id !== muaaId) };
 }
 
+/** Notices that only make sense while this device takes part in the SMA. */
+const MEMBER_NOTICE_OPS = Object.freeze(["join", "sync", "pairRequest", "pairAccept", "leave"]);
+
+/**
+ * This device was removed from the SMA (device.removed with self: true, or sma.status /
+ * sma.sync saying removed: true): it takes part in nothing any more. The stale "Joined."
+ * and similar notices go, no other device counts as paired with it, and pairings in flight
+ * are dropped; only "Join" is left to do (isJoined is false while sma.removed is set).
+ */
+function markRemoved(account, sma) {
+  const base = sma || account.sma || {};
+  const muaas = (base.muaas || []).map((m) => (m.paired ? { ...m, paired: false } : m));
+  let notices = account.notices;
+  for (const op of MEMBER_NOTICE_OPS) notices = without(notices, op);
+  for (const key of Object.keys(notices)) {
+    if (key.startsWith("pairAccept:") || key.startsWith("pairCancel:")) notices = without(notices, key);
+  }
+  return { ...account, sma: { ...base, removed: true, muaas }, outgoing: null, incoming: {}, notices };
+}
+
 function setPairing(account, pairingId, patch) {
   let next = account;
   if (account.outgoing && account.outgoing.pairing_id === pairingId) {
@@ -354,15 +374,17 @@ function onSuccess(account, op, target, params, result) {
         notices: notice(key, [String(settings.host), String((result && result.keyring_unavailable) || "")]),
       };
     }
-    case "status":
-      return { ...a, sma: result, stale: false, configured: true, needsPassword: false };
+    case "status": {
+      const next = { ...a, sma: result, stale: false, configured: true, needsPassword: false };
+      return result && result.removed ? markRemoved(next, result) : next;
+    }
     case "join": {
       const sma = { ...(a.sma || { exists: true, muaas: [] }), self: result.muaa_id, removed: false, exists: true };
       return { ...a, sma, notices: notice("noticeJoined") };
     }
     case "sync": {
       a = { ...a, notices: notice("noticeSynced", [String(result.processed ?? 0), String(result.sent ?? 0)]) };
-      if (result.removed) a = { ...a, sma: { ...(a.sma || {}), removed: true } };
+      if (result.removed) a = markRemoved(a);
       return a;
     }
     case "pairRequest":
@@ -498,12 +520,7 @@ function onNotification(state, method, params) {
         };
       case "device.removed":
         if (params.self) {
-          return {
-            ...a,
-            sma: { ...(a.sma || {}), removed: true },
-            outgoing: null,
-            event: { key: "eventThisDeviceRemoved", subs: [] },
-          };
+          return { ...markRemoved(a), event: { key: "eventThisDeviceRemoved", subs: [] } };
         }
         return {
           ...a,

@@ -560,12 +560,13 @@ function renderAccount(view, account, now) {
   show(q(root, "[data-action=sync]"), joined);
   show(q(root, "[data-action=leave]"), joined);
   if (!joined) show(q(root, "[data-role=leave-confirm]"), false);
+  const removed = Boolean(account.sma && account.sma.removed);
   const { self } = devicesOf(account);
-  if (self) {
+  if (self && !removed) {
     const seenText = lastSeenText(self.last_seen, now);
     setText(q(root, "[data-role=self]"), msg("selfDevice", [self.name, self.muaa_id, msg(seenText.key, seenText.subs)]));
   } else {
-    setText(q(root, "[data-role=self]"), msg(account.sma && account.sma.removed ? "selfRemoved" : "selfNotJoined"));
+    setText(q(root, "[data-role=self]"), msg(removed ? "selfRemoved" : "selfNotJoined"));
   }
   renderDevices(view, account, now);
   show(q(root, "[data-action=pairRequest]"), joined);

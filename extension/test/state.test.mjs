@@ -236,6 +236,60 @@ test("SMA status: not configured → not joined → joined → removed → left"
   assert.equal(opStatus(s.byId[A], "leave").key, "noticeLeft");
 });
 
+test("device.removed for this device: the account is marked removed, only Join is left", () => {
+  const paired = { ...STATUS, muaas: STATUS.muaas.map((m) => (m.self ? m : { ...m, paired: true })) };
+  let s = apply(withAccount(), start("join"), ok("join", { muaa_id: SELF, created_sma: true }), ok("status", paired));
+  s = reducer(s, ok("pairRequest", { pairing_id: PID, code: "12345-67890", expires_at: 1_700_000_600, to: [PEER] }));
+  assert.equal(opStatus(s.byId[A], "join").key, "noticeJoined");
+  s = reducer(s, { type: "notification", method: "device.removed", params: { account: A, muaa_id: SELF, self: true, by: PEER } });
+  const a = s.byId[A];
+  assert.equal(a.sma.removed, true);
+  assert.ok(!isJoined(a));
+  assert.equal(smaHint(a), "smaRemoved");
+  assert.equal(accountSummary(a).key, "summaryRemoved");
+  assert.deepEqual(opStatus(a, "join"), { kind: "none" }, "the stale 'Joined.' notice is gone");
+  assert.equal(a.outgoing, null);
+  assert.deepEqual(a.incoming, {});
+  assert.deepEqual(devicesOf(a).others.map((d) => d.paired), [false], "no device counts as paired any more");
+  assert.equal(a.event.key, "eventThisDeviceRemoved");
+  // Join again: joined, no longer removed.
+  s = apply(s, start("join"), ok("join", { muaa_id: "00000000000000cc", created_sma: false }));
+  assert.ok(isJoined(s.byId[A]));
+  assert.equal(opStatus(s.byId[A], "join").key, "noticeJoined");
+});
+
+test("sma.status with removed: true (e.g. after a restart) gives the same removed state", () => {
+  const paired = { ...STATUS, muaas: STATUS.muaas.map((m) => (m.self ? m : { ...m, paired: true })) };
+  let s = apply(withAccount(), start("join"), ok("join", { muaa_id: SELF, created_sma: true }), ok("status", paired));
+  s = reducer(s, ok("status", { ...paired, removed: true }));
+  const a = s.byId[A];
+  assert.equal(a.sma.removed, true);
+  assert.equal(a.sma.self, SELF, "the host's answer is kept");
+  assert.ok(!isJoined(a));
+  assert.equal(smaHint(a), "smaRemoved");
+  assert.deepEqual(opStatus(a, "join"), { kind: "none" });
+  assert.deepEqual(devicesOf(a).others.map((d) => d.paired), [false]);
+  // A fresh state (restart) reading the same status agrees.
+  const fresh = reducer(withAccount(), ok("status", { ...paired, removed: true })).byId[A];
+  assert.equal(smaHint(fresh), "smaRemoved");
+  assert.deepEqual(devicesOf(fresh).others.map((d) => d.paired), [false]);
+  // sync saying removed: true does the same.
+  const synced = apply(withAccount(), ok("join", { muaa_id: SELF }), ok("status", paired), ok("sync", { processed: 0, removed: true }));
+  assert.equal(smaHint(synced.byId[A]), "smaRemoved");
+  assert.deepEqual(opStatus(synced.byId[A], "join"), { kind: "none" });
+  assert.deepEqual(devicesOf(synced.byId[A]).others.map((d) => d.paired), [false]);
+});
+
+test("device.removed for another device drops only its row, this device stays joined", () => {
+  let s = apply(withAccount(), ok("join", { muaa_id: SELF }), ok("status", STATUS));
+  s = reducer(s, { type: "notification", method: "device.removed", params: { account: A, muaa_id: PEER, self: false, by: SELF } });
+  assert.deepEqual(devicesOf(s.byId[A]).others, []);
+  assert.equal(devicesOf(s.byId[A]).self.muaa_id, SELF);
+  assert.ok(isJoined(s.byId[A]));
+  assert.equal(s.byId[A].event.key, "eventDeviceRemoved");
+  assert.equal(opStatus(s.byId[A], "join").key, "noticeJoined");
+});
+
 test("sync result: counts noticed, removal detected", () => {
   let s = apply(withAccount(), ok("status", STATUS), start("sync"));
   assert.equal(opStatus(s.byId[A], "sync").kind, "pending");

@@ -330,6 +330,26 @@ test("leave asks first, then leaves", async () => {
   assert.equal($("[data-action=join]").hidden, false);
 });
 
+test("this device removed: no stale 'Joined.', no device shown as paired, only Join left", async () => {
+  world.others = [{ muaa_id: PEER, name: "Desktop", last_seen: Math.floor(Date.now() / 1000) - 60, self: false, paired: true }];
+  $("[data-action=join]").click();
+  await settle();
+  assert.equal($("[data-op-status=join]").textContent, getMessage("noticeJoined"));
+  const pairedCell = () => section.querySelector("[data-role=devices] tbody tr").children[2].textContent;
+  assert.equal(pairedCell(), getMessage("pairedYes"));
+  world.removed = true;
+  fake.notify("device.removed", { account: A, muaa_id: "00000000000000aa", self: true, by: PEER });
+  await settle();
+  assert.equal($("[data-op-status=join]").textContent, "");
+  assert.equal($("[data-role=sma-hint]").textContent, getMessage("smaRemoved"));
+  assert.equal($("[data-role=self]").textContent, getMessage("selfRemoved"));
+  assert.equal(pairedCell(), getMessage("pairedNo"));
+  assert.equal(section.querySelector("[data-role=devices] tbody tr [data-action=remove]"), null);
+  assert.equal($("[data-action=join]").hidden, false);
+  for (const action of ["sync", "leave", "pairRequest"]) assert.equal($(`[data-action=${action}]`).hidden, true, action);
+  world.removed = false;
+});
+
 test("host missing: the panel shows the exact install command and a retry", async () => {
   fake.port.hostExit("No such native application org_autocrypt_sma_host");
   await settle();

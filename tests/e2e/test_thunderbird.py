@@ -378,6 +378,12 @@ def test_7_remove_the_second_device(
         "This device was removed from the account's devices. Join again to take part.",
     )
     assert desktop.text("[data-role=self]") == "removed"
+    # No stale state from before the removal: the "Joined." notice is gone, no other device
+    # is shown as paired, and only "Join" is offered.
+    assert desktop.text("[data-op-status=join]").strip() == ""
+    rows = device_rows(desktop)
+    assert not any(row.endswith((" Paired", " Paired Remove")) for row in rows), rows
+    assert not any("Remove" in row for row in rows), rows
     desktop.screenshot("was-removed")
 
     on_server = server_messages(imap_server, mail_user)
