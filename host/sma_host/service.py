@@ -1057,8 +1057,15 @@ class Host:
         session = self.session(account)
         membership = self.membership(account, allow_removed=True)
         mailbox = self.mailbox(session)
+        queued_before = self.store.last_outbox_id(account)
         told = self._tell_peers_gone(session, membership, [membership.muaa_id])
-        self._flush_outbox(session, mailbox)
+        try:
+            self._flush_outbox(session, mailbox)
+        except HostError:
+            # Not left after all: the goodbyes must not go out later, from a device that
+            # is still a member.
+            self.store.drop_outbox_after(account, queued_before)
+            raise
         digest = self._read_announcements(session, mailbox, membership)
         mine = digest.own_stale_uids + (
             [digest.live_uids[membership.muaa_id]] if membership.muaa_id in digest.live_uids else []

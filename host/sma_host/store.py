@@ -463,6 +463,18 @@ class Store:
             ).fetchall()
         return [OutboxItem(*row) for row in rows]
 
+    def last_outbox_id(self, account: str) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COALESCE(MAX(id), 0) FROM outbox WHERE account = ?", (account,)
+            ).fetchone()
+        return int(row[0])
+
+    def drop_outbox_after(self, account: str, item_id: int) -> None:
+        """Forget what was queued after ``item_id`` (undoing an operation that failed)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM outbox WHERE account = ? AND id > ?", (account, item_id))
+
     def sent(self, item_id: int) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))

@@ -165,3 +165,25 @@ def test_push_survives_a_dropped_connection(spawn_host, account, proxy) -> None:
         "keys.changed", lambda p: p["addrs"] == ["late@example.net"], timeout=30
     )
     assert note["account"] == ACCOUNT
+
+
+def test_a_leave_that_fails_sends_no_goodbye_later(spawn_host, account, proxy) -> None:  # type: ignore[no-untyped-def]
+    from devtools.host_process import RpcError
+
+    a, a_id, b, b_id = paired_pair(
+        spawn_host,
+        account,
+        account.configure_params(ACCOUNT, device_name="a"),
+        through(proxy, account, "b"),
+    )
+    proxy.cut_all()  # B's connection is gone when it tries to say goodbye
+    with pytest.raises(RpcError) as failed:
+        call(b, "sma.leave")
+    assert failed.value.reason == "connection_failed"
+    assert call(b, "sma.status")["self"] == b_id  # still a member
+    assert call(b, "sma.sync")["sent"] == 0  # and no goodbye left queued
+    call(a, "sma.sync")
+    assert b_id in {m["muaa_id"] for m in call(a, "sma.status")["muaas"] if m["paired"]}
+    assert call(b, "sma.leave")["told"] == [a_id]
+    call(a, "sma.sync")
+    a.wait_notification("device.removed", lambda p: p["muaa_id"] == b_id, timeout=10)
