@@ -33,7 +33,7 @@ from bench.stdio import (
     python_rss_kib,
     read_frame,
 )
-from devtools.dovecot import DovecotServer, ImapUser
+from devtools.dovecot import DovecotServer, ImapUser, drop_into_maildir, maildir_folder
 from devtools.host_process import HostProcess
 from devtools.imap_proxy import ImapProxy
 
@@ -803,24 +803,6 @@ def _size(count: int) -> str:
     return f"{count / MB:.1f} MB" if count >= MB / 10 else f"{count / 1000:.0f} kB"
 
 
-def drop_into_maildir(directory: Path, raws: Iterator[bytes], tag: str) -> int:
-    """Deliver the Maildir way (``tmp/`` then rename into ``new/``), as the server's
-    own delivery would; files get the folder's owner."""
-    owner = directory.stat()
-    stamp = int(time.time())
-    count = 0
-    for count, raw in enumerate(raws, start=1):
-        data = raw.replace(b"\r\n", b"\n")  # Maildir lines end in LF
-        name = f"{stamp}.M{count}P{os.getpid()}.{tag},S={len(data)}"
-        tmp = directory / "tmp" / name
-        tmp.write_bytes(data)
-        if os.geteuid() == 0:
-            os.chown(tmp, owner.st_uid, owner.st_gid)
-        tmp.chmod(0o644)
-        os.rename(tmp, directory / "new" / name)
-    return count
-
-
 def sync_and_rss(bench: Bench) -> list[Row]:
     plan = bench.plan
     user = bench.new_user()
@@ -842,9 +824,7 @@ def sync_and_rss(bench: Bench) -> list[Row]:
         spawned.clear()
         sender = Sender.read(a_dir, email, b_id)
         folder = f"_Autocrypt_SMA_{b_id}"
-        maildir = bench.server.maildir(user.name) / f".{folder}"
-        if not (maildir / "new").is_dir():
-            raise RuntimeError(f"no Maildir for {folder} at {maildir}")
+        maildir = maildir_folder(bench.server, user, folder)
         stamp = itertools.count(1)
         for size, reps in zip(plan.sync_sizes, plan.sync_reps, strict=True):
             for rep in range(reps):

@@ -38,7 +38,7 @@ import subprocess
 import tempfile
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -48,7 +48,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["DOVECOT_BINARY", "DovecotServer", "ImapUser", "ensure_dovecot_installed"]
+__all__ = [
+    "DOVECOT_BINARY",
+    "DovecotServer",
+    "ImapUser",
+    "drop_into_maildir",
+    "ensure_dovecot_installed",
+    "maildir_folder",
+]
 
 DOVECOT_BINARY = "/usr/sbin/dovecot"
 
@@ -437,6 +444,40 @@ mail_max_userip_connections = 100
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def maildir_folder(server: DovecotServer, user: ImapUser, folder: str) -> Path:
+    """The Maildir++ directory of an existing first-level ``folder`` (``Maildir/.<folder>``).
+
+    Dovecot stores the INBOX in the Maildir root and every other folder in a dot-prefixed
+    directory beside ``cur/ new/ tmp/``; the separator is shown as ``.`` on disk.
+    """
+    path = server.maildir(user.name) / ("." + folder)
+    if not (path / "new").is_dir():
+        raise FileNotFoundError(f"{folder!r} has no Maildir at {path}: create it through IMAP")
+    return path
+
+
+def drop_into_maildir(directory: Path, raws: Iterable[bytes], tag: str = "sma-test") -> int:
+    """Deliver ``raws`` the Maildir way (write in ``tmp/``, rename into ``new/``).
+
+    The files get the folder's owner (the server reads them as that user when the tests
+    run as root). Returns how many were written.
+    """
+    owner = directory.stat()
+    stamp = int(time.time())
+    count = 0
+    for count, raw in enumerate(raws, start=1):
+        # Maildir lines end in LF; Dovecot serves them with CRLF.
+        data = raw.replace(b"\r\n", b"\n")
+        name = f"{stamp}.M{count}P{os.getpid()}.{tag},S={len(data)}"
+        tmp = directory / "tmp" / name
+        tmp.write_bytes(data)
+        if os.geteuid() == 0:
+            os.chown(tmp, owner.st_uid, owner.st_gid)
+        tmp.chmod(0o644)
+        os.rename(tmp, directory / "new" / name)
+    return count
 
 
 def _free_ports(count: int) -> list[int]:

@@ -7,14 +7,11 @@ faster than APPEND when a test needs thousands of messages.
 
 from __future__ import annotations
 
-import os
 import ssl
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from email.parser import BytesParser
 from email.policy import compat32
-from pathlib import Path
 
 from imapclient import IMAPClient
 
@@ -75,37 +72,3 @@ def sma_senders(raws: Iterable[bytes]) -> list[str]:
         fields = dict(part.strip().split("=", 1) for part in value.split(";"))
         senders.append(fields["from"])
     return sorted(senders)
-
-
-def maildir_folder(server: DovecotServer, user: ImapUser, folder: str) -> Path:
-    """The Maildir++ directory of an existing first-level ``folder`` (``Maildir/.<folder>``).
-
-    Dovecot stores the INBOX in the Maildir root and every other folder in a dot-prefixed
-    directory beside ``cur/ new/ tmp/``; the separator is shown as ``.`` on disk.
-    """
-    path = server.maildir(user.name) / ("." + folder)
-    if not (path / "new").is_dir():
-        raise FileNotFoundError(f"{folder!r} has no Maildir at {path}: create it through IMAP")
-    return path
-
-
-def drop_into_maildir(directory: Path, raws: Iterable[bytes]) -> int:
-    """Deliver ``raws`` the Maildir way (write in ``tmp/``, rename into ``new/``).
-
-    The files get the folder's owner (the server reads them as that user when the tests
-    run as root). Returns how many were written.
-    """
-    owner = directory.stat()
-    stamp = int(time.time())
-    count = 0
-    for count, raw in enumerate(raws, start=1):
-        # Maildir lines end in LF; Dovecot serves them with CRLF.
-        data = raw.replace(b"\r\n", b"\n")
-        name = f"{stamp}.M{count}P{os.getpid()}.sma-test,S={len(data)}"
-        tmp = directory / "tmp" / name
-        tmp.write_bytes(data)
-        if os.geteuid() == 0:
-            os.chown(tmp, owner.st_uid, owner.st_gid)
-        tmp.chmod(0o644)
-        os.rename(tmp, directory / "new" / name)
-    return count

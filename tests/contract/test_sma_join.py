@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from devtools.dovecot import DovecotServer
+from devtools.dovecot import DovecotServer, drop_into_maildir, maildir_folder
 from devtools.host_process import HostProcess, RpcError
 from sma_host.native.schemas import validate_result
 from sma_host.protocol import announce, envelope
@@ -382,8 +382,8 @@ def test_status_pages_a_list_larger_than_one_frame(spawn_host: Spawn, account: A
     # 64 characters, mostly four bytes each in UTF-8: about 330 bytes per listed device.
     fakes = {f"f{i:015x}": f"{i:05d} " + "📱" * 55 + "end" for i in range(3600)}
     assert all(len(name) == announce.MAX_NAME_CHARS for name in fakes.values())
-    folder = imap_inspect.maildir_folder(account.server, account.user, "_Autocrypt_SMA")
-    written = imap_inspect.drop_into_maildir(
+    folder = maildir_folder(account.server, account.user, "_Autocrypt_SMA")
+    written = drop_into_maildir(
         folder, (fake_announcement(account.email, m, n) for m, n in fakes.items())
     )
     assert written == len(fakes)
