@@ -55,6 +55,7 @@ __all__ = [
     "drop_into_maildir",
     "ensure_dovecot_installed",
     "maildir_folder",
+    "write_self_signed_cert",
 ]
 
 DOVECOT_BINARY = "/usr/sbin/dovecot"
@@ -271,7 +272,7 @@ class DovecotServer:
         for user in self._users:
             self._write_passwd(user)
         self.ca_file = self._path("tls", "cert.pem")
-        _write_self_signed_cert(self.ca_file, self._path("tls", "key.pem"))
+        write_self_signed_cert(self.ca_file, self._path("tls", "key.pem"))
 
     def _write_passwd(self, user: ImapUser) -> None:
         """Create ``passwd.d/<name>`` atomically (Dovecot must never read it half-written)."""
@@ -530,7 +531,8 @@ def _probe(
                 sock.close()
 
 
-def _write_self_signed_cert(cert_path: str, key_path: str) -> None:
+def write_self_signed_cert(cert_path: str, key_path: str) -> None:
+    """A self-signed CA certificate for localhost and 127.0.0.1 (PEM), and its key (0600)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)

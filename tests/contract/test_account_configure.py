@@ -6,7 +6,6 @@ and what configuring changes for the SMA methods that follow.
 
 from __future__ import annotations
 
-import datetime
 import json
 import socket
 import time
@@ -15,11 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from devtools.dovecot import write_self_signed_cert
 from devtools.host_process import HostProcess, RpcError
 from sma_host.imap.mailbox import is_loopback
 from sma_host.native.schemas import validate_result
@@ -51,23 +47,8 @@ def data_dir_bytes(host: HostProcess) -> bytes:
 
 
 def write_foreign_ca(path: Path) -> Path:
-    """A freshly made CA certificate for ``localhost`` that has nothing to do with Dovecot's."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    """A freshly made CA certificate for localhost that has nothing to do with Dovecot's."""
+    write_self_signed_cert(str(path), str(path.with_suffix(".key")))
     return path
 
 
