@@ -12,7 +12,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .credentials import PasswordVault, vault_key
@@ -125,6 +125,7 @@ class Host:
         return int(self.clock())
 
     def close(self) -> None:
+        # Every watcher is woken first: the logouts that follow may each wait on a server.
         for session in list(self._sessions.values()):
             if session.watcher is not None:
                 session.watcher.stop()
@@ -520,7 +521,7 @@ class Host:
         with self.store.transaction():
             self._enqueue(session, membership, request.party.muaa_id, pairing.ACCEPT, body)
             self.store.save_pairing(
-                _with(record, data={**record.data, "stage": "accepted", "expect": expected.hex()})
+                replace(record, data={**record.data, "stage": "accepted", "expect": expected.hex()})
             )
         self._update_live(account)
         self._flush_soon(session)
@@ -746,7 +747,7 @@ class Host:
             ):
                 raise envelope.MalformedMessage("bad account key")
         except (pairing.ConfirmationFailed, envelope.MalformedMessage):
-            record = _with(record, peer=sender, peer_name=acc.party.name)
+            record = replace(record, peer=sender, peer_name=acc.party.name)
             self._fail(record, "confirmation_failed", tell_peer=True)
             return "pairing_failed"
         now = self.now()
@@ -761,7 +762,7 @@ class Host:
                 self.store.set_account_key(account, account_key)
                 adopted = True
             self.store.save_pairing(
-                _with(record, peer=sender, peer_name=acc.party.name, state="complete", data={})
+                replace(record, peer=sender, peer_name=acc.party.name, state="complete", data={})
             )
             # What this device knew before pairing reaches the group too.
             peer = self.store.peer(account, sender)
@@ -810,7 +811,7 @@ class Host:
         with self.store.transaction():
             others = self.store.peers(account)
             self.store.add_peer(account, _party_peer(party, now))
-            self.store.save_pairing(_with(record, state="complete", data={}))
+            self.store.save_pairing(replace(record, state="complete", data={}))
             # The newcomer gets the whole keyring the group has built so far.
             self._send_keyring(session, membership, _party_peer(party, now))
             # Every device we were paired with learns the newcomer (it learnt them from us).
@@ -843,7 +844,7 @@ class Host:
             asked = record.peer == sender or sender in record.data.get("targets", {})
             if asked:
                 self._fail(
-                    _with(record, peer=record.peer or sender),
+                    replace(record, peer=record.peer or sender),
                     "peer_"
                     + (abort.reason if abort.reason in pairing.ABORT_REASONS else "aborted"),
                     tell_peer=False,
@@ -1336,7 +1337,7 @@ class Host:
         now = self.now()
         for record in self.store.pairings(account):
             if record.state == "waiting" and record.expires_at <= now:
-                self.store.save_pairing(_with(record, state="expired", reason="expired", data={}))
+                self.store.save_pairing(replace(record, state="expired", reason="expired", data={}))
                 self.notify(
                     "pair.failed",
                     {
@@ -1353,7 +1354,7 @@ class Host:
         session = self.session(record.account)
         membership = self.membership(record.account)
         with self.store.transaction():
-            self.store.save_pairing(_with(record, state="failed", reason=reason, data={}))
+            self.store.save_pairing(replace(record, state="failed", reason=reason, data={}))
             if tell_peer:
                 peers = [record.peer] if record.peer else list(record.data.get("targets", {}))
                 for peer in peers:
@@ -1395,12 +1396,6 @@ def _poll_interval(setting: str | None) -> float:
             "SMA_HOST_POLL_S=%r is not a number of seconds: using %s", setting, DEFAULT_POLL_S
         )
         return DEFAULT_POLL_S
-
-
-def _with(record: Pairing, **changes: Any) -> Pairing:
-    from dataclasses import replace
-
-    return replace(record, **changes)
 
 
 def _request_from_record(record: Pairing) -> pairing.Request:
