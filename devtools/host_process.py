@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sma_host.native.schemas import validate_notification
+
 ADDON_ID = "sma-host@autocrypt.org"
 _LENGTH = struct.Struct("=I")
 #: Thunderbird drops the port on a larger host → add-on message.
@@ -84,6 +86,8 @@ class HostProcess:
         self.raw_leftover = b""
         #: Frames the add-on could not have used: (why, first bytes of the payload).
         self.bad_frames: list[tuple[str, bytes]] = []
+        #: Notifications that broke their schema (``<name>.notification.json``).
+        self.notification_violations: list[str] = []
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
         self._reader.start()
 
@@ -128,6 +132,9 @@ class HostProcess:
                     self.responses[message["id"]] = message
                 else:
                     self.notifications.append(message)
+                    self.notification_violations += validate_notification(
+                        str(message.get("method")), message.get("params", {})
+                    )
                 self._cond.notify_all()
 
     def send_raw(self, data: bytes) -> None:

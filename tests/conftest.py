@@ -102,3 +102,5 @@ def spawn_host(tmp_dir: Path) -> Iterator[Callable[..., HostProcess]]:
     yield spawn
     for host in hosts:
         host.close()
+    # Every notification any test saw holds against its schema.
+    assert [v for host in hosts for v in host.notification_violations] == []

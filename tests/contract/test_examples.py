@@ -10,7 +10,12 @@ import pytest
 
 from sma_host import errors
 from sma_host.methods import METHODS
-from sma_host.native.schemas import validate_params, validate_result
+from sma_host.native.schemas import (
+    notification_names,
+    validate_notification,
+    validate_params,
+    validate_result,
+)
 
 EXAMPLES = sorted((Path(__file__).parent / "examples").glob("*.json"))
 CODES = {
@@ -41,6 +46,7 @@ def test_example_holds(path: Path) -> None:
     body = json.loads(path.read_text())
     if "notification" in body:
         assert body["notification"] in NOTIFICATIONS and body["params"]["account"]
+        assert validate_notification(body["notification"], body["params"]) == []
         return
     invalid_on_purpose = body.get("error", {}).get("data", {}).get("reason") == "invalid_params"
     if body.get("method") in METHODS and not invalid_on_purpose:
@@ -51,3 +57,13 @@ def test_example_holds(path: Path) -> None:
         error = body["error"]
         assert error["code"] == CODES[error["data"]["reason"]]
         assert error["message"]
+
+
+def test_every_notification_has_a_schema() -> None:
+    assert set(notification_names()) == NOTIFICATIONS
+
+
+def test_a_notification_off_its_schema_is_caught() -> None:
+    assert validate_notification("sma.changed", {"account": "a1", "muaas": -1}) != []
+    assert validate_notification("sma.changed", {"account": "a1"}) != []
+    assert validate_notification("no.such", {"account": "a1"}) != []

@@ -17,13 +17,13 @@ _lock = threading.Lock()
 
 
 def schema_names() -> list[str]:
-    """Every ``<method>.<params|result>`` schema shipped with the package."""
+    """Every ``<method>.<params|result>`` and ``<name>.notification`` schema in the package."""
     files = resources.files("sma_host").joinpath("schemas")
     return sorted(f.name.removesuffix(".json") for f in files.iterdir() if f.name.endswith(".json"))
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    """``name`` is ``common`` or ``<method>.params`` / ``<method>.result``."""
+    """``name`` is ``common``, ``<method>.params`` / ``<method>.result`` or ``<name>.notification``."""
     text = resources.files("sma_host").joinpath("schemas", f"{name}.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
@@ -74,6 +74,22 @@ def validate_result(method: str, result: dict[str, Any]) -> list[str]:
     """Violations of the result schema, as messages (empty when valid); used by the tests."""
     return [
         f"{e.json_path}: {e.message}" for e in validator(f"{method}.result").iter_errors(result)
+    ]
+
+
+def notification_names() -> list[str]:
+    """Every notification the host can send: one ``<name>.notification`` schema each."""
+    suffix = ".notification"
+    return [n.removesuffix(suffix) for n in schema_names() if n.endswith(suffix)]
+
+
+def validate_notification(name: str, params: dict[str, Any]) -> list[str]:
+    """Violations of a notification's schema (empty when valid); used by the tests."""
+    if f"{name}.notification" not in schema_names_set():
+        return [f"no notification is called {name!r}"]
+    return [
+        f"{name} {e.json_path}: {e.message}"
+        for e in validator(f"{name}.notification").iter_errors(params)
     ]
 
 
