@@ -8,7 +8,6 @@ Only a real OS store counts: a backend that writes a plaintext or weakly encrypt
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -44,7 +43,9 @@ class PasswordVault:
         except Exception as exc:  # no package, or a backend that fails to load
             self.unavailable_reason = f"the keyring package cannot be used ({type(exc).__name__})"
             return None
-        explicit = bool(os.environ.get("PYTHON_KEYRING_BACKEND"))
+        from .config import CONFIG
+
+        explicit = CONFIG.keyring_backend_chosen
         chain = list(backend.backends) if isinstance(backend, ChainerBackend) else [backend]
         if not chain:
             self.unavailable_reason = "no OS keyring is available"

@@ -3,7 +3,6 @@ start-up more than the rest of the fast path together."""
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from typing import Any
@@ -20,7 +19,9 @@ def configure() -> None:
             return
         import logging
 
-        level = os.environ.get("SMA_HOST_LOG", "INFO").upper()
+        from .config import CONFIG
+
+        level = CONFIG.log_level
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("sma-host %(levelname)s %(name)s: %(message)s"))
         root = logging.getLogger()
@@ -29,6 +30,8 @@ def configure() -> None:
         # imapclient logs whole commands and message bodies at DEBUG: never let them through.
         for noisy in ("imapclient", "imaplib"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        for warning in CONFIG.warnings:
+            logging.getLogger("sma_host.config").warning("%s", warning)
         _done = True
 
 

@@ -19,9 +19,9 @@ from typing import Any
 
 from .protocol.crypto import Identity
 from .protocol.keyring import PeerEntry, entry_from_json
+from .protocol.pairing_states import Attempt
 
 DB_NAME = "sma-host.sqlite3"
-DATA_DIR_ENV = "SMA_HOST_DATA_DIR"
 
 _MIGRATIONS: list[str] = [
     # 1: accounts and SMA membership
@@ -44,6 +44,7 @@ _MIGRATIONS: list[str] = [
         created      INTEGER NOT NULL,
         announced_at INTEGER NOT NULL DEFAULT 0
     );
+    -- device: written by 0.1 only and never read, kept as migrations never change
     CREATE TABLE device (
         account      TEXT NOT NULL REFERENCES account(account) ON DELETE CASCADE,
         muaa_id      TEXT NOT NULL,
@@ -123,9 +124,10 @@ _MIGRATIONS: list[str] = [
 
 
 def default_data_dir() -> Path:
-    override = os.environ.get(DATA_DIR_ENV)
-    if override:
-        return Path(override)
+    from .config import CONFIG
+
+    if CONFIG.data_dir is not None:
+        return CONFIG.data_dir
     import platformdirs
 
     return Path(platformdirs.user_data_dir("sma-host", appauthor=False))
@@ -156,20 +158,6 @@ class Membership:
 
 
 @dataclass(frozen=True)
-class Pairing:
-    account: str
-    pairing_id: str
-    direction: str  # "incoming" | "outgoing"
-    peer: str | None
-    peer_name: str | None
-    state: str  # "waiting" | "complete" | "failed" | "expired"
-    reason: str | None
-    created: int
-    expires_at: int
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class Peer:
     """A paired device."""
 
@@ -185,16 +173,6 @@ class OutboxItem:
     id: int
     recipient: str
     message: bytes
-
-
-@dataclass(frozen=True)
-class KnownDevice:
-    muaa_id: str
-    name: str
-    sign_key: bytes
-    dh_key: bytes
-    created: int
-    last_seen: int
 
 
 class Store:
@@ -317,59 +295,37 @@ class Store:
         with self.transaction() as db:
             db.execute("UPDATE membership SET announced_at = ? WHERE account = ?", (when, account))
 
-    # devices seen in the announcement folder
-
-    def replace_devices(self, account: str, devices: list[KnownDevice]) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM device WHERE account = ?", (account,))
-            db.executemany(
-                "INSERT INTO device VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (account, d.muaa_id, d.name, d.sign_key, d.dh_key, d.created, d.last_seen)
-                    for d in devices
-                ],
-            )
-
-    def devices(self, account: str) -> list[KnownDevice]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT muaa_id, name, sign_key, dh_key, created, last_seen FROM device"
-                " WHERE account = ? ORDER BY muaa_id",
-                (account,),
-            ).fetchall()
-        return [KnownDevice(*row) for row in rows]
-
     # pairing
 
-    def save_pairing(self, p: Pairing) -> None:
+    def save_pairing(self, p: Attempt) -> None:
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO pairing VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     p.account,
                     p.pairing_id,
-                    p.direction,
+                    p.direction.value,
                     p.peer,
                     p.peer_name,
-                    p.state,
+                    p.phase.state,
                     p.reason,
                     p.created,
                     p.expires_at,
-                    json.dumps(p.data),
+                    json.dumps(p.data()),
                 ),
             )
 
-    def pairing(self, account: str, pairing_id: str, direction: str) -> Pairing | None:
+    def pairing(self, account: str, pairing_id: str, direction: str) -> Attempt | None:
         rows = self._pairings(
             "WHERE account = ? AND pairing_id = ? AND direction = ?",
             (account, pairing_id, direction),
         )
         return rows[0] if rows else None
 
-    def pairings(self, account: str) -> list[Pairing]:
+    def pairings(self, account: str) -> list[Attempt]:
         return self._pairings("WHERE account = ? ORDER BY created, pairing_id", (account,))
 
-    def _pairings(self, where: str, args: tuple[Any, ...]) -> list[Pairing]:
+    def _pairings(self, where: str, args: tuple[Any, ...]) -> list[Attempt]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT account, pairing_id, direction, peer, peer_name, state, reason, created,"
@@ -377,7 +333,7 @@ class Store:
                 args,
             ).fetchall()
         return [
-            Pairing(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
+            Attempt.from_row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
             for r in rows
         ]
 

@@ -163,10 +163,6 @@ class Mailbox:
         with map_imap_errors(f"looking up {name}", self._secret):
             return bool(self._client.folder_exists(name))
 
-    def list_folders(self, pattern: str) -> list[str]:
-        with map_imap_errors("listing folders", self._secret):
-            return [to_unicode(name) for _f, _d, name in self._client.list_folders("", pattern)]
-
     def delete_folder(self, name: str) -> bool:
         """Delete ``name``; False when it was already gone."""
         with map_imap_errors(f"deleting {name}", self._secret):

@@ -23,7 +23,7 @@ def schema_names() -> list[str]:
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    """``name`` is ``common``, ``<method>.params`` / ``<method>.result`` or ``<name>.notification``."""
+    """``common``, ``<method>.params``, ``<method>.result`` or ``<name>.notification``."""
     text = resources.files("sma_host").joinpath("schemas", f"{name}.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
@@ -46,10 +46,6 @@ def _validator(name: str) -> Any:
 def validator(name: str) -> Any:
     with _lock:  # functools.cache is not safe against two threads building the same entry
         return _validator(name)
-
-
-def has_schema(method: str) -> bool:
-    return f"{method}.params" in schema_names_set()
 
 
 @cache

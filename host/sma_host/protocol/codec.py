@@ -63,3 +63,10 @@ def field_int(fields: dict[str, Any], name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:
         raise MalformedMessage(f"bad {name}")
     return value
+
+
+def bounded_list(value: object, limit: int) -> list[Any]:
+    """``value`` if it is a list of at most ``limit`` items."""
+    if not isinstance(value, list) or len(value) > limit:
+        raise MalformedMessage("bad list")
+    return value

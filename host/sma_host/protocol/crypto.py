@@ -128,7 +128,3 @@ def open_sealed(key: bytes, nonce: bytes, ciphertext: bytes, associated: bytes) 
         return ChaCha20Poly1305(key).decrypt(nonce, ciphertext, associated)
     except InvalidTag as exc:
         raise DecryptionFailed from exc
-
-
-def random_bytes(count: int) -> bytes:
-    return os.urandom(count)

@@ -35,7 +35,6 @@ REQUEST = "pair-request"
 ACCEPT = "pair-accept"
 CONFIRM = "pair-confirm"
 ABORT = "pair-abort"
-TYPES = (REQUEST, ACCEPT, CONFIRM, ABORT)
 
 CODE_DIGITS = 10
 DEFAULT_TTL_S = 600
@@ -333,26 +332,3 @@ def _fields(envelope: Envelope, sma_type: str) -> dict[str, Any]:
     if fields.get("v") != 1 or not is_pairing_id(fields.get("pairing_id")):
         raise MalformedMessage("bad pairing id")
     return fields
-
-
-# Membership updates -----------------------------------------------------------------------
-
-MEMBER_ADD = "member-add"
-_MEMBER_CONTEXT = b"member-add"
-
-
-def member_add_payload(voucher: crypto.Identity, devices: list[Party]) -> dict[str, Any]:
-    """What a device sends its peers after pairing a newcomer: the newcomer's identity,
-    signed by the voucher (and sealed on the channel to each peer)."""
-    listed = [d.to_json() for d in devices]
-    return {"devices": listed, "sig": codec.b64(voucher.sign(_MEMBER_CONTEXT, codec.dumps(listed)))}
-
-
-def parse_member_add(payload: dict[str, Any], voucher_sign_key: bytes) -> list[Party]:
-    listed = payload.get("devices")
-    if not isinstance(listed, list) or not 0 < len(listed) <= 64:
-        raise MalformedMessage("bad device list")
-    signature = codec.unb64(payload.get("sig"), crypto.SIGNATURE_BYTES)
-    if not crypto.verify(voucher_sign_key, signature, _MEMBER_CONTEXT, codec.dumps(listed)):
-        raise MalformedMessage("bad signature")
-    return [Party.from_json(d) for d in listed]

@@ -1,0 +1,133 @@
+"""The orchestrator: turns method calls and inbox messages into core decisions and
+adapter calls. ``Host`` wires the units, each a class with its collaborators passed in:
+
+- ``context``: sessions (password, connections) and the per-call ``Account`` view;
+- ``notifications``: the one place that builds notifications;
+- ``outbox``: messages to other devices, committed before they are sent;
+- ``push``: the watcher connection and fast polling during pairing;
+- ``announcements``: the announcement folder, ``sma.join``, ``sma.status``;
+- ``accounts``: ``account.configure``, resuming at start-up, the account key;
+- ``keys``: the replicated keyring;
+- ``pairing``: ``pair.*`` and the pairing messages, through ``protocol/pairing_states``;
+- ``membership``: removal, leaving, expiry, ``member-add`` / ``member-remove``;
+- ``inbox``: ``sma.sync``, dispatching each inbox message through one table.
+
+The stdio loop calls ``Host.call`` from the account's worker thread only.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..config import CONFIG, Config
+from ..credentials import PasswordVault
+from ..errors import ConnectionFailed
+from ..protocol import pairing as pairing_messages
+from ..protocol.membership import MEMBER_ADD, MEMBER_REMOVE
+from ..store import Store
+from .accounts import Accounts
+from .announcements import Announcements
+from .context import Sessions
+from .inbox import Inbox
+from .keys import KEY_UPDATE, Keys
+from .membership import Membership
+from .notifications import Notifier, Notify
+from .outbox import Outbox
+from .pairing import Pairings
+from .push import Push, Schedule
+
+__all__ = ["Host", "Notify", "Schedule"]
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Host:
+    """Method implementations. ``clock`` and ``random`` are injectable for tests."""
+
+    def __init__(
+        self,
+        store: Store,
+        notify: Notify,
+        schedule: Schedule | None = None,
+        clock: Callable[[], float] = time.time,
+        random: Callable[[int], bytes] = os.urandom,
+        config: Config = CONFIG,
+    ) -> None:
+        self.store = store
+
+        def now() -> int:
+            return int(clock())
+
+        self.sessions = Sessions(store, PasswordVault())
+        notifier = Notifier(notify)
+        outbox = Outbox(store, self.sessions, now, random)
+        push = Push(store, self.sessions, config, schedule, now, self._background_sync)
+        announcements = Announcements(store, self.sessions, notifier, push, now, random)
+        self.accounts = Accounts(store, self.sessions, self.sessions.vault, push, schedule)
+        keys = Keys(store, self.sessions, outbox)
+        pairings = Pairings(
+            store, self.sessions, outbox, notifier, push, keys, announcements, now, random
+        )
+        members = Membership(store, self.sessions, outbox, notifier, announcements, keys, push, now)
+        self.inbox = inbox = Inbox(store, self.sessions, outbox, notifier, announcements, push, now)
+        inbox.plain = {
+            pairing_messages.REQUEST: pairings.on_request,
+            pairing_messages.ACCEPT: pairings.on_accept,
+            pairing_messages.CONFIRM: pairings.on_confirm,
+            pairing_messages.ABORT: pairings.on_abort,
+        }
+        inbox.sealed = {
+            KEY_UPDATE: keys.on_key_update,
+            MEMBER_ADD: members.on_member_add,
+            MEMBER_REMOVE: members.on_member_remove,
+        }
+        inbox.expire_pairings = pairings.expire
+        inbox.this_device_removed = members.this_device_removed
+        inbox.heartbeat = members.heartbeat
+        #: Method name → handler: the methods of ``methods.METHODS`` except ``hello``.
+        self.methods: Mapping[str, Handler] = {
+            "account.configure": self.accounts.configure,
+            "account.key.set": self.accounts.set_key,
+            "account.key.get": self.accounts.get_key,
+            "sma.join": announcements.join,
+            "sma.status": announcements.status,
+            "sma.sync": inbox.sync,
+            "sma.expire": members.expire,
+            "sma.leave": members.leave,
+            "device.remove": members.remove,
+            "pair.request": pairings.request,
+            "pair.accept": pairings.accept,
+            "pair.list": pairings.list_attempts,
+            "pair.cancel": pairings.cancel,
+            "keys.put": keys.put_entries,
+            "keys.list": keys.list_entries,
+        }
+
+    def _background_sync(self, account: str) -> None:
+        self.inbox.background_sync(account)
+
+    def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        handler = self.methods[method]
+        try:
+            return handler(params)
+        except ConnectionFailed:
+            # The connection is unusable now: the next call starts a fresh one.
+            session = self.sessions.find(params.get("account", ""))
+            if session is not None:
+                session.close_mailbox()
+            raise
+
+    def resume_accounts(self) -> None:
+        self.accounts.resume_all()
+
+    def close(self) -> None:
+        # Every watcher is woken first: the logouts that follow may each wait on a server.
+        sessions = self.sessions.all()
+        for session in sessions:
+            if session.watcher is not None:
+                session.watcher.stop()
+        for session in sessions:
+            session.close()

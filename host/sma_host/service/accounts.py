@@ -1,0 +1,118 @@
+"""Accounts: ``account.configure`` (server and password), resuming at start-up, and the
+account key."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Any
+
+from ..credentials import PasswordVault
+from ..errors import HostError, InsecureRefused
+from ..imap.mailbox import Mailbox, is_loopback
+from ..store import AccountSettings, Store
+from .context import AccountSession, Sessions, imap_settings, password_key
+from .push import Push, Schedule
+
+log = logging.getLogger(__name__)
+
+
+class Accounts:
+    def __init__(
+        self,
+        store: Store,
+        sessions: Sessions,
+        vault: PasswordVault,
+        push: Push,
+        schedule: Schedule | None,
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.vault = vault
+        self.push = push
+        self.schedule = schedule
+
+    def configure(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``account.configure``: log in once to check the settings, then keep them."""
+        imap = params["imap"]
+        if imap["security"] == "none" and not is_loopback(imap["host"]):
+            raise InsecureRefused(
+                "plaintext IMAP is refused for a host that is not loopback: use tls or starttls",
+                host=imap["host"],
+            )
+        settings = AccountSettings(
+            account=params["account"],
+            email=params["email"],
+            device_name=params["device_name"],
+            imap_host=imap["host"],
+            imap_port=imap["port"],
+            security=imap["security"],
+            username=imap["username"],
+            ca_file=imap.get("ca_file"),
+        )
+        password: str = imap["password"]
+        mailbox = Mailbox.connect(imap_settings(settings, password))
+        self.store.save_account(settings)
+        session = AccountSession(settings, password, mailbox, last_used=time.monotonic())
+        self.sessions.replace(session)
+        remember = bool(params.get("remember"))
+        storage = self._remember_password(settings, password, remember)
+        membership = self.store.membership(settings.account)
+        if membership is not None and not membership.removed:
+            self.push.start(session, membership.muaa_id)
+        log.info(
+            "account %s configured (%s:%d, %s)",
+            settings.account,
+            settings.imap_host,
+            settings.imap_port,
+            settings.security,
+        )
+        result: dict[str, Any] = {
+            "account": settings.account,
+            "capabilities": mailbox.capabilities,
+            "password_storage": storage,
+        }
+        if remember and storage != "keyring":
+            result["keyring_unavailable"] = self.vault.unavailable_reason or "unknown"
+        return result
+
+    def _remember_password(self, settings: AccountSettings, password: str, remember: bool) -> str:
+        """Keep the password in the OS keyring when asked and possible; else memory only."""
+        key = password_key(settings)
+        if remember and self.vault.store(key, password):
+            return "keyring"
+        if not remember:
+            self.vault.forget(key)
+        return "memory"
+
+    def resume_all(self) -> None:
+        """At start-up: accounts whose password the OS keyring remembers get their watcher
+        back (on their own worker) without waiting for the add-on to configure them again."""
+        if self.schedule is None:
+            return
+        for account in self.store.accounts():
+            self.schedule(account, functools.partial(self._resume, account))
+
+    def _resume(self, account: str) -> None:
+        membership = self.store.membership(account)
+        if membership is None or membership.removed:
+            return
+        session = self.sessions.get(account)
+        if session.password is None or session.watcher is not None:
+            return
+        try:
+            self.push.start(session, membership.muaa_id)
+        except HostError as exc:
+            log.info("account %s: not watching yet: %s", account, exc.reason)
+
+    def set_key(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``account.key.set``."""
+        self.sessions.get(params["account"])
+        self.store.set_account_key(params["account"], params["armored"])
+        return {"account": params["account"], "stored": True}
+
+    def get_key(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``account.key.get``."""
+        self.sessions.get(params["account"])
+        return {"armored": self.store.account_key(params["account"])}

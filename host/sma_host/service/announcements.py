@@ -1,0 +1,184 @@
+"""The announcement folder: who is in the SMA. Each device keeps exactly one fresh,
+signed announcement of itself there (``sma.join``, refreshed daily by the heartbeat)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ServerError
+from ..imap.mailbox import Mailbox
+from ..protocol import announce, envelope
+from ..protocol.crypto import Identity
+from ..protocol.folders import muaa_id_from_random
+from ..protocol.paging import page_by_size
+from ..store import Membership, Store
+from .context import Account, AccountSession, Sessions
+from .notifications import Notifier
+from .push import Push
+
+log = logging.getLogger(__name__)
+
+#: An announcement older than this is refreshed when the device runs.
+HEARTBEAT_S = 24 * 3600
+#: Budget for the list part of a paged answer, well inside the 1 MiB frame.
+PAGE_BUDGET = 512 * 1024
+
+
+class Announcements:
+    def __init__(
+        self,
+        store: Store,
+        sessions: Sessions,
+        notifier: Notifier,
+        push: Push,
+        now: Callable[[], int],
+        random: Callable[[int], bytes],
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.notifier = notifier
+        self.push = push
+        self.now = now
+        self.random = random
+
+    def join(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``sma.join``: idempotent; a removed device joins again under a new id."""
+        account = params["account"]
+        session = self.sessions.get(account)
+        mailbox = self.sessions.mailbox(session)
+        membership = self.store.membership(account)
+        if membership is not None and membership.removed:
+            log.info("account %s: joining again after this device was removed", account)
+            self.store.forget_membership(account)
+            membership = None
+        if membership is None:
+            # Persist the id and keys before touching the server: a crash in between
+            # then re-uses them instead of leaving an orphan inbox behind.
+            muaa_id = muaa_id_from_random(self.random(8))
+            self.store.create_membership(account, muaa_id, Identity.generate(), self.now())
+            membership = self.sessions.membership(account)
+            log.info("account %s: new MUAA id %s", account, muaa_id)
+        ns = mailbox.namespace
+        created_sma = mailbox.create_folder(ns.announcement_folder())
+        inbox = ns.inbox_folder(membership.muaa_id)
+        mailbox.create_folder(inbox)
+        self.announce(Account(session, membership), mailbox)
+        self.push.start(session, membership.muaa_id)
+        return {"muaa_id": membership.muaa_id, "created_sma": created_sma, "inbox": inbox}
+
+    def status(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``sma.status``: the devices that announce themselves, this one first."""
+        account = params["account"]
+        session = self.sessions.get(account)
+        mailbox = self.sessions.mailbox(session)
+        membership = self.store.membership(account)
+        exists = mailbox.folder_exists(mailbox.namespace.announcement_folder())
+        devices: list[announce.Announcement] = []
+        if exists:
+            devices = list(self.read(session, mailbox, membership).devices.values())
+        self_id = membership.muaa_id if membership else None
+        paired = {p.muaa_id for p in self.store.peers(account)}
+        entries = [
+            {
+                "muaa_id": d.muaa_id,
+                "name": d.name,
+                "last_seen": d.last_seen,
+                "created": d.created,
+                "self": d.muaa_id == self_id,
+                "paired": d.muaa_id in paired,
+            }
+            for d in sorted(devices, key=lambda d: (d.muaa_id != self_id, d.created, d.muaa_id))
+        ]
+        page, next_offset = page_by_size(entries, params.get("offset", 0), PAGE_BUDGET)
+        result: dict[str, Any] = {
+            "removed": bool(membership and membership.removed),
+            "exists": exists,
+            "self": self_id,
+            "muaas": page,
+            "total": len(entries),
+        }
+        if next_offset is not None:
+            result["next_offset"] = next_offset
+        return result
+
+    def read(
+        self, session: AccountSession, mailbox: Mailbox, membership: Membership | None
+    ) -> announce.Digest:
+        """Every valid announcement, judged against the keys of the devices we trust."""
+        folder = mailbox.namespace.announcement_folder()
+        mailbox.select(folder, readonly=True)
+        fetched = mailbox.fetch_all(max_size=announce.MAX_MESSAGE_BYTES)
+        parsed: list[tuple[int, announce.Announcement]] = []
+        dropped = len(fetched.oversize)
+        for uid, raw in fetched.messages:
+            try:
+                parsed.append(
+                    (uid, announce.decode(envelope.parse_message(raw), session.settings.email))
+                )
+            except envelope.MalformedMessage:
+                dropped += 1
+        if dropped:
+            log.info("account %s: ignored %d malformed announcement(s)", session.account, dropped)
+        mailbox.unselect()
+        trusted = {p.muaa_id: p.sign_key for p in self.store.peers(session.account)}
+        if membership:
+            trusted[membership.muaa_id] = membership.identity.sign_public
+        return announce.digest(parsed, membership.muaa_id if membership else None, trusted)
+
+    def announce(self, joined: Account, mailbox: Mailbox) -> None:
+        """Keep exactly one fresh announcement of ours: append the new one, then delete the old."""
+        session, membership = joined.session, joined.membership
+        digest = self.read(session, mailbox, membership)
+        mine = digest.devices.get(membership.muaa_id)
+        now = self.now()
+        fresh = (
+            mine is not None
+            and mine.name == session.settings.device_name
+            and now - mine.last_seen < HEARTBEAT_S
+        )
+        stale = list(digest.own_stale_uids)
+        if not fresh:
+            ann = announce.Announcement(
+                muaa_id=membership.muaa_id,
+                name=session.settings.device_name,
+                addr=session.settings.email,
+                created=membership.created,
+                last_seen=now,
+                sign_key=membership.identity.sign_public,
+                dh_key=membership.identity.dh_public,
+            )
+            raw = envelope.build_message(
+                sma_type=announce.SMA_TYPE,
+                sender=membership.muaa_id,
+                body=announce.encode(ann, membership.identity),
+                address=session.settings.email,
+                now=now,
+                unique=self.random(8).hex(),
+            )
+            mailbox.append(mailbox.namespace.announcement_folder(), raw)
+            self.store.set_announced(session.account, now)
+            if mine is not None:
+                stale.append(digest.live_uids[membership.muaa_id])
+        if stale:
+            mailbox.select(mailbox.namespace.announcement_folder())
+            mailbox.delete_messages(stale)
+            mailbox.unselect()
+
+    def check(self, session: AccountSession, mailbox: Mailbox) -> None:
+        """One STATUS: when the announcement folder changed since we last looked, read it
+        again and tell the add-on (a device joined, left, or refreshed its heartbeat)."""
+        folder = mailbox.namespace.announcement_folder()
+        try:
+            seen = mailbox.status(folder)
+        except ServerError:
+            return
+        if seen == session.announcements_seen:
+            return
+        first_look = session.announcements_seen is None
+        session.announcements_seen = seen
+        if first_look:
+            return
+        digest = self.read(session, mailbox, self.store.membership(session.account))
+        self.notifier.sma_changed(session.account, len(digest.devices))

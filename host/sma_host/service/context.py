@@ -1,0 +1,176 @@
+"""Sessions: one per configured account, holding what never touches the disk (the
+password, the connections), and the per-call ``Account`` view of session and membership."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..credentials import PasswordVault, vault_key
+from ..errors import HostError, NotJoined, UnknownAccount
+from ..imap.mailbox import ImapSettings, Mailbox
+from ..imap.watcher import InboxWatcher
+from ..protocol.pairing import Party
+from ..store import AccountSettings, Membership, Store
+
+#: A connection used this recently is not checked with NOOP before use.
+FRESH_S = 30.0
+
+
+def imap_settings(settings: AccountSettings, password: str) -> ImapSettings:
+    return ImapSettings(
+        settings.imap_host,
+        settings.imap_port,
+        settings.security,
+        settings.username,
+        password,
+        settings.ca_file,
+    )
+
+
+def password_key(settings: AccountSettings) -> str:
+    """Where the OS keyring keeps this account's password."""
+    return vault_key(settings.account, settings.username, settings.imap_host, settings.imap_port)
+
+
+@dataclass
+class AccountSession:
+    settings: AccountSettings
+    password: str | None = field(default=None, repr=False)
+    mailbox: Mailbox | None = field(default=None, repr=False)
+    last_used: float = 0.0
+    watcher: InboxWatcher | None = field(default=None, repr=False)
+    #: A background sync is queued and has not started yet (coalesces pushes).
+    sync_pending: bool = False
+    #: (MESSAGES, UIDNEXT) of the announcement folder when this host last looked.
+    announcements_seen: tuple[int, int] | None = None
+
+    @property
+    def account(self) -> str:
+        return self.settings.account
+
+    def imap_settings(self) -> ImapSettings:
+        if self.password is None:
+            raise UnknownAccount(
+                "the password of this account is not known to this host process:"
+                " configure the account again",
+                account=self.account,
+                credentials_missing=True,
+            )
+        return imap_settings(self.settings, self.password)
+
+    def stop_watcher(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+
+    def close(self) -> None:
+        self.stop_watcher()
+        self.close_mailbox()
+
+    def close_mailbox(self) -> None:
+        if self.mailbox is not None:
+            self.mailbox.close()
+            self.mailbox = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """One call's view of a joined account: its session and its SMA membership."""
+
+    session: AccountSession
+    membership: Membership
+
+    @property
+    def name(self) -> str:
+        return self.session.account
+
+    @property
+    def settings(self) -> AccountSettings:
+        return self.session.settings
+
+    @property
+    def muaa_id(self) -> str:
+        return self.membership.muaa_id
+
+    def party(self) -> Party:
+        """This device as pairing names it to a peer."""
+        identity = self.membership.identity
+        return Party(
+            self.membership.muaa_id,
+            self.settings.device_name,
+            identity.sign_public,
+            identity.dh_public,
+        )
+
+
+class Sessions:
+    """The accounts this process knows, and their connections."""
+
+    def __init__(self, store: Store, vault: PasswordVault) -> None:
+        self.store = store
+        self.vault = vault
+        self._sessions: dict[str, AccountSession] = {}
+
+    def get(self, account: str) -> AccountSession:
+        """The account's session; ``UnknownAccount`` when it was never configured."""
+        session = self._sessions.get(account)
+        if session is None:
+            settings = self.store.load_account(account)
+            if settings is None:
+                raise UnknownAccount(f"no account {account!r} is configured", account=account)
+            password = self.vault.load(password_key(settings))  # remembered, or None
+            session = self._sessions[account] = AccountSession(settings, password)
+        return session
+
+    def find(self, account: str) -> AccountSession | None:
+        """The session if this process has one already (never loads one)."""
+        return self._sessions.get(account)
+
+    def replace(self, session: AccountSession) -> None:
+        old = self._sessions.pop(session.account, None)
+        if old is not None:
+            old.close()
+        self._sessions[session.account] = session
+
+    def all(self) -> list[AccountSession]:
+        return list(self._sessions.values())
+
+    def membership(self, account: str, allow_removed: bool = False) -> Membership:
+        membership = self.store.membership(account)
+        if membership is None:
+            raise NotJoined(
+                "this device has not joined the SMA yet: call sma.join", account=account
+            )
+        if membership.removed and not allow_removed:
+            raise NotJoined(
+                "this device was removed from the SMA: call sma.join to join again",
+                account=account,
+                removed=True,
+            )
+        return membership
+
+    def joined(self, account: str, allow_removed: bool = False) -> Account:
+        session = self.get(account)
+        return Account(session, self.membership(account, allow_removed))
+
+    def mailbox(self, session: AccountSession, check: bool = True) -> Mailbox:
+        """The session's connection, re-established when the server dropped it.
+
+        A connection used in the last ``FRESH_S`` seconds is taken as alive: checking it
+        would cost a round trip on every call.
+        """
+        now = time.monotonic()
+        if session.mailbox is not None:
+            if not check or now - session.last_used < FRESH_S:
+                session.last_used = now
+                return session.mailbox
+            try:
+                session.mailbox.noop()
+                session.last_used = now
+                return session.mailbox
+            except HostError:
+                session.close_mailbox()
+        session.mailbox = Mailbox.connect(session.imap_settings())
+        session.last_used = now
+        return session.mailbox

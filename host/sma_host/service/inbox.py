@@ -1,0 +1,186 @@
+"""Sync: send what is queued, apply what waits in this device's inbox folder, delete it.
+
+Messages are dispatched by type through one table; each is applied inside its own
+savepoint, so a message that fails leaves no half-applied trace and is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from ..errors import ConnectionFailed, HostError, ServerError
+from ..protocol import channel, envelope
+from ..protocol.crypto import DecryptionFailed
+from ..protocol.pairing_states import UnexpectedEvent
+from ..store import Peer, Store
+from .announcements import HEARTBEAT_S, Announcements
+from .context import Account, AccountSession, Sessions
+from .notifications import Notifier
+from .outbox import Outbox
+from .push import Push
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: A plain (unsealed) message: its envelope → the summary key it counts under.
+PlainHandler = Callable[[Account, envelope.Envelope], str]
+#: A sealed message from a paired device: (account, sender, payload, changed addresses).
+SealedHandler = Callable[[Account, Peer, dict[str, Any], set[str]], None]
+
+
+def retry_once_on_lost_connection(session: AccountSession, action: Callable[[], T]) -> T:
+    """Run ``action``; when the server had closed an idle connection, once more on a new one
+    (sync is idempotent)."""
+    try:
+        return action()
+    except ConnectionFailed:
+        session.close_mailbox()
+        return action()
+
+
+class Inbox:
+    def __init__(
+        self,
+        store: Store,
+        sessions: Sessions,
+        outbox: Outbox,
+        notifier: Notifier,
+        announcements: Announcements,
+        push: Push,
+        now: Callable[[], int],
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.outbox = outbox
+        self.notifier = notifier
+        self.announcements = announcements
+        self.push = push
+        self.now = now
+        # Filled by the Host once every unit exists (the units need each other's tables).
+        self.plain: Mapping[str, PlainHandler] = {}
+        self.sealed: Mapping[str, SealedHandler] = {}
+        self.expire_pairings: Callable[[str], None] = lambda account: None
+        self.this_device_removed: Callable[[Account, str | None], None] = lambda a, by: None
+        self.heartbeat: Callable[[Account], None] = lambda account: None
+
+    def sync(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``sma.sync``."""
+        joined = self.sessions.joined(params["account"], allow_removed=True)
+        return retry_once_on_lost_connection(joined.session, lambda: self._sync(joined))
+
+    def background_sync(self, account: str) -> None:
+        """A sync that push asked for: failures are logged, never raised."""
+        membership = self.store.membership(account)
+        if membership is None or membership.removed:
+            return
+        joined = Account(self.sessions.get(account), membership)
+        try:
+            retry_once_on_lost_connection(joined.session, lambda: self._sync(joined))
+        except HostError as exc:
+            log.info("account %s: background sync failed: %s", account, exc.reason)
+
+    def _sync(self, joined: Account) -> dict[str, Any]:
+        """Costs one STATUS when nothing waits and nothing is queued."""
+        account, session, membership = joined.name, joined.session, joined.membership
+        summary: dict[str, Any] = {
+            "processed": 0,
+            "dropped": 0,
+            "paired": 0,
+            "pairing_failed": 0,
+            "sent": 0,
+            "keys_changed": 0,
+            "removed": membership.removed,
+        }
+        if membership.removed:
+            return summary
+        # Fresh enough by construction: a dead connection is caught by the caller's retry.
+        mailbox = self.sessions.mailbox(session, check=False)
+        self.expire_pairings(account)
+        summary["sent"] += self.outbox.flush(session, mailbox)
+        inbox = mailbox.namespace.inbox_folder(membership.muaa_id)
+        try:
+            waiting, _uidnext = mailbox.status(inbox)
+        except ServerError:
+            if mailbox.folder_exists(inbox):
+                raise
+            self.this_device_removed(joined, None)
+            summary["removed"] = True
+            return summary
+        changed: set[str] = set()
+        more = waiting > 0
+        while more:
+            mailbox.select(inbox)
+            fetched = mailbox.fetch_all(max_size=envelope.MAX_MESSAGE_BYTES)
+            more = fetched.more
+            handled = [uid for uid, _ in fetched.messages] + fetched.oversize
+            batch_changed: set[str] = set()
+            with self.store.transaction():
+                # drain(): each body is freed once processed, not kept to the batch's end.
+                for _uid, raw in fetched.drain():
+                    outcome = self._process(joined, raw, batch_changed)
+                    summary[outcome] = summary.get(outcome, 0) + 1
+            # Told right after the commit: a failure further on must not lose the news.
+            self.notifier.keys_changed(account, batch_changed)
+            changed |= batch_changed
+            summary["dropped"] += len(fetched.oversize)
+            # Everything fetched is handled (applied or refused) and committed: delete it.
+            mailbox.delete_messages(handled)
+            mailbox.unselect()
+            now_member = self.store.membership(account)
+            if now_member is None or now_member.removed:  # told we were removed
+                break
+        summary["sent"] += self.outbox.flush(session, mailbox)
+        summary["keys_changed"] = len(changed)
+        self.announcements.check(session, mailbox)
+        current = self.store.membership(account)
+        if current is not None and not current.removed:
+            if self.now() - current.announced_at >= HEARTBEAT_S:
+                self.heartbeat(Account(session, current))
+        else:
+            summary["removed"] = True
+        self.push.update_live(account)
+        return summary
+
+    def _process(self, joined: Account, raw: bytes, changed: set[str]) -> str:
+        """Apply one inbox message; returns the summary key it counts under."""
+        try:
+            # A savepoint per message: one that fails leaves no half-applied trace.
+            with self.store.transaction():
+                return self._dispatch(joined, raw, changed)
+        except (envelope.MalformedMessage, DecryptionFailed, UnexpectedEvent) as exc:
+            log.warning("account %s: dropped an inbox message: %s", joined.name, _why(exc))
+        except Exception:
+            # Whatever a hostile message triggers, it must not jam the inbox: every later
+            # sync would fail on it again. Dropped like any other bad message, and logged.
+            log.exception("account %s: dropped an inbox message that broke processing", joined.name)
+        return "dropped"
+
+    def _dispatch(self, joined: Account, raw: bytes, changed: set[str]) -> str:
+        env = envelope.parse_message(raw)
+        if env.sender == joined.muaa_id:
+            raise envelope.MalformedMessage("from ourselves")
+        plain = self.plain.get(env.sma_type)
+        if plain is not None:
+            return plain(joined, env)
+        sealed = self.sealed.get(env.sma_type)
+        if sealed is None:
+            raise envelope.MalformedMessage(f"unknown message type {env.sma_type}")
+        peer = self.store.peer(joined.name, env.sender)
+        if peer is None:
+            raise envelope.MalformedMessage("sender is not a paired device")
+        seq, payload = channel.open_sealed(
+            joined.membership.identity, joined.muaa_id, peer.dh_key, env
+        )
+        # Seen-mark and effect commit together: a crash cannot keep one without the other.
+        with self.store.transaction():
+            if not self.store.mark_seen(joined.name, env.sender, seq):
+                raise envelope.MalformedMessage("replayed or duplicate")
+            sealed(joined, peer, payload, changed)
+        return "processed"
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,193 @@
+"""Who belongs to the group: removing a device, leaving, expiring silent devices, and the
+membership messages (``member-add``, ``member-remove``) from paired devices."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import HostError, InvalidParams, NotFound
+from ..imap.mailbox import Mailbox
+from ..protocol import membership as members
+from ..store import Peer, Store
+from .announcements import Announcements
+from .context import Account, AccountSession, Sessions
+from .keys import Keys
+from .notifications import Notifier
+from .outbox import Outbox
+from .pairing import peer_from_party
+from .push import Push
+
+log = logging.getLogger(__name__)
+
+#: Announcements older than this are expired (``sma.expire`` default).
+DEFAULT_EXPIRY_S = 90 * 24 * 3600
+
+
+class Membership:
+    def __init__(
+        self,
+        store: Store,
+        sessions: Sessions,
+        outbox: Outbox,
+        notifier: Notifier,
+        announcements: Announcements,
+        keys: Keys,
+        push: Push,
+        now: Callable[[], int],
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.outbox = outbox
+        self.notifier = notifier
+        self.announcements = announcements
+        self.keys = keys
+        self.push = push
+        self.now = now
+
+    # methods
+
+    def remove(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``device.remove``: another device leaves the group, told to every peer."""
+        joined, target = self.sessions.joined(params["account"]), params["muaa_id"]
+        if target == joined.muaa_id:
+            raise InvalidParams("to remove this device, use sma.leave", path="$.muaa_id")
+        mailbox = self.sessions.mailbox(joined.session)
+        digest = self.announcements.read(joined.session, mailbox, joined.membership)
+        known = target in digest.devices or self.store.peer(joined.name, target) is not None
+        if not known:
+            raise NotFound(f"no device {target} is known", muaa_id=target)
+        told = self._tell_peers_gone(joined, [target])
+        uids = [digest.live_uids[target]] if target in digest.live_uids else []
+        self._erase_device(joined.session, mailbox, target, uids)
+        self.notifier.device_removed(joined.name, target, reason="removed")
+        self.outbox.flush_soon(joined.session)
+        return {"removed": target, "told": told}
+
+    def leave(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``sma.leave``: this device says goodbye and erases its traces on the server."""
+        joined = self.sessions.joined(params["account"], allow_removed=True)
+        account, session, membership = joined.name, joined.session, joined.membership
+        mailbox = self.sessions.mailbox(session)
+        queued_before = self.store.last_outbox_id(account)
+        told = self._tell_peers_gone(joined, [membership.muaa_id])
+        try:
+            self.outbox.flush(session, mailbox)
+        except HostError:
+            # Not left after all: the goodbyes must not go out later, from a device that
+            # is still a member.
+            self.store.drop_outbox_after(account, queued_before)
+            raise
+        digest = self.announcements.read(session, mailbox, membership)
+        mine = list(digest.own_stale_uids)
+        if membership.muaa_id in digest.live_uids:
+            mine.append(digest.live_uids[membership.muaa_id])
+        session.stop_watcher()
+        self._erase_device(session, mailbox, membership.muaa_id, mine)
+        self.store.forget_membership(account)
+        self.push.update_live(account)
+        log.info("account %s: MUAA %s left the SMA", account, membership.muaa_id)
+        return {"left": membership.muaa_id, "told": told}
+
+    def expire(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``sma.expire``."""
+        joined = self.sessions.joined(params["account"])
+        mailbox = self.sessions.mailbox(joined.session)
+        max_age = int(params.get("max_age_s", DEFAULT_EXPIRY_S))
+        return {"expired": self.expire_devices(joined, mailbox, max_age)}
+
+    def heartbeat(self, joined: Account) -> None:
+        """Once a day: a fresh announcement, and devices silent for too long expired."""
+        mailbox = self.sessions.mailbox(joined.session, check=False)
+        self.announcements.announce(joined, mailbox)
+        self.expire_devices(joined, mailbox, DEFAULT_EXPIRY_S)
+
+    def expire_devices(self, joined: Account, mailbox: Mailbox, max_age: int) -> list[str]:
+        """Remove every other MUAA whose announcement is older than ``max_age`` seconds."""
+        digest = self.announcements.read(joined.session, mailbox, joined.membership)
+        cutoff = self.now() - max_age
+        expired = sorted(
+            muaa_id
+            for muaa_id, ann in digest.devices.items()
+            if muaa_id != joined.muaa_id and ann.last_seen < cutoff
+        )
+        known = {p.muaa_id for p in self.store.peers(joined.name)}
+        paired_gone = [muaa_id for muaa_id in expired if muaa_id in known]
+        if paired_gone:
+            # Peers learn it from us: they may never see the announcement we delete. Only
+            # devices we know as peers are named: an announcement is no proof of anything.
+            self._tell_peers_gone(joined, paired_gone)
+        for muaa_id in expired:
+            self._erase_device(joined.session, mailbox, muaa_id, [digest.live_uids[muaa_id]])
+            log.info("account %s: expired MUAA %s", joined.name, muaa_id)
+            self.notifier.device_removed(joined.name, muaa_id, reason="expired")
+        if expired:
+            self.outbox.flush_soon(joined.session)
+        return expired
+
+    # inbox messages
+
+    def on_member_add(
+        self, joined: Account, sender: Peer, payload: dict[str, Any], changed: set[str]
+    ) -> None:
+        """A peer vouches for a device it paired with: we trust it too."""
+        now = self.now()
+        for device in members.parse_member_add(payload, sender.sign_key):
+            newcomer = peer_from_party(device, now)
+            if device.muaa_id != joined.muaa_id and self.store.add_peer(joined.name, newcomer):
+                log.info(
+                    "account %s: %s vouched for %s", joined.name, sender.muaa_id, device.muaa_id
+                )
+                # The newcomer learns what we know; what it knew reached the voucher.
+                self.keys.send_keyring(joined, newcomer)
+                self.notifier.device_paired(
+                    joined.name, device.muaa_id, device.name, sender.muaa_id
+                )
+
+    def on_member_remove(
+        self, joined: Account, sender: Peer, payload: dict[str, Any], changed: set[str]
+    ) -> None:
+        """A peer says devices are gone, perhaps this one."""
+        for muaa_id in members.parse_member_remove(payload, sender.sign_key):
+            if muaa_id == joined.muaa_id:
+                self.this_device_removed(joined, by=sender.muaa_id)
+            elif self.store.remove_peer(joined.name, muaa_id):
+                log.info("account %s: %s says %s is gone", joined.name, sender.muaa_id, muaa_id)
+                self.notifier.device_removed(joined.name, muaa_id, by=sender.muaa_id)
+
+    def this_device_removed(self, joined: Account, by: str | None) -> None:
+        """This device is out of the group: its inbox is gone, or a peer said so."""
+        if joined.membership.removed:
+            return
+        self.store.set_removed(joined.name)
+        joined.session.stop_watcher()
+        log.warning(
+            "account %s: this device (%s) was removed from the SMA", joined.name, joined.muaa_id
+        )
+        self.notifier.this_device_removed(joined.name, joined.muaa_id, by)
+
+    # helpers
+
+    def _tell_peers_gone(self, joined: Account, gone: list[str]) -> list[str]:
+        """Queue a signed ``member-remove`` naming ``gone`` to every other peer."""
+        payloads = members.member_remove_payloads(joined.membership.identity, gone)
+        told = []
+        with self.store.transaction():
+            for peer in self.store.peers(joined.name):
+                if peer.muaa_id not in gone:
+                    for payload in payloads:
+                        self.outbox.send_sealed(joined, peer, members.MEMBER_REMOVE, payload)
+                    told.append(peer.muaa_id)
+        return told
+
+    def _erase_device(
+        self, session: AccountSession, mailbox: Mailbox, muaa_id: str, announcement_uids: list[int]
+    ) -> None:
+        """Delete a MUAA's inbox and announcements on the server, and forget it here."""
+        mailbox.delete_folder(mailbox.namespace.inbox_folder(muaa_id))
+        if announcement_uids:
+            mailbox.select(mailbox.namespace.announcement_folder())
+            mailbox.delete_messages(announcement_uids)
+            mailbox.unselect()
+        self.store.remove_peer(session.account, muaa_id)

@@ -1,0 +1,385 @@
+"""Pairing: the methods (``pair.*``) and the pairing messages in the inbox.
+
+Every phase change goes through ``pairing_states.step()``: the table there decides what
+an event may do in a phase, this unit carries out the effects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from ..errors import InvalidParams, NotFound, PairingExpired, PairingFailed
+from ..protocol import codec, envelope, pairing
+from ..protocol.membership import MEMBER_ADD, member_add_payload
+from ..protocol.pairing_states import (
+    Attempt,
+    Direction,
+    Event,
+    IncomingRequest,
+    OutgoingTarget,
+    Phase,
+    Transition,
+    step,
+)
+from ..store import Peer, Store
+from .announcements import Announcements
+from .context import Account, Sessions
+from .keys import Keys
+from .notifications import Notifier
+from .outbox import Outbox
+from .push import Push
+
+log = logging.getLogger(__name__)
+
+#: Incoming pairing requests kept waiting at once; more are dropped (a server could flood us).
+MAX_WAITING_INCOMING = 16
+#: Devices a pair-accept may name as the group at most.
+MAX_GROUP = 1000
+
+IN, OUT = Direction.INCOMING, Direction.OUTGOING
+
+
+def peer_from_party(party: pairing.Party, now: int) -> Peer:
+    return Peer(party.muaa_id, party.name, party.sign_key, party.dh_key, now)
+
+
+class Pairings:
+    def __init__(
+        self,
+        store: Store,
+        sessions: Sessions,
+        outbox: Outbox,
+        notifier: Notifier,
+        push: Push,
+        keys: Keys,
+        announcements: Announcements,
+        now: Callable[[], int],
+        random: Callable[[int], bytes],
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.outbox = outbox
+        self.notifier = notifier
+        self.push = push
+        self.keys = keys
+        self.announcements = announcements
+        self.now = now
+        self.random = random
+
+    # methods
+
+    def request(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``pair.request`` on the new device: asks one announced device, or all of them."""
+        joined = self.sessions.joined(params["account"])
+        mailbox = self.sessions.mailbox(joined.session)
+        digest = self.announcements.read(joined.session, mailbox, joined.membership)
+        others = {m: a for m, a in digest.devices.items() if m != joined.muaa_id}
+        target = params.get("to")
+        if target is not None:
+            if target not in others:
+                raise NotFound(f"no device {target} has announced itself", muaa_id=target)
+            targets = [target]
+        else:
+            targets = sorted(others)
+            if not targets:
+                raise NotFound("no other device has joined the SMA of this account yet")
+        transition = step(OUT, None, Event.REQUEST)
+        now = self.now()
+        pairing_id = self.random(8).hex()
+        code = pairing.code_from_random(self.random(8))
+        expires_at = now + int(params.get("ttl_s", pairing.DEFAULT_TTL_S))
+        me = joined.party()
+        per_target: dict[str, OutgoingTarget] = {}
+        with self.store.transaction():
+            for muaa_id in targets:
+                state, pake = pairing.start_new(
+                    code, joined.settings.email, pairing_id, joined.muaa_id, muaa_id
+                )
+                per_target[muaa_id] = OutgoingTarget(state, pake)
+                body = pairing.request_body(pairing_id, me, muaa_id, pake, expires_at)
+                self.outbox.enqueue(joined, muaa_id, pairing.REQUEST, body)
+            peer_name = others[targets[0]].name if len(targets) == 1 else None
+            assert transition.next is not None
+            self.store.save_pairing(
+                Attempt(
+                    joined.name,
+                    pairing_id,
+                    OUT,
+                    target,
+                    peer_name,
+                    transition.next,
+                    None,
+                    now,
+                    expires_at,
+                    targets=per_target,
+                )  # fmt: skip
+            )
+        self.push.update_live(joined.name)
+        self.outbox.flush_soon(joined.session)
+        log.info(
+            "account %s: pairing %s requested from %d device(s)",
+            joined.name,
+            pairing_id,
+            len(targets),
+        )
+        return {
+            "pairing_id": pairing_id,
+            "code": pairing.format_code(code),
+            "expires_at": expires_at,
+            "to": targets,
+        }
+
+    def accept(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``pair.accept`` on the existing device: the user typed the code."""
+        joined = self.sessions.joined(params["account"])
+        code = pairing.normalize_code(params["code"])
+        if code is None:
+            # Refused before the attempt is looked up: a typo does not use it up.
+            raise InvalidParams(
+                f"the code has {pairing.CODE_DIGITS} digits", path="$.code", validator="pattern"
+            )
+        self.expire(joined.name)
+        attempt = self.store.pairing(joined.name, params["pairing_id"], IN.value)
+        if attempt is None:
+            raise NotFound("no such pairing request", pairing_id=params["pairing_id"])
+        transition = step(IN, attempt.phase, Event.CODE_ENTERED)
+        if transition.error:
+            _refuse(attempt, transition)
+        assert attempt.request is not None
+        payload = {
+            "account_key": self.store.account_key(joined.name),
+            "devices": [
+                pairing.Party(p.muaa_id, p.name, p.sign_key, p.dh_key).to_json()
+                for p in self.store.peers(joined.name)
+            ],
+        }
+        request = pairing.Request(
+            attempt.pairing_id, "", attempt.request.party, attempt.request.pake, attempt.expires_at
+        )
+        try:
+            body, expected = pairing.accept(
+                code, joined.settings.email, request, joined.party(), payload
+            )
+        except pairing.ConfirmationFailed:
+            self._end(joined, attempt, step(IN, attempt.phase, Event.CODE_REJECTED), tell_peer=True)
+            raise PairingFailed("pairing failed", pairing_id=attempt.pairing_id) from None
+        assert transition.next is not None
+        with self.store.transaction():
+            self.outbox.enqueue(joined, attempt.request.party.muaa_id, pairing.ACCEPT, body)
+            self.store.save_pairing(replace(attempt, phase=transition.next, expect=expected))
+        self.push.update_live(joined.name)
+        self.outbox.flush_soon(joined.session)
+        return {"pairing_id": attempt.pairing_id, "state": "waiting"}
+
+    def list_attempts(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``pair.list``."""
+        account = params["account"]
+        self.sessions.get(account)
+        self.expire(account)
+        return {
+            "pairings": [
+                {
+                    "pairing_id": p.pairing_id,
+                    "peer": p.peer,
+                    "peer_name": p.peer_name,
+                    "direction": p.direction.value,
+                    "state": p.phase.state,
+                    "expires_at": p.expires_at,
+                    **({"reason": p.reason} if p.reason else {}),
+                }
+                for p in self.store.pairings(account)
+            ]
+        }
+
+    def cancel(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``pair.cancel``: ends a waiting attempt (both directions); reports an ended one."""
+        account, pairing_id = params["account"], params["pairing_id"]
+        session = self.sessions.get(account)
+        attempts = [p for p in self.store.pairings(account) if p.pairing_id == pairing_id]
+        if not attempts:
+            raise NotFound("no such pairing", pairing_id=pairing_id)
+        for attempt in attempts:
+            transition = step(attempt.direction, attempt.phase, Event.CANCEL)
+            if transition.next is not None:
+                self._end(self.sessions.joined(account), attempt, transition, tell_peer=True)
+        self.outbox.flush_soon(session)
+        first = attempts[0].phase.state
+        return {"pairing_id": pairing_id, "state": first if first != "waiting" else "failed"}
+
+    # inbox messages
+
+    def on_request(self, joined: Account, env: envelope.Envelope) -> str:
+        """A new device asks this one to pair (``pair-request``)."""
+        req = pairing.parse_request(env)
+        account, now = joined.name, self.now()
+        if req.target != joined.muaa_id or req.expires_at <= now:
+            raise envelope.MalformedMessage("request not for us or expired")
+        if self.store.pairing(account, req.pairing_id, IN.value) is not None:
+            raise envelope.MalformedMessage("replayed request")
+        waiting = [p for p in self.store.pairings(account) if p.direction is IN and p.live]
+        if len(waiting) >= MAX_WAITING_INCOMING:
+            raise envelope.MalformedMessage("too many waiting requests")
+        transition = step(IN, None, Event.REQUEST_RECEIVED)
+        assert transition.next is not None
+        attempt = Attempt(
+            account, req.pairing_id, IN, req.party.muaa_id, req.party.name, transition.next,
+            None, now, min(req.expires_at, now + pairing.MAX_TTL_S),
+            request=IncomingRequest(req.party, req.pake, req.expires_at),
+        )  # fmt: skip
+        self.store.save_pairing(attempt)
+        self.notifier.pair_requested(attempt)
+        return "processed"
+
+    def on_accept(self, joined: Account, env: envelope.Envelope) -> str:
+        """The existing device answered our request (``pair-accept``)."""
+        acc, sender, account = pairing.parse_accept(env), env.sender, joined.name
+        attempt = self.store.pairing(account, acc.pairing_id, OUT.value)
+        if attempt is None or sender not in attempt.targets:
+            raise envelope.MalformedMessage("accept for no waiting pairing")
+        if attempt.expires_at <= self.now():
+            # Expired, not failed: the next expiry pass says so (doing it here would be
+            # rolled back with this message's savepoint, then said twice).
+            step(OUT, attempt.phase, Event.ACCEPT_LATE)
+            raise envelope.MalformedMessage("accept after expiry")
+        target = attempt.targets[sender]
+        attempt = replace(attempt, peer=sender, peer_name=acc.party.name)
+        try:
+            payload, confirm = pairing.finish_new(
+                target.spake_state,
+                target.pake,
+                joined.settings.email,
+                attempt.pairing_id,
+                joined.party(),
+                acc,
+            )
+            devices = [
+                pairing.Party.from_json(d)
+                for d in codec.bounded_list(payload.get("devices"), MAX_GROUP)
+            ]
+            account_key = payload.get("account_key")
+            if account_key is not None and (
+                not isinstance(account_key, str) or not codec.is_text(account_key)
+            ):
+                raise envelope.MalformedMessage("bad account key")
+        except (pairing.ConfirmationFailed, envelope.MalformedMessage):
+            self._end(
+                joined, attempt, step(OUT, attempt.phase, Event.ACCEPT_FORGED), tell_peer=True
+            )
+            return "pairing_failed"
+        done = attempt.after(step(OUT, attempt.phase, Event.ACCEPT_RECEIVED))
+        now = self.now()
+        with self.store.transaction():
+            self.outbox.enqueue(joined, sender, pairing.CONFIRM, confirm)
+            self.store.add_peer(account, peer_from_party(acc.party, now))
+            for device in devices:
+                if device.muaa_id != joined.muaa_id:
+                    self.store.add_peer(account, peer_from_party(device, now))
+            adopted = False
+            if account_key is not None and self.store.account_key(account) is None:
+                self.store.set_account_key(account, account_key)
+                adopted = True
+            self.store.save_pairing(done)
+            # What this device knew before pairing reaches the group too.
+            peer = self.store.peer(account, sender)
+            if peer is not None:
+                self.keys.send_keyring(joined, peer)
+        # Other devices that were asked too: their requests are void now.
+        for other in attempt.targets:
+            if other != sender:
+                body = pairing.abort_body(attempt.pairing_id, other, "completed_elsewhere")
+                self.outbox.enqueue(joined, other, pairing.ABORT, body)
+        self.notifier.pair_completed(done, account_key_received=adopted)
+        log.info("account %s: paired with %s (pairing %s)", account, sender, done.pairing_id)
+        return "paired"
+
+    def on_confirm(self, joined: Account, env: envelope.Envelope) -> str:
+        """The new device proved it knew the code (``pair-confirm``)."""
+        conf, sender, account = pairing.parse_confirm(env), env.sender, joined.name
+        attempt = self.store.pairing(account, conf.pairing_id, IN.value)
+        if attempt is None or attempt.peer != sender:
+            raise envelope.MalformedMessage("confirm for no waiting pairing")
+        transition = step(IN, attempt.phase, Event.CONFIRM_RECEIVED)
+        assert attempt.expect is not None and attempt.request is not None
+        if not pairing.check_confirm(attempt.expect, conf):
+            self._end(joined, attempt, step(IN, attempt.phase, Event.CONFIRM_FORGED), False)
+            return "pairing_failed"
+        party = attempt.request.party
+        done = attempt.after(transition)
+        now = self.now()
+        with self.store.transaction():
+            others = self.store.peers(account)
+            self.store.add_peer(account, peer_from_party(party, now))
+            self.store.save_pairing(done)
+            # The newcomer gets the whole keyring the group has built so far.
+            self.keys.send_keyring(joined, peer_from_party(party, now))
+            # Every device we were paired with learns the newcomer (it learnt them from us).
+            vouch = member_add_payload(joined.membership.identity, [party])
+            for peer in others:
+                if peer.muaa_id != party.muaa_id:
+                    self.outbox.send_sealed(joined, peer, MEMBER_ADD, vouch)
+        self.notifier.pair_completed(done)
+        log.info("account %s: paired with %s (pairing %s)", account, sender, done.pairing_id)
+        return "paired"
+
+    def on_abort(self, joined: Account, env: envelope.Envelope) -> str:
+        """The peer ended an attempt (``pair-abort``)."""
+        abort, sender = pairing.parse_abort(env), env.sender
+        for direction in (IN, OUT):
+            attempt = self.store.pairing(joined.name, abort.pairing_id, direction.value)
+            if attempt is None or not attempt.live or not attempt.asked(sender):
+                continue
+            transition = step(direction, attempt.phase, Event.ABORT_RECEIVED)
+            said = abort.reason if abort.reason in pairing.ABORT_REASONS else "aborted"
+            attempt = replace(attempt, peer=attempt.peer or sender)
+            self._end(joined, attempt, transition, tell_peer=False, reason="peer_" + said)
+            return "pairing_failed"
+        raise envelope.MalformedMessage("abort for no waiting pairing")
+
+    # endings
+
+    def expire(self, account: str) -> None:
+        """Every waiting attempt past its expiry ends as ``expired``; nothing is sent."""
+        now = self.now()
+        for attempt in self.store.pairings(account):
+            if attempt.live and attempt.expires_at <= now:
+                ended = attempt.after(step(attempt.direction, attempt.phase, Event.EXPIRY))
+                self.store.save_pairing(ended)
+                self.notifier.pair_failed(ended)
+        self.push.update_live(account)
+
+    def _end(
+        self,
+        joined: Account,
+        attempt: Attempt,
+        transition: Transition,
+        tell_peer: bool,
+        reason: str | None = None,
+    ) -> None:
+        """End an attempt for good; its secrets are forgotten."""
+        ended = attempt.after(transition, reason)
+        assert ended.reason is not None
+        with self.store.transaction():
+            self.store.save_pairing(ended)
+            if tell_peer:
+                peers = [attempt.peer] if attempt.peer else list(attempt.targets)
+                for peer in peers:
+                    body = pairing.abort_body(attempt.pairing_id, peer, ended.reason)
+                    self.outbox.enqueue(joined, peer, pairing.ABORT, body)
+        self.notifier.pair_failed(ended)
+        log.info("account %s: pairing %s failed: %s", joined.name, attempt.pairing_id, ended.reason)
+        self.push.update_live(joined.name)
+
+
+def _refuse(attempt: Attempt, transition: Transition) -> None:
+    """Raise the error the table gives for a code entered in this phase."""
+    if transition.error == PairingExpired.reason:
+        raise PairingExpired("this pairing request has expired", pairing_id=attempt.pairing_id)
+    if attempt.phase is Phase.ACCEPTED:
+        raise PairingFailed(
+            "a code was already entered for this pairing", pairing_id=attempt.pairing_id
+        )
+    state = attempt.phase.state
+    raise PairingFailed(f"this pairing is {state}", pairing_id=attempt.pairing_id, state=state)
