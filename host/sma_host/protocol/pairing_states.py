@@ -290,41 +290,22 @@ class Attempt:
         data: dict[str, Any],
     ) -> Attempt:
         way = Direction(direction)
+        secrets: dict[str, Any] = {}
         if state != "waiting":
-            return cls(
-                account, pairing_id, way, peer, peer_name, Phase(state), reason, created, expires_at
-            )
-        if way is Direction.OUTGOING:
-            targets = {
+            phase = Phase(state)
+        elif way is Direction.OUTGOING:
+            phase = Phase.WAITING
+            secrets["targets"] = {
                 muaa_id: OutgoingTarget(t["spake"].encode("ascii"), bytes.fromhex(t["pake"]))
                 for muaa_id, t in data["targets"].items()
             }
-            return cls(
-                account,
-                pairing_id,
-                way,
-                peer,
-                peer_name,
-                Phase.WAITING,
-                reason,
-                created,
-                expires_at,
-                targets=targets,
+        else:
+            phase = Phase(data["stage"])
+            secrets["request"] = IncomingRequest(
+                Party.from_json(data["party"]), bytes.fromhex(data["pake"]), data["claimed_expiry"]
             )
-        request = IncomingRequest(
-            Party.from_json(data["party"]), bytes.fromhex(data["pake"]), data["claimed_expiry"]
-        )
-        expect = bytes.fromhex(data["expect"]) if "expect" in data else None
+            if "expect" in data:
+                secrets["expect"] = bytes.fromhex(data["expect"])
         return cls(
-            account,
-            pairing_id,
-            way,
-            peer,
-            peer_name,
-            Phase(data["stage"]),
-            reason,
-            created,
-            expires_at,
-            request=request,
-            expect=expect,
+            account, pairing_id, way, peer, peer_name, phase, reason, created, expires_at, **secrets
         )

@@ -8,7 +8,8 @@ adapter calls. ``Host`` wires the units, each a class with its collaborators pas
 - ``announcements``: the announcement folder, ``sma.join``, ``sma.status``;
 - ``accounts``: ``account.configure``, resuming at start-up, the account key;
 - ``keys``: the replicated keyring;
-- ``pairing``: ``pair.*`` and the pairing messages, through ``protocol/pairing_states``;
+- ``pairing``, ``pairing_messages``: ``pair.*`` and the pairing messages in the inbox,
+  both through the transition table of ``protocol/pairing_states``;
 - ``membership``: removal, leaving, expiry, ``member-add`` / ``member-remove``;
 - ``inbox``: ``sma.sync``, dispatching each inbox message through one table.
 
@@ -25,7 +26,7 @@ from typing import Any
 from ..config import CONFIG, Config
 from ..credentials import PasswordVault
 from ..errors import ConnectionFailed
-from ..protocol import pairing as pairing_messages
+from ..protocol import pairing as pairing_types
 from ..protocol.membership import MEMBER_ADD, MEMBER_REMOVE
 from ..store import Store
 from .accounts import Accounts
@@ -37,6 +38,7 @@ from .membership import Membership
 from .notifications import Notifier, Notify
 from .outbox import Outbox
 from .pairing import Pairings
+from .pairing_messages import PairingMessages
 from .push import Push, Schedule
 
 __all__ = ["Host", "Notify", "Schedule"]
@@ -71,22 +73,31 @@ class Host:
         pairings = Pairings(
             store, self.sessions, outbox, notifier, push, keys, announcements, now, random
         )
+        messages = PairingMessages(store, outbox, notifier, keys, pairings, now)
         members = Membership(store, self.sessions, outbox, notifier, announcements, keys, push, now)
-        self.inbox = inbox = Inbox(store, self.sessions, outbox, notifier, announcements, push, now)
-        inbox.plain = {
-            pairing_messages.REQUEST: pairings.on_request,
-            pairing_messages.ACCEPT: pairings.on_accept,
-            pairing_messages.CONFIRM: pairings.on_confirm,
-            pairing_messages.ABORT: pairings.on_abort,
-        }
-        inbox.sealed = {
-            KEY_UPDATE: keys.on_key_update,
-            MEMBER_ADD: members.on_member_add,
-            MEMBER_REMOVE: members.on_member_remove,
-        }
-        inbox.expire_pairings = pairings.expire
-        inbox.this_device_removed = members.this_device_removed
-        inbox.heartbeat = members.heartbeat
+        self.inbox = inbox = Inbox(
+            store,
+            self.sessions,
+            outbox,
+            notifier,
+            announcements,
+            push,
+            now,
+            plain={
+                pairing_types.REQUEST: messages.on_request,
+                pairing_types.ACCEPT: messages.on_accept,
+                pairing_types.CONFIRM: messages.on_confirm,
+                pairing_types.ABORT: messages.on_abort,
+            },
+            sealed={
+                KEY_UPDATE: keys.on_key_update,
+                MEMBER_ADD: members.on_member_add,
+                MEMBER_REMOVE: members.on_member_remove,
+            },
+            expire_pairings=pairings.expire,
+            this_device_removed=members.this_device_removed,
+            heartbeat=members.heartbeat,
+        )
         #: Method name → handler: the methods of ``methods.METHODS`` except ``hello``.
         self.methods: Mapping[str, Handler] = {
             "account.configure": self.accounts.configure,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from ..credentials import PasswordVault
@@ -18,20 +19,13 @@ from .push import Push, Schedule
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class Accounts:
-    def __init__(
-        self,
-        store: Store,
-        sessions: Sessions,
-        vault: PasswordVault,
-        push: Push,
-        schedule: Schedule | None,
-    ) -> None:
-        self.store = store
-        self.sessions = sessions
-        self.vault = vault
-        self.push = push
-        self.schedule = schedule
+    store: Store
+    sessions: Sessions
+    vault: PasswordVault
+    push: Push
+    schedule: Schedule | None
 
     def configure(self, params: dict[str, Any]) -> dict[str, Any]:
         """``account.configure``: log in once to check the settings, then keep them."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ServerError
@@ -26,22 +27,14 @@ HEARTBEAT_S = 24 * 3600
 PAGE_BUDGET = 512 * 1024
 
 
+@dataclass(eq=False)
 class Announcements:
-    def __init__(
-        self,
-        store: Store,
-        sessions: Sessions,
-        notifier: Notifier,
-        push: Push,
-        now: Callable[[], int],
-        random: Callable[[int], bytes],
-    ) -> None:
-        self.store = store
-        self.sessions = sessions
-        self.notifier = notifier
-        self.push = push
-        self.now = now
-        self.random = random
+    store: Store
+    sessions: Sessions
+    notifier: Notifier
+    push: Push
+    now: Callable[[], int]
+    random: Callable[[int], bytes]
 
     def join(self, params: dict[str, Any]) -> dict[str, Any]:
         """``sma.join``: idempotent; a removed device joins again under a new id."""

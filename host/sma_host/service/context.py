@@ -11,7 +11,7 @@ from ..errors import HostError, NotJoined, UnknownAccount
 from ..imap.mailbox import ImapSettings, Mailbox
 from ..imap.watcher import InboxWatcher
 from ..protocol.pairing import Party
-from ..store import AccountSettings, Membership, Store
+from ..store import AccountSettings, Membership, Peer, Store
 
 #: A connection used this recently is not checked with NOOP before use.
 FRESH_S = 30.0
@@ -26,6 +26,10 @@ def imap_settings(settings: AccountSettings, password: str) -> ImapSettings:
         password,
         settings.ca_file,
     )
+
+
+def peer_from_party(party: Party, now: int) -> Peer:
+    return Peer(party.muaa_id, party.name, party.sign_key, party.dh_key, now)
 
 
 def password_key(settings: AccountSettings) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..errors import ConnectionFailed, HostError, ServerError
@@ -41,30 +42,23 @@ def retry_once_on_lost_connection(session: AccountSession, action: Callable[[], 
         return action()
 
 
+@dataclass(eq=False)
 class Inbox:
-    def __init__(
-        self,
-        store: Store,
-        sessions: Sessions,
-        outbox: Outbox,
-        notifier: Notifier,
-        announcements: Announcements,
-        push: Push,
-        now: Callable[[], int],
-    ) -> None:
-        self.store = store
-        self.sessions = sessions
-        self.outbox = outbox
-        self.notifier = notifier
-        self.announcements = announcements
-        self.push = push
-        self.now = now
-        # Filled by the Host once every unit exists (the units need each other's tables).
-        self.plain: Mapping[str, PlainHandler] = {}
-        self.sealed: Mapping[str, SealedHandler] = {}
-        self.expire_pairings: Callable[[str], None] = lambda account: None
-        self.this_device_removed: Callable[[Account, str | None], None] = lambda a, by: None
-        self.heartbeat: Callable[[Account], None] = lambda account: None
+    store: Store
+    sessions: Sessions
+    outbox: Outbox
+    notifier: Notifier
+    announcements: Announcements
+    push: Push
+    now: Callable[[], int]
+    #: Unsealed message type → handler (pairing).
+    plain: Mapping[str, PlainHandler]
+    #: Sealed message type → handler (key updates, membership).
+    sealed: Mapping[str, SealedHandler]
+    expire_pairings: Callable[[str], None]
+    this_device_removed: Callable[[Account, str | None], None]
+    #: Runs when this device's announcement is a day old.
+    heartbeat: Callable[[Account], None]
 
     def sync(self, params: dict[str, Any]) -> dict[str, Any]:
         """``sma.sync``."""

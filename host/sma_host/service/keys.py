@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidParams
@@ -21,11 +22,11 @@ KEY_UPDATE = "key-update"
 MAX_ENTRIES = 100_000
 
 
+@dataclass(eq=False)
 class Keys:
-    def __init__(self, store: Store, sessions: Sessions, outbox: Outbox) -> None:
-        self.store = store
-        self.sessions = sessions
-        self.outbox = outbox
+    store: Store
+    sessions: Sessions
+    outbox: Outbox
 
     def put_entries(self, params: dict[str, Any]) -> dict[str, Any]:
         """``keys.put``: merge entries in, and send what changed to every paired device."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import HostError, InvalidParams, NotFound
@@ -12,11 +13,10 @@ from ..imap.mailbox import Mailbox
 from ..protocol import membership as members
 from ..store import Peer, Store
 from .announcements import Announcements
-from .context import Account, AccountSession, Sessions
+from .context import Account, AccountSession, Sessions, peer_from_party
 from .keys import Keys
 from .notifications import Notifier
 from .outbox import Outbox
-from .pairing import peer_from_party
 from .push import Push
 
 log = logging.getLogger(__name__)
@@ -25,26 +25,16 @@ log = logging.getLogger(__name__)
 DEFAULT_EXPIRY_S = 90 * 24 * 3600
 
 
+@dataclass(eq=False)
 class Membership:
-    def __init__(
-        self,
-        store: Store,
-        sessions: Sessions,
-        outbox: Outbox,
-        notifier: Notifier,
-        announcements: Announcements,
-        keys: Keys,
-        push: Push,
-        now: Callable[[], int],
-    ) -> None:
-        self.store = store
-        self.sessions = sessions
-        self.outbox = outbox
-        self.notifier = notifier
-        self.announcements = announcements
-        self.keys = keys
-        self.push = push
-        self.now = now
+    store: Store
+    sessions: Sessions
+    outbox: Outbox
+    notifier: Notifier
+    announcements: Announcements
+    keys: Keys
+    push: Push
+    now: Callable[[], int]
 
     # methods
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConnectionFailed, HostError
@@ -21,18 +22,12 @@ log = logging.getLogger(__name__)
 KEY_UPDATE_MAX_BYTES = 1024 * 1024
 
 
+@dataclass(eq=False)
 class Outbox:
-    def __init__(
-        self,
-        store: Store,
-        sessions: Sessions,
-        now: Callable[[], int],
-        random: Callable[[int], bytes],
-    ) -> None:
-        self.store = store
-        self.sessions = sessions
-        self.now = now
-        self.random = random
+    store: Store
+    sessions: Sessions
+    now: Callable[[], int]
+    random: Callable[[int], bytes]
 
     def enqueue(self, account: Account, recipient: str, sma_type: str, body: bytes) -> None:
         """Queue one SMA message (part of the caller's transaction)."""

@@ -1,4 +1,5 @@
-"""Pairing: the methods (``pair.*``) and the pairing messages in the inbox.
+"""Pairing: the methods (``pair.*``) and how an attempt ends (``pairing_messages`` handles
+the pairing messages in the inbox).
 
 Every phase change goes through ``pairing_states.step()``: the table there decides what
 an event may do in a phase, this unit carries out the effects.
@@ -8,23 +9,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import InvalidParams, NotFound, PairingExpired, PairingFailed
-from ..protocol import codec, envelope, pairing
-from ..protocol.membership import MEMBER_ADD, member_add_payload
+from ..protocol import pairing
 from ..protocol.pairing_states import (
     Attempt,
     Direction,
     Event,
-    IncomingRequest,
     OutgoingTarget,
     Phase,
     Transition,
     step,
 )
-from ..store import Peer, Store
+from ..store import Store
 from .announcements import Announcements
 from .context import Account, Sessions
 from .keys import Keys
@@ -34,40 +33,20 @@ from .push import Push
 
 log = logging.getLogger(__name__)
 
-#: Incoming pairing requests kept waiting at once; more are dropped (a server could flood us).
-MAX_WAITING_INCOMING = 16
-#: Devices a pair-accept may name as the group at most.
-MAX_GROUP = 1000
-
 IN, OUT = Direction.INCOMING, Direction.OUTGOING
 
 
-def peer_from_party(party: pairing.Party, now: int) -> Peer:
-    return Peer(party.muaa_id, party.name, party.sign_key, party.dh_key, now)
-
-
+@dataclass(eq=False)
 class Pairings:
-    def __init__(
-        self,
-        store: Store,
-        sessions: Sessions,
-        outbox: Outbox,
-        notifier: Notifier,
-        push: Push,
-        keys: Keys,
-        announcements: Announcements,
-        now: Callable[[], int],
-        random: Callable[[int], bytes],
-    ) -> None:
-        self.store = store
-        self.sessions = sessions
-        self.outbox = outbox
-        self.notifier = notifier
-        self.push = push
-        self.keys = keys
-        self.announcements = announcements
-        self.now = now
-        self.random = random
+    store: Store
+    sessions: Sessions
+    outbox: Outbox
+    notifier: Notifier
+    push: Push
+    keys: Keys
+    announcements: Announcements
+    now: Callable[[], int]
+    random: Callable[[int], bytes]
 
     # methods
 
@@ -164,7 +143,7 @@ class Pairings:
                 code, joined.settings.email, request, joined.party(), payload
             )
         except pairing.ConfirmationFailed:
-            self._end(joined, attempt, step(IN, attempt.phase, Event.CODE_REJECTED), tell_peer=True)
+            self.end(joined, attempt, step(IN, attempt.phase, Event.CODE_REJECTED), tell_peer=True)
             raise PairingFailed("pairing failed", pairing_id=attempt.pairing_id) from None
         assert transition.next is not None
         with self.store.transaction():
@@ -204,139 +183,10 @@ class Pairings:
         for attempt in attempts:
             transition = step(attempt.direction, attempt.phase, Event.CANCEL)
             if transition.next is not None:
-                self._end(self.sessions.joined(account), attempt, transition, tell_peer=True)
+                self.end(self.sessions.joined(account), attempt, transition, tell_peer=True)
         self.outbox.flush_soon(session)
         first = attempts[0].phase.state
         return {"pairing_id": pairing_id, "state": first if first != "waiting" else "failed"}
-
-    # inbox messages
-
-    def on_request(self, joined: Account, env: envelope.Envelope) -> str:
-        """A new device asks this one to pair (``pair-request``)."""
-        req = pairing.parse_request(env)
-        account, now = joined.name, self.now()
-        if req.target != joined.muaa_id or req.expires_at <= now:
-            raise envelope.MalformedMessage("request not for us or expired")
-        if self.store.pairing(account, req.pairing_id, IN.value) is not None:
-            raise envelope.MalformedMessage("replayed request")
-        waiting = [p for p in self.store.pairings(account) if p.direction is IN and p.live]
-        if len(waiting) >= MAX_WAITING_INCOMING:
-            raise envelope.MalformedMessage("too many waiting requests")
-        transition = step(IN, None, Event.REQUEST_RECEIVED)
-        assert transition.next is not None
-        attempt = Attempt(
-            account, req.pairing_id, IN, req.party.muaa_id, req.party.name, transition.next,
-            None, now, min(req.expires_at, now + pairing.MAX_TTL_S),
-            request=IncomingRequest(req.party, req.pake, req.expires_at),
-        )  # fmt: skip
-        self.store.save_pairing(attempt)
-        self.notifier.pair_requested(attempt)
-        return "processed"
-
-    def on_accept(self, joined: Account, env: envelope.Envelope) -> str:
-        """The existing device answered our request (``pair-accept``)."""
-        acc, sender, account = pairing.parse_accept(env), env.sender, joined.name
-        attempt = self.store.pairing(account, acc.pairing_id, OUT.value)
-        if attempt is None or sender not in attempt.targets:
-            raise envelope.MalformedMessage("accept for no waiting pairing")
-        if attempt.expires_at <= self.now():
-            # Expired, not failed: the next expiry pass says so (doing it here would be
-            # rolled back with this message's savepoint, then said twice).
-            step(OUT, attempt.phase, Event.ACCEPT_LATE)
-            raise envelope.MalformedMessage("accept after expiry")
-        target = attempt.targets[sender]
-        attempt = replace(attempt, peer=sender, peer_name=acc.party.name)
-        try:
-            payload, confirm = pairing.finish_new(
-                target.spake_state,
-                target.pake,
-                joined.settings.email,
-                attempt.pairing_id,
-                joined.party(),
-                acc,
-            )
-            devices = [
-                pairing.Party.from_json(d)
-                for d in codec.bounded_list(payload.get("devices"), MAX_GROUP)
-            ]
-            account_key = payload.get("account_key")
-            if account_key is not None and (
-                not isinstance(account_key, str) or not codec.is_text(account_key)
-            ):
-                raise envelope.MalformedMessage("bad account key")
-        except (pairing.ConfirmationFailed, envelope.MalformedMessage):
-            self._end(
-                joined, attempt, step(OUT, attempt.phase, Event.ACCEPT_FORGED), tell_peer=True
-            )
-            return "pairing_failed"
-        done = attempt.after(step(OUT, attempt.phase, Event.ACCEPT_RECEIVED))
-        now = self.now()
-        with self.store.transaction():
-            self.outbox.enqueue(joined, sender, pairing.CONFIRM, confirm)
-            self.store.add_peer(account, peer_from_party(acc.party, now))
-            for device in devices:
-                if device.muaa_id != joined.muaa_id:
-                    self.store.add_peer(account, peer_from_party(device, now))
-            adopted = False
-            if account_key is not None and self.store.account_key(account) is None:
-                self.store.set_account_key(account, account_key)
-                adopted = True
-            self.store.save_pairing(done)
-            # What this device knew before pairing reaches the group too.
-            peer = self.store.peer(account, sender)
-            if peer is not None:
-                self.keys.send_keyring(joined, peer)
-        # Other devices that were asked too: their requests are void now.
-        for other in attempt.targets:
-            if other != sender:
-                body = pairing.abort_body(attempt.pairing_id, other, "completed_elsewhere")
-                self.outbox.enqueue(joined, other, pairing.ABORT, body)
-        self.notifier.pair_completed(done, account_key_received=adopted)
-        log.info("account %s: paired with %s (pairing %s)", account, sender, done.pairing_id)
-        return "paired"
-
-    def on_confirm(self, joined: Account, env: envelope.Envelope) -> str:
-        """The new device proved it knew the code (``pair-confirm``)."""
-        conf, sender, account = pairing.parse_confirm(env), env.sender, joined.name
-        attempt = self.store.pairing(account, conf.pairing_id, IN.value)
-        if attempt is None or attempt.peer != sender:
-            raise envelope.MalformedMessage("confirm for no waiting pairing")
-        transition = step(IN, attempt.phase, Event.CONFIRM_RECEIVED)
-        assert attempt.expect is not None and attempt.request is not None
-        if not pairing.check_confirm(attempt.expect, conf):
-            self._end(joined, attempt, step(IN, attempt.phase, Event.CONFIRM_FORGED), False)
-            return "pairing_failed"
-        party = attempt.request.party
-        done = attempt.after(transition)
-        now = self.now()
-        with self.store.transaction():
-            others = self.store.peers(account)
-            self.store.add_peer(account, peer_from_party(party, now))
-            self.store.save_pairing(done)
-            # The newcomer gets the whole keyring the group has built so far.
-            self.keys.send_keyring(joined, peer_from_party(party, now))
-            # Every device we were paired with learns the newcomer (it learnt them from us).
-            vouch = member_add_payload(joined.membership.identity, [party])
-            for peer in others:
-                if peer.muaa_id != party.muaa_id:
-                    self.outbox.send_sealed(joined, peer, MEMBER_ADD, vouch)
-        self.notifier.pair_completed(done)
-        log.info("account %s: paired with %s (pairing %s)", account, sender, done.pairing_id)
-        return "paired"
-
-    def on_abort(self, joined: Account, env: envelope.Envelope) -> str:
-        """The peer ended an attempt (``pair-abort``)."""
-        abort, sender = pairing.parse_abort(env), env.sender
-        for direction in (IN, OUT):
-            attempt = self.store.pairing(joined.name, abort.pairing_id, direction.value)
-            if attempt is None or not attempt.live or not attempt.asked(sender):
-                continue
-            transition = step(direction, attempt.phase, Event.ABORT_RECEIVED)
-            said = abort.reason if abort.reason in pairing.ABORT_REASONS else "aborted"
-            attempt = replace(attempt, peer=attempt.peer or sender)
-            self._end(joined, attempt, transition, tell_peer=False, reason="peer_" + said)
-            return "pairing_failed"
-        raise envelope.MalformedMessage("abort for no waiting pairing")
 
     # endings
 
@@ -350,7 +200,7 @@ class Pairings:
                 self.notifier.pair_failed(ended)
         self.push.update_live(account)
 
-    def _end(
+    def end(
         self,
         joined: Account,
         attempt: Attempt,

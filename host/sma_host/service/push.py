@@ -5,6 +5,7 @@ a peer within a pairing, the watcher polls fast instead of waiting for IDLE."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ..config import Config
 from ..imap.watcher import InboxWatcher
@@ -15,24 +16,16 @@ from .context import AccountSession, Sessions
 Schedule = Callable[[str, Callable[[], None]], None]
 
 
+@dataclass(eq=False)
 class Push:
-    def __init__(
-        self,
-        store: Store,
-        sessions: Sessions,
-        config: Config,
-        schedule: Schedule | None,
-        now: Callable[[], int],
-        background_sync: Callable[[str], None],
-    ) -> None:
-        self.store = store
-        self.sessions = sessions
-        self.config = config
-        self.schedule = schedule
-        self.now = now
-        self.background_sync = background_sync
-        #: Account → when its last live pairing expires: until then its watcher polls fast.
-        self._live_until: dict[str, int] = {}
+    store: Store
+    sessions: Sessions
+    config: Config
+    schedule: Schedule | None
+    now: Callable[[], int]
+    background_sync: Callable[[str], None]
+    #: Account → when its last live pairing expires: until then its watcher polls fast.
+    _live_until: dict[str, int] = field(default_factory=dict, init=False)
 
     def start(self, session: AccountSession, muaa_id: str) -> None:
         """(Re)start the account's watcher; nothing without push, a worker or a password."""

@@ -1,0 +1,165 @@
+"""The pairing messages in this device's inbox: ``pair-request``, ``pair-accept``,
+``pair-confirm``, ``pair-abort``. Each phase change goes through ``pairing_states.step()``;
+an event the table does not allow drops the message."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from ..protocol import codec, envelope, pairing
+from ..protocol.membership import MEMBER_ADD, member_add_payload
+from ..protocol.pairing_states import Attempt, Direction, Event, IncomingRequest, step
+from ..store import Store
+from .context import Account, peer_from_party
+from .keys import Keys
+from .notifications import Notifier
+from .outbox import Outbox
+from .pairing import Pairings
+
+log = logging.getLogger(__name__)
+
+#: Incoming pairing requests kept waiting at once; more are dropped (a server could flood us).
+MAX_WAITING_INCOMING = 16
+#: Devices a pair-accept may name as the group at most.
+MAX_GROUP = 1000
+
+IN, OUT = Direction.INCOMING, Direction.OUTGOING
+
+
+@dataclass(eq=False)
+class PairingMessages:
+    store: Store
+    outbox: Outbox
+    notifier: Notifier
+    keys: Keys
+    pairings: Pairings
+    now: Callable[[], int]
+
+    def on_request(self, joined: Account, env: envelope.Envelope) -> str:
+        """A new device asks this one to pair (``pair-request``)."""
+        req = pairing.parse_request(env)
+        account, now = joined.name, self.now()
+        if req.target != joined.muaa_id or req.expires_at <= now:
+            raise envelope.MalformedMessage("request not for us or expired")
+        if self.store.pairing(account, req.pairing_id, IN.value) is not None:
+            raise envelope.MalformedMessage("replayed request")
+        waiting = [p for p in self.store.pairings(account) if p.direction is IN and p.live]
+        if len(waiting) >= MAX_WAITING_INCOMING:
+            raise envelope.MalformedMessage("too many waiting requests")
+        transition = step(IN, None, Event.REQUEST_RECEIVED)
+        assert transition.next is not None
+        attempt = Attempt(
+            account, req.pairing_id, IN, req.party.muaa_id, req.party.name, transition.next,
+            None, now, min(req.expires_at, now + pairing.MAX_TTL_S),
+            request=IncomingRequest(req.party, req.pake, req.expires_at),
+        )  # fmt: skip
+        self.store.save_pairing(attempt)
+        self.notifier.pair_requested(attempt)
+        return "processed"
+
+    def on_accept(self, joined: Account, env: envelope.Envelope) -> str:
+        """The existing device answered our request (``pair-accept``)."""
+        acc, sender, account = pairing.parse_accept(env), env.sender, joined.name
+        attempt = self.store.pairing(account, acc.pairing_id, OUT.value)
+        if attempt is None or sender not in attempt.targets:
+            raise envelope.MalformedMessage("accept for no waiting pairing")
+        if attempt.expires_at <= self.now():
+            # Expired, not failed: the next expiry pass says so (doing it here would be
+            # rolled back with this message's savepoint, then said twice).
+            step(OUT, attempt.phase, Event.ACCEPT_LATE)
+            raise envelope.MalformedMessage("accept after expiry")
+        target = attempt.targets[sender]
+        attempt = replace(attempt, peer=sender, peer_name=acc.party.name)
+        try:
+            payload, confirm = pairing.finish_new(
+                target.spake_state,
+                target.pake,
+                joined.settings.email,
+                attempt.pairing_id,
+                joined.party(),
+                acc,
+            )
+            devices = [
+                pairing.Party.from_json(d)
+                for d in codec.bounded_list(payload.get("devices"), MAX_GROUP)
+            ]
+            account_key = payload.get("account_key")
+            if account_key is not None and (
+                not isinstance(account_key, str) or not codec.is_text(account_key)
+            ):
+                raise envelope.MalformedMessage("bad account key")
+        except (pairing.ConfirmationFailed, envelope.MalformedMessage):
+            self.pairings.end(
+                joined, attempt, step(OUT, attempt.phase, Event.ACCEPT_FORGED), tell_peer=True
+            )
+            return "pairing_failed"
+        done = attempt.after(step(OUT, attempt.phase, Event.ACCEPT_RECEIVED))
+        now = self.now()
+        with self.store.transaction():
+            self.outbox.enqueue(joined, sender, pairing.CONFIRM, confirm)
+            self.store.add_peer(account, peer_from_party(acc.party, now))
+            for device in devices:
+                if device.muaa_id != joined.muaa_id:
+                    self.store.add_peer(account, peer_from_party(device, now))
+            adopted = False
+            if account_key is not None and self.store.account_key(account) is None:
+                self.store.set_account_key(account, account_key)
+                adopted = True
+            self.store.save_pairing(done)
+            # What this device knew before pairing reaches the group too.
+            peer = self.store.peer(account, sender)
+            if peer is not None:
+                self.keys.send_keyring(joined, peer)
+        # Other devices that were asked too: their requests are void now.
+        for other in attempt.targets:
+            if other != sender:
+                body = pairing.abort_body(attempt.pairing_id, other, "completed_elsewhere")
+                self.outbox.enqueue(joined, other, pairing.ABORT, body)
+        self.notifier.pair_completed(done, account_key_received=adopted)
+        log.info("account %s: paired with %s (pairing %s)", account, sender, done.pairing_id)
+        return "paired"
+
+    def on_confirm(self, joined: Account, env: envelope.Envelope) -> str:
+        """The new device proved it knew the code (``pair-confirm``)."""
+        conf, sender, account = pairing.parse_confirm(env), env.sender, joined.name
+        attempt = self.store.pairing(account, conf.pairing_id, IN.value)
+        if attempt is None or attempt.peer != sender:
+            raise envelope.MalformedMessage("confirm for no waiting pairing")
+        transition = step(IN, attempt.phase, Event.CONFIRM_RECEIVED)
+        assert attempt.expect is not None and attempt.request is not None
+        if not pairing.check_confirm(attempt.expect, conf):
+            self.pairings.end(joined, attempt, step(IN, attempt.phase, Event.CONFIRM_FORGED), False)
+            return "pairing_failed"
+        party = attempt.request.party
+        done = attempt.after(transition)
+        now = self.now()
+        with self.store.transaction():
+            others = self.store.peers(account)
+            self.store.add_peer(account, peer_from_party(party, now))
+            self.store.save_pairing(done)
+            # The newcomer gets the whole keyring the group has built so far.
+            self.keys.send_keyring(joined, peer_from_party(party, now))
+            # Every device we were paired with learns the newcomer (it learnt them from us).
+            vouch = member_add_payload(joined.membership.identity, [party])
+            for peer in others:
+                if peer.muaa_id != party.muaa_id:
+                    self.outbox.send_sealed(joined, peer, MEMBER_ADD, vouch)
+        self.notifier.pair_completed(done)
+        log.info("account %s: paired with %s (pairing %s)", account, sender, done.pairing_id)
+        return "paired"
+
+    def on_abort(self, joined: Account, env: envelope.Envelope) -> str:
+        """The peer ended an attempt (``pair-abort``)."""
+        abort, sender = pairing.parse_abort(env), env.sender
+        for direction in (IN, OUT):
+            attempt = self.store.pairing(joined.name, abort.pairing_id, direction.value)
+            if attempt is None or not attempt.live or not attempt.asked(sender):
+                continue
+            transition = step(direction, attempt.phase, Event.ABORT_RECEIVED)
+            said = abort.reason if abort.reason in pairing.ABORT_REASONS else "aborted"
+            attempt = replace(attempt, peer=attempt.peer or sender)
+            self.pairings.end(joined, attempt, transition, tell_peer=False, reason="peer_" + said)
+            return "pairing_failed"
+        raise envelope.MalformedMessage("abort for no waiting pairing")
