@@ -18,6 +18,12 @@ DATA = Path(__file__).parent / "data"
 KNOWN_FINGERPRINT = "420F4AB316348E10739F7D58A95BCB433536A201"
 KNOWN_CREATED = 1795955841
 KNOWN_USER_ID = "SMA Test Key <sma-test@example.org>"
+#: tests/data/gnupg-*, made once with GnuPG 2.2.40 (another implementation): an Ed25519
+#: primary and a Cv25519 encryption subkey, the secret parts protected by a passphrase as
+#: Thunderbird's export protects them. Fingerprint and creation time as GnuPG listed them.
+GNUPG_FINGERPRINT = "DC4099F65A6E594A2F9BFD5BCA78B8BF182CE33B"
+GNUPG_CREATED = 1795956251
+GNUPG_USER_ID = "Protected Test <protected@example.org>"
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +60,25 @@ def test_the_committed_public_key_gives_the_same_facts() -> None:
         KNOWN_FINGERPRINT,
         (KNOWN_USER_ID,),
         KNOWN_CREATED,
+    )
+
+
+def test_a_passphrase_protected_gnupg_secret_key_is_read_without_its_passphrase() -> None:
+    info = read_secret_key((DATA / "gnupg-protected-secret-key.asc").read_text())
+    assert (info.fingerprint, info.user_ids, info.created, info.can_encrypt) == (
+        GNUPG_FINGERPRINT,
+        (GNUPG_USER_ID,),
+        GNUPG_CREATED,
+        True,
+    )
+
+
+def test_gnupg_autocrypt_keydata_gives_gnupgs_fingerprint() -> None:
+    info = read_public_key((DATA / "gnupg-public-key.pgp").read_bytes())
+    assert (info.fingerprint, info.user_ids, info.created) == (
+        GNUPG_FINGERPRINT,
+        (GNUPG_USER_ID,),
+        GNUPG_CREATED,
     )
 
 
