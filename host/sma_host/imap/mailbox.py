@@ -344,6 +344,7 @@ class Mailbox:
         self, first: int, uids: list[int] | None, per_batch: int
     ) -> Iterator[HeaderBatch]:
         if uids is None:
+            # UIDNEXT said the range holds at most one batch (plus what arrives meanwhile).
             chunks: Iterator[tuple[str, int]] = iter([(f"{first}:*", first)])
         else:
             chunks = (
@@ -362,15 +363,16 @@ class Mailbox:
         for response in _responses(self._fetch_raw(uids, _HEADER_ITEMS)):
             for item in parse_fetch_response(response, False, False).values():
                 uid = item.get(b"UID")
-                if not isinstance(uid, int) or uid < lowest:
-                    continue
                 header = next(
                     (v for k, v in item.items() if k.startswith(b"BODY[HEADER.FIELDS")), None
                 )
+                # Without the fields it is an unsolicited FLAGS update, not our answer.
+                if not isinstance(uid, int) or uid < lowest or not isinstance(header, bytes):
+                    continue
                 received = item.get(b"INTERNALDATE")
                 found[uid] = InboxMessage(
                     uid,
-                    header if isinstance(header, bytes) else b"",
+                    header,
                     int(received.timestamp()) if isinstance(received, datetime) else None,
                 )
         return [found[uid] for uid in sorted(found)]
