@@ -95,7 +95,7 @@ def test_real_messages_come_back_as_their_autocrypt_header_fields(mailbox: Mailb
     made = peer_update(
         first.from_header or "",
         first.date_header,
-        list(first.autocrypt),
+        first.autocrypt,
         now,
         None,
         read_public_key,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from email.parser import BytesHeaderParser
@@ -159,7 +159,7 @@ def effective_date(date_header: str | None, now: int, received: int | None = Non
 def peer_update(
     from_header: str,
     date_header: str | None,
-    autocrypt_headers: list[str],
+    autocrypt_headers: Sequence[str],
     now: int,
     current: PeerEntry | None,
     verify_key: Callable[[bytes], object],
@@ -197,7 +197,7 @@ def peer_update(
 
 
 def _single_valid_header(
-    addr: str, values: list[str], verify_key: Callable[[bytes], object]
+    addr: str, values: Sequence[str], verify_key: Callable[[bytes], object]
 ) -> AutocryptHeader | None:
     """The one valid header for ``addr``; None when there is none, or more than one."""
     valid: list[AutocryptHeader] = []
