@@ -17,6 +17,7 @@ export const HOST_REASONS = Object.freeze([
   "frame_too_large",
   "insecure_refused",
   "internal_error",
+  "invalid_key",
   "invalid_params",
   "invalid_request",
   "method_not_found",
@@ -122,6 +123,10 @@ export function describeError(error, getMessage) {
         break;
       case "invalid_params":
         subs = [String(data.path ?? "$")];
+        break;
+      case "invalid_key":
+        // The host's message says what was wrong with the key (it never quotes the key).
+        subs = [String((error && error.message) || "")];
         break;
       case "method_not_found":
         subs = [String(data.method ?? (error && error.method) ?? "")];

@@ -9,6 +9,7 @@ every error reply carries both, ``code`` (integer) and ``data.reason`` (snake_ca
     │   ├── InvalidRequest      -32600 invalid_request / frame_too_large
     │   ├── MethodNotFound      -32601 method_not_found
     │   └── InvalidParams       -32602 invalid_params
+    │       └── InvalidKey      -32602 invalid_key (not the OpenPGP key asked for)
     ├── AccountError            the named account cannot be used as asked
     │   ├── UnknownAccount      unknown_account
     │   ├── NotJoined           not_joined
@@ -88,6 +89,14 @@ class InvalidParams(RequestError):
 
     code = -32602
     reason = "invalid_params"
+
+
+class InvalidKey(InvalidParams):
+    """A key that is not the OpenPGP key asked for: garbage, a public key where the secret
+    key belongs, a secret key where a correspondent's public key belongs. The message says
+    which, and never quotes the key."""
+
+    reason = "invalid_key"
 
 
 class AccountError(HostError):
@@ -193,6 +202,7 @@ ALL_REASONS: tuple[str, ...] = tuple(
                 FrameTooLarge,
                 MethodNotFound,
                 InvalidParams,
+                InvalidKey,
                 UnknownAccount,
                 NotJoined,
                 InsecureRefused,

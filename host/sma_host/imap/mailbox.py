@@ -10,6 +10,7 @@ import ssl
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from imapclient import IMAPClient
@@ -75,6 +76,50 @@ class FetchedMessages:
         messages.reverse()
         while messages:
             yield messages.pop()
+
+
+#: What Autocrypt Level 1 reads of a message (protocol/autocrypt.py ``read_headers``).
+INBOX_HEADER_FIELDS = "FROM DATE AUTOCRYPT AUTO-SUBMITTED CONTENT-TYPE"
+#: Bytes of those fields read per message: one Autocrypt header with the largest keydata
+#: the keyring takes (64 KiB of base64, folded) and the rest. Longer blocks are cut, and a
+#: header cut short fails its checks.
+MAX_HEADER_BLOCK = 96 * 1024
+
+_HEADER_ITEMS = (
+    f"(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS ({INBOX_HEADER_FIELDS})]<0.{MAX_HEADER_BLOCK}>)"
+).encode("ascii")
+
+
+@dataclass(frozen=True)
+class InboxMessage:
+    uid: int
+    #: The raw header fields (``INBOX_HEADER_FIELDS``), at most ``MAX_HEADER_BLOCK`` bytes.
+    header: bytes
+    #: The server's INTERNALDATE (time of receipt) in Unix seconds, when it sent one.
+    received: int | None
+
+
+@dataclass(frozen=True)
+class HeaderBatch:
+    #: By ascending UID.
+    messages: list[InboxMessage]
+    #: Every UID up to this one has been read once this batch is applied.
+    highest_uid: int
+
+
+@dataclass(frozen=True)
+class InboxScan:
+    uidvalidity: int
+    #: The given position did not hold (no last UID, or another UIDVALIDITY): the scan
+    #: starts from ``since`` instead.
+    restarted: bool
+    #: The UID to store once every batch is applied: UIDNEXT − 1 at the EXAMINE, so that
+    #: older mail skipped by ``since`` is not searched again. (Mail that arrives during the
+    #: scan may come in a batch above it and is read again next time: harmless, an update
+    #: merges.)
+    end_uid: int
+    #: Read lazily, one FETCH each: apply and store a batch before taking the next.
+    batches: Iterator[HeaderBatch]
 
 
 class Mailbox:
@@ -256,6 +301,77 @@ class Mailbox:
                 if isinstance(uid, int) and uid in wanted and isinstance(body, bytes):
                     bodies[uid] = body
         return bodies
+
+    def scan_inbox(
+        self,
+        after_uid: int = 0,
+        uidvalidity: int | None = None,
+        since: date | None = None,
+        budget: int = 64 << 20,
+    ) -> InboxScan:
+        """The header fields Autocrypt reads of INBOX messages newer than ``after_uid``
+        (when ``uidvalidity`` still holds), else of those received ``since`` (or all).
+
+        INBOX is EXAMINEd (read-only: no flag changes, ``\\Seen`` stays as it was). Then
+        at most one UID SEARCH, and one UID FETCH per batch of up to ``budget`` bytes (each
+        message counted at ``MAX_HEADER_BLOCK``, so memory stays bounded whatever the
+        server sends). An incremental scan that fits one batch needs no SEARCH: EXAMINE
+        and one FETCH over the UID range.
+        """
+        with map_imap_errors("reading INBOX", self._secret):
+            state = self.select("INBOX", readonly=True)
+            restarted = after_uid <= 0 or uidvalidity != state.uidvalidity
+            first = 1 if restarted else after_uid + 1
+            per_batch = max(1, budget // MAX_HEADER_BLOCK)
+            end_uid = state.uidnext - 1 if state.uidnext > 0 else 0
+            uids: list[int] | None = None  # None: the whole range first:*, in one FETCH
+            if restarted and since is not None:
+                uids = sorted(self._client.search(["SINCE", since]))
+            elif state.uidnext <= 0 or state.uidnext - first > per_batch:
+                uids = sorted(u for u in self._client.search(["UID", f"{first}:*"]) if u >= first)
+            elif state.uidnext <= first:
+                uids = []  # nothing arrived since ``after_uid``
+        end_uid = max(end_uid, uids[-1] if uids else 0, 0 if restarted else after_uid)
+        return InboxScan(
+            state.uidvalidity, restarted, end_uid, self._header_batches(first, uids, per_batch)
+        )
+
+    def _header_batches(
+        self, first: int, uids: list[int] | None, per_batch: int
+    ) -> Iterator[HeaderBatch]:
+        if uids is None:
+            # UIDNEXT said the range holds at most one batch (plus what arrives meanwhile).
+            chunks: Iterator[tuple[str, int]] = iter([(f"{first}:*", first)])
+        else:
+            chunks = (
+                (uid_set(uids[i : i + per_batch]), uids[i]) for i in range(0, len(uids), per_batch)
+            )
+        for wanted, lowest in chunks:
+            with map_imap_errors("reading INBOX headers", self._secret):
+                messages = self._fetch_headers(wanted, lowest)
+            if messages:
+                yield HeaderBatch(messages, messages[-1].uid)
+
+    def _fetch_headers(self, uids: str, lowest: int) -> list[InboxMessage]:
+        """The messages of ``uids`` from ``lowest`` on (``n:*`` also answers with the last
+        message when every UID is below ``n``: dropped here)."""
+        found: dict[int, InboxMessage] = {}
+        for response in _responses(self._fetch_raw(uids, _HEADER_ITEMS)):
+            for item in parse_fetch_response(response, False, False).values():
+                uid = item.get(b"UID")
+                header = next(
+                    (v for k, v in item.items() if k.startswith(b"BODY[HEADER.FIELDS")), None
+                )
+                # Without the fields it is an unsolicited FLAGS update, not our answer.
+                if not isinstance(uid, int) or uid < lowest or not isinstance(header, bytes):
+                    continue
+                received = item.get(b"INTERNALDATE")
+                found[uid] = InboxMessage(
+                    uid,
+                    header,
+                    int(received.timestamp()) if isinstance(received, datetime) else None,
+                )
+        return [found[uid] for uid in sorted(found)]
 
     def _fetch_raw(self, uids: str, items: bytes) -> list[Any]:
         # IMAPClient.fetch() only takes explicit id lists (it filters the answer by
