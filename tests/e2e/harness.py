@@ -45,6 +45,7 @@ SMA_HOST = ROOT / ".venv" / "bin" / "sma-host"
 ADDON_ID = "sma-host@autocrypt.org"
 OPTIONS_PATH = "options/options.html"
 AGENT_JS = Path(__file__).with_name("page_agent.js")
+PROBE_JS = Path(__file__).with_name("background_probe.js")
 
 START_TIMEOUT = 60.0  # Thunderbird up, the Marionette session open, the page loaded
 WAIT_TIMEOUT = 45.0  # default for waiting on the page (IMAP round trips included)
@@ -152,10 +153,17 @@ def wait_until(
 class Thunderbird:
     """One Thunderbird process with its own HOME, profile and Marionette port."""
 
-    def __init__(self, name: str, artifacts: Path, account: MailAccount) -> None:
+    def __init__(
+        self,
+        name: str,
+        artifacts: Path,
+        account: MailAccount,
+        extra_prefs: dict[str, Any] | None = None,
+    ) -> None:
         self.name = name
         self.artifacts = artifacts
         self.account = account
+        self.extra_prefs = dict(extra_prefs or {})  # more accounts, network overrides
         self.workdir = Path(tempfile.mkdtemp(prefix=f"sma-e2e-{name}-"))
         self.home = self.workdir / "home"
         self.profile = self.workdir / "profile"
@@ -197,7 +205,7 @@ class Thunderbird:
 
     def spawn(self) -> None:
         """Write the profile and start the process (connect() waits for it)."""
-        prefs = profile_prefs(self.account, self.port, self.downloads)
+        prefs = {**profile_prefs(self.account, self.port, self.downloads), **self.extra_prefs}
         with open(self.profile / "user.js", "w", encoding="utf-8") as f:
             for key, value in prefs.items():
                 f.write(f"user_pref({json.dumps(key)}, {json.dumps(value)});\n")
@@ -317,26 +325,34 @@ class Thunderbird:
     # ---- the page ----------------------------------------------------------------------
 
     def _call(self, verb: str, args: dict[str, Any], timeout: float = 20.0) -> dict[str, Any]:
+        return self._message("smaE2eBrowser", "sma-e2e", verb, args, timeout)
+
+    def _message(
+        self, browser: str, prefix: str, verb: str, args: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        """Send ``prefix:call`` to the frame script in the window's ``browser``, await ``prefix:reply``."""
         reply = self.chrome_async(
             """
-            const [verb, args, timeoutMs, resolve] = arguments;
+            const [browser, prefix, verb, args, timeoutMs, resolve] = arguments;
             const w = Services.wm.getMostRecentWindow("mail:3pane");
-            const mm = w.smaE2eBrowser.messageManager;
+            const mm = w[browser].messageManager;
             const id = `${Date.now()}-${Math.random()}`;
             let timer = null;
             const listener = (m) => {
               if (m.data.id !== id) return;
-              mm.removeMessageListener("sma-e2e:reply", listener);
+              mm.removeMessageListener(`${prefix}:reply`, listener);
               w.clearTimeout(timer);
               resolve(m.data);
             };
-            mm.addMessageListener("sma-e2e:reply", listener);
+            mm.addMessageListener(`${prefix}:reply`, listener);
             timer = w.setTimeout(() => {
-              mm.removeMessageListener("sma-e2e:reply", listener);
+              mm.removeMessageListener(`${prefix}:reply`, listener);
               resolve({id, ok: false, error: `no answer from the page within ${timeoutMs} ms`});
             }, timeoutMs);
-            mm.sendAsyncMessage("sma-e2e:call", {id, verb, args});
+            mm.sendAsyncMessage(`${prefix}:call`, {id, verb, args});
             """,
+            browser,
+            prefix,
             verb,
             args,
             int(timeout * 1000),
@@ -355,6 +371,37 @@ class Thunderbird:
         reply = self._call(verb, args)
         if not reply.get("ok"):
             raise PageError(f"{self.name}: {verb} {args}: {reply.get('error')}")
+        return reply.get("value")
+
+    # ---- the add-on's background (Experiment scenarios) ---------------------------------
+
+    def load_probe(self) -> None:
+        """``background_probe.js`` into the add-on's background page (its event page)."""
+        self.chrome(
+            """
+            const [addonId, script] = arguments;
+            const ext = WebExtensionPolicy.getByID(addonId).extension;
+            const view = [...ext.views].find((v) => v.viewType === "background");
+            if (!view || !view.xulBrowser) throw new Error("the add-on's background is not running");
+            const w = Services.wm.getMostRecentWindow("mail:3pane");
+            w.smaE2eBackground = view.xulBrowser;
+            w.smaE2eBackground.messageManager.loadFrameScript(script, false);
+            """,
+            ADDON_ID,
+            "data:," + _quote(PROBE_JS.read_text("utf-8")),
+        )
+        wait_until(lambda: self._probe_try("ready"), f"{self.name}: the background probe ready")
+
+    def _probe_try(self, verb: str) -> Any:
+        reply = self._message("smaE2eBackground", "sma-e2e-bg", verb, {}, 1.0)
+        return reply.get("value") if reply.get("ok") else None
+
+    def probe(self, verb: str, **args: Any) -> Any:
+        """A verb of the background probe. Its failure message leaves the arguments out:
+        they may hold a secret's hash, never needed to understand the failure."""
+        reply = self._message("smaE2eBackground", "sma-e2e-bg", verb, args, WAIT_TIMEOUT)
+        if not reply.get("ok"):
+            raise PageError(f"{self.name}: background {verb}: {reply.get('error')}")
         return reply.get("value")
 
     def text(self, selector: str | None = None) -> str:
