@@ -39,8 +39,15 @@ var smaThunderbird = class extends ExtensionCommon.ExtensionAPI {
       return account.incomingServer;
     }
 
-    /** Only IMAP servers' credentials are handed out: they are what sma-host logs in to. */
-    function imapServer(accountId) {
+    /**
+     * Credentials go only to the add-on's background, which alone talks to sma-host:
+     * a page (options, popup) never holds a password or token. And only IMAP servers'
+     * credentials are handed out: they are what sma-host logs in to.
+     */
+    function imapServerForCredentials(accountId) {
+      if (context.viewType !== "background") {
+        throw fail("background_only", "only the add-on's background may ask for credentials");
+      }
       const server = incomingServer(accountId);
       if (server.type !== "imap") {
         throw fail("not_imap", `account ${accountId} is a ${server.type} account, not IMAP`);
@@ -66,7 +73,7 @@ var smaThunderbird = class extends ExtensionCommon.ExtensionAPI {
         },
 
         async getPassword(accountId) {
-          const server = imapServer(accountId);
+          const server = imapServerForCredentials(accountId);
           // Thunderbird saves an IMAP password with origin and realm imap://<host>
           // (no port, no user) and picks the login by user name: the same lookup here.
           const origin = mapping.loginOrigin(server.hostName);
@@ -85,7 +92,7 @@ var smaThunderbird = class extends ExtensionCommon.ExtensionAPI {
         },
 
         async getAccessToken(accountId) {
-          const server = imapServer(accountId);
+          const server = imapServerForCredentials(accountId);
           if (server.authMethod !== Ci.nsMsgAuthMethod.OAuth2) {
             throw fail("not_oauth2", `account ${accountId} does not sign in with OAuth2`);
           }

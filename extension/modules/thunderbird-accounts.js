@@ -12,6 +12,7 @@
 export const REASONS = Object.freeze([
   "experiment_missing", // this add-on runs without its Experiment (or an older one)
   "unavailable", // a Thunderbird internal the Experiment needs is missing in this version
+  "background_only", // credentials were asked for outside the background (a page)
   "no_account",
   "not_imap",
   "not_oauth2",

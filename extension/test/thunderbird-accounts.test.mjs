@@ -88,6 +88,7 @@ test("the default namespace is the add-on's own messenger (or browser)", async (
 
 test("a coded ExtensionError becomes its reason and sentence", async () => {
   const cases = [
+    ["background_only: only the add-on's background may ask for credentials", "background_only", "only the add-on's background may ask for credentials"],
     ["no_account: Thunderbird has no account account9", "no_account", "Thunderbird has no account account9"],
     ["not_imap: account account2 is a pop3 account, not IMAP", "not_imap", "account account2 is a pop3 account, not IMAP"],
     ["primary_password_cancelled: the primary password was not entered", "primary_password_cancelled", "the primary password was not entered"],

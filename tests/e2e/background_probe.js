@@ -1,13 +1,14 @@
 // Frame script loaded into the add-on's background page (tests/e2e/harness.py,
-// Thunderbird.probe) for the Experiment scenarios: it calls the add-on's smaThunderbird
-// Experiment where the add-on itself calls it, in its background, until the settings page
-// has its "Use Thunderbird's settings" button.
+// Thunderbird.load_probe/probe) for the Experiment scenarios: it calls the add-on's
+// smaThunderbird Experiment where the add-on itself calls it, in its background, until the
+// settings page has its "Use Thunderbird's settings" button. Also loaded into the settings
+// page, to check that a page is refused credentials.
 //
 // A password or token never leaves this script: the test sends the SHA-256 of what it
 // expects, and gets back only whether the secret Thunderbird handed out has that hash.
 // Fixed verbs only; it runs nothing it is sent.
 //
-// Protocol: "sma-e2e-bg:call" {id, verb, args} → "sma-e2e-bg:reply" {id, ok, value | error}.
+// Protocol: "sma-e2e-probe:call" {id, verb, args} → "sma-e2e-probe:reply" {id, ok, value | error}.
 
 /* global content, addMessageListener, sendAsyncMessage, Cc, Ci */
 "use strict";
@@ -58,13 +59,13 @@
     },
   };
 
-  addMessageListener("sma-e2e-bg:call", async (message) => {
+  addMessageListener("sma-e2e-probe:call", async (message) => {
     const { id, verb, args } = message.data;
     try {
       if (!verbs[verb]) throw new Error(`unknown verb ${verb}`);
-      sendAsyncMessage("sma-e2e-bg:reply", { id, ok: true, value: await verbs[verb](args || {}) });
+      sendAsyncMessage("sma-e2e-probe:reply", { id, ok: true, value: await verbs[verb](args || {}) });
     } catch (e) {
-      sendAsyncMessage("sma-e2e-bg:reply", { id, ok: false, error: String((e && e.message) || e) });
+      sendAsyncMessage("sma-e2e-probe:reply", { id, ok: false, error: String((e && e.message) || e) });
     }
   });
 })();

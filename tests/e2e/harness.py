@@ -375,33 +375,50 @@ class Thunderbird:
 
     # ---- the add-on's background (Experiment scenarios) ---------------------------------
 
-    def load_probe(self) -> None:
-        """``background_probe.js`` into the add-on's background page (its event page)."""
+    # Where background_probe.js goes: the window property holding that <browser>.
+    _PROBE_BROWSERS = {"background": "smaE2eBackground", "page": "smaE2eBrowser"}
+
+    def load_probe(self, into: str = "background") -> None:
+        """``background_probe.js`` into the add-on's background page (its event page), or
+        into its settings page (``into="page"``) to see what a page is refused."""
+        if into == "background":
+            self.chrome(
+                """
+                const ext = WebExtensionPolicy.getByID(arguments[0]).extension;
+                const view = [...ext.views].find((v) => v.viewType === "background");
+                if (!view || !view.xulBrowser) throw new Error("the add-on's background is not running");
+                Services.wm.getMostRecentWindow("mail:3pane").smaE2eBackground = view.xulBrowser;
+                """,
+                ADDON_ID,
+            )
         self.chrome(
             """
-            const [addonId, script] = arguments;
-            const ext = WebExtensionPolicy.getByID(addonId).extension;
-            const view = [...ext.views].find((v) => v.viewType === "background");
-            if (!view || !view.xulBrowser) throw new Error("the add-on's background is not running");
-            const w = Services.wm.getMostRecentWindow("mail:3pane");
-            w.smaE2eBackground = view.xulBrowser;
-            w.smaE2eBackground.messageManager.loadFrameScript(script, false);
+            const [browser, script] = arguments;
+            Services.wm.getMostRecentWindow("mail:3pane")[browser].messageManager
+              .loadFrameScript(script, false);
             """,
-            ADDON_ID,
+            self._PROBE_BROWSERS[into],
             "data:," + _quote(PROBE_JS.read_text("utf-8")),
         )
-        wait_until(lambda: self._probe_try("ready"), f"{self.name}: the background probe ready")
+        wait_until(
+            lambda: (
+                (reply := self._probe_message(into, "ready", {}, 1.0)).get("ok")
+                and reply.get("value")
+            ),
+            f"{self.name}: the probe ready in the {into}",
+        )
 
-    def _probe_try(self, verb: str) -> Any:
-        reply = self._message("smaE2eBackground", "sma-e2e-bg", verb, {}, 1.0)
-        return reply.get("value") if reply.get("ok") else None
+    def _probe_message(
+        self, where: str, verb: str, args: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        return self._message(self._PROBE_BROWSERS[where], "sma-e2e-probe", verb, args, timeout)
 
-    def probe(self, verb: str, **args: Any) -> Any:
-        """A verb of the background probe. Its failure message leaves the arguments out:
-        they may hold a secret's hash, never needed to understand the failure."""
-        reply = self._message("smaE2eBackground", "sma-e2e-bg", verb, args, WAIT_TIMEOUT)
+    def probe(self, verb: str, where: str = "background", **args: Any) -> Any:
+        """A verb of the probe. Its failure message leaves the arguments out: they may hold
+        a secret's hash, never needed to understand the failure."""
+        reply = self._probe_message(where, verb, args, WAIT_TIMEOUT)
         if not reply.get("ok"):
-            raise PageError(f"{self.name}: background {verb}: {reply.get('error')}")
+            raise PageError(f"{self.name}: probe {verb} in the {where}: {reply.get('error')}")
         return reply.get("value")
 
     def text(self, selector: str | None = None) -> str:

@@ -141,6 +141,16 @@ def test_experiment_reads_thunderbird_accounts(
     assert tb.probe("secretMatches", kind="token", accountId=IMAP, sha256="") == {
         "error": "not_oauth2: account account1 does not sign in with OAuth2"
     }
+    # A page (here the settings page) gets the settings, but never a credential.
+    tb.load_probe(into="page")
+    assert (
+        tb.probe("imapSettings", where="page", accountId=IMAP)["value"]["host"] == imap_server.host
+    )
+    refused = {"error": "background_only: only the add-on's background may ask for credentials"}
+    for kind in ("password", "token"):
+        assert (
+            tb.probe("secretMatches", where="page", kind=kind, accountId=IMAP, sha256="") == refused
+        )
     tb.screenshot("after-experiment")
     assert tb.prompts() == [], "Thunderbird prompted"
     assert_secret_nowhere(tb, mail_user.password)
