@@ -37,6 +37,7 @@ with warnings.catch_warnings():
     # mozinfo (a marionette_driver dependency) calls a deprecated distro function on import.
     warnings.simplefilter("ignore", DeprecationWarning)
     from marionette_driver.addons import Addons
+    from marionette_driver.errors import MarionetteException
     from marionette_driver.marionette import Marionette
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -400,18 +401,57 @@ class Thunderbird:
             self._PROBE_BROWSERS[into],
             "data:," + _quote(PROBE_JS.read_text("utf-8")),
         )
-        wait_until(
-            lambda: (
-                (reply := self._probe_message(into, "ready", {}, 1.0)).get("ok")
-                and reply.get("value")
-            ),
-            f"{self.name}: the probe ready in the {into}",
-        )
+
+        def ready() -> bool:
+            try:
+                return bool(self._probe_message(into, "ready", {}, 1.0).get("value"))
+            except PageError:  # the script is not there yet
+                return False
+
+        wait_until(ready, f"{self.name}: the probe ready in the {into}")
 
     def _probe_message(
         self, where: str, verb: str, args: dict[str, Any], timeout: float
     ) -> dict[str, Any]:
-        return self._message(self._PROBE_BROWSERS[where], "sma-e2e-probe", verb, args, timeout)
+        """Post the call, then poll for its reply. Unlike ``_message`` this survives a
+        prompt opening meanwhile (the primary password's): Marionette ends a running
+        script when a modal dialog opens."""
+        key = self.chrome(
+            """
+            const [browser, verb, args] = arguments;
+            const w = Services.wm.getMostRecentWindow("mail:3pane");
+            const mm = w[browser].messageManager;
+            w.smaE2eReplies = w.smaE2eReplies || {};
+            const id = `${Date.now()}-${Math.random()}`;
+            const listener = (m) => {
+              if (m.data.id !== id) return;
+              mm.removeMessageListener("sma-e2e-probe:reply", listener);
+              w.smaE2eReplies[id] = m.data;
+            };
+            mm.addMessageListener("sma-e2e-probe:reply", listener);
+            mm.sendAsyncMessage("sma-e2e-probe:call", {id, verb, args});
+            return id;
+            """,
+            self._PROBE_BROWSERS[where],
+            verb,
+            args,
+        )
+
+        def reply() -> dict[str, Any] | None:
+            try:
+                return self.chrome(
+                    """
+                    const w = Services.wm.getMostRecentWindow("mail:3pane");
+                    const reply = w.smaE2eReplies[arguments[0]] || null;
+                    delete w.smaE2eReplies[arguments[0]];
+                    return reply;
+                    """,
+                    key,
+                )
+            except MarionetteException:  # a prompt is open just now
+                return None
+
+        return dict(wait_until(reply, f"{self.name}: the probe's answer to {verb}", timeout))
 
     def probe(self, verb: str, where: str = "background", **args: Any) -> Any:
         """A verb of the probe. Its failure message leaves the arguments out: they may hold

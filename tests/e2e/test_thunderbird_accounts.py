@@ -156,6 +156,66 @@ def test_experiment_reads_thunderbird_accounts(
     assert_secret_nowhere(tb, mail_user.password)
 
 
+def answer_next_prompt(tb: Thunderbird, answer: str | None) -> None:
+    """The next prompt Thunderbird opens is answered like a person: cancelled (None) or with
+    ``answer`` typed and OK pressed."""
+    tb.chrome(
+        """
+        const answer = arguments[0];
+        const w = Services.wm.getMostRecentWindow("mail:3pane");
+        if (w.smaE2eAnswer) Services.obs.removeObserver(w.smaE2eAnswer, "common-dialog-loaded");
+        w.smaE2eAnswer = (dialogWindow) => {
+          Services.obs.removeObserver(w.smaE2eAnswer, "common-dialog-loaded");
+          w.smaE2eAnswer = null;
+          const doc = dialogWindow.document;
+          dialogWindow.setTimeout(() => {
+            const dialog = doc.getElementById("commonDialog");
+            if (answer === null) return dialog.cancelDialog();
+            doc.getElementById("password1Textbox").value = answer;
+            dialog.acceptDialog();
+          }, 0);
+        };
+        Services.obs.addObserver(w.smaE2eAnswer, "common-dialog-loaded");
+        """,
+        answer,
+    )
+
+
+def test_experiment_password_behind_a_primary_password(
+    launch: Launch, imap_server: DovecotServer, mail_user: ImapUser
+) -> None:
+    """The saved passwords are locked by a primary password: Thunderbird's own prompt asks
+    for it; cancelled, the add-on gets a clear error; entered, the password."""
+    (tb,) = launch("tb")
+    origin = f"imap://{imap_server.host}"
+    save_login(tb, origin, origin, mail_user.name, mail_user.password)
+    primary = f"primary-{secrets.token_urlsafe(8)}"
+    tb.chrome(
+        """
+        const token = Cc["@mozilla.org/security/pk11tokendb;1"]
+          .getService(Ci.nsIPK11TokenDB).getInternalKeyToken();
+        if (token.needsUserInit) token.initPassword(arguments[0]);
+        else token.changePassword("", arguments[0]);
+        token.logoutSimple();  // locked, as after a restart
+        """,
+        primary,
+    )
+    tb.load_probe()
+    password = {"kind": "password", "accountId": IMAP, "sha256": sha256(mail_user.password)}
+
+    answer_next_prompt(tb, None)
+    assert tb.probe("secretMatches", **password) == {
+        "error": "primary_password_cancelled: the primary password was not entered"
+    }
+    assert len(tb.prompts()) == 1, tb.prompts()
+
+    answer_next_prompt(tb, primary)
+    assert tb.probe("secretMatches", **password) == {"found": True, "matches": True}
+    assert len(tb.prompts()) == 2, tb.prompts()
+    for secret in (primary, mail_user.password):
+        assert_secret_nowhere(tb, secret)
+
+
 def test_experiment_gets_an_oauth2_token_offline(launch: Launch) -> None:
     """Thunderbird's own OAuth2 module refreshes the token it holds, against a local HTTPS
     token endpoint standing in for the built-in test provider; no window opens."""
