@@ -374,6 +374,75 @@ class Thunderbird:
             raise PageError(f"{self.name}: {verb} {args}: {reply.get('error')}")
         return reply.get("value")
 
+    # ---- Thunderbird's own state, as a user would leave it -------------------------------
+
+    def save_login(self, origin: str, realm: str, username: str, password: str) -> None:
+        """A login in Thunderbird's password manager, as Thunderbird saves one (an IMAP
+        password: origin and realm ``imap://<host>``; an OAuth2 refresh token: origin
+        ``oauth://<issuer>``, realm the scope)."""
+        added = self.chrome_async(
+            """
+            const [origin, realm, username, password, resolve] = arguments;
+            const login = Cc["@mozilla.org/login-manager/loginInfo;1"].createInstance(Ci.nsILoginInfo);
+            login.init(origin, null, realm, username, password, "", "");
+            Services.logins.addLoginAsync(login).then(() => resolve(true), (e) => resolve(String(e)));
+            """,
+            origin,
+            realm,
+            username,
+            password,
+        )
+        if added is not True:
+            raise RuntimeError(f"{self.name}: the login for {origin} was not saved: {added}")
+
+    def set_primary_password(self, password: str) -> None:
+        """Lock the saved passwords with a primary password, then log out of it (as after
+        a restart): the next read shows Thunderbird's prompt."""
+        self.chrome(
+            """
+            const token = Cc["@mozilla.org/security/pk11tokendb;1"]
+              .getService(Ci.nsIPK11TokenDB).getInternalKeyToken();
+            if (token.needsUserInit) token.initPassword(arguments[0]);
+            else token.changePassword("", arguments[0]);
+            token.logoutSimple();
+            """,
+            password,
+        )
+
+    def answer_next_prompt(self, answer: str | None) -> None:
+        """The next prompt Thunderbird opens is answered like a person: cancelled (None) or
+        with ``answer`` typed and OK pressed."""
+        self.chrome(
+            """
+            const answer = arguments[0];
+            const w = Services.wm.getMostRecentWindow("mail:3pane");
+            if (w.smaE2eAnswer) Services.obs.removeObserver(w.smaE2eAnswer, "common-dialog-loaded");
+            w.smaE2eAnswer = (dialogWindow) => {
+              Services.obs.removeObserver(w.smaE2eAnswer, "common-dialog-loaded");
+              w.smaE2eAnswer = null;
+              const doc = dialogWindow.document;
+              dialogWindow.setTimeout(() => {
+                const dialog = doc.getElementById("commonDialog");
+                if (answer === null) return dialog.cancelDialog();
+                doc.getElementById("password1Textbox").value = answer;
+                dialog.acceptDialog();
+              }, 0);
+            };
+            Services.obs.addObserver(w.smaE2eAnswer, "common-dialog-loaded");
+            """,
+            answer,
+        )
+
+    def trust_ca(self, der_base64: str) -> None:
+        """Trust a test CA for TLS servers in this profile (a user importing it)."""
+        self.chrome(
+            """
+            Cc["@mozilla.org/security/x509certdb;1"].getService(Ci.nsIX509CertDB)
+              .addCertFromBase64(arguments[0], "CT,C,C");
+            """,
+            der_base64,
+        )
+
     # ---- the add-on's background (Experiment scenarios) ---------------------------------
 
     # Where background_probe.js goes: the window property holding that <browser>.
