@@ -120,7 +120,8 @@ def launch(
     """Start Thunderbirds (in parallel) with the add-on page open; all are stopped at the end.
 
     ``launch("laptop", "desktop")`` → two instances on the same mail account, each with the
-    host installed; ``launch("tb", install_host=False)`` → one without the host manifest.
+    host installed; ``launch("tb", install_host=False)`` → one without the host manifest;
+    ``launch("tb", prefs={...})`` → more prefs in its user.js (more accounts, network).
     """
     from tests.e2e.harness import MailAccount, Thunderbird
 
@@ -132,8 +133,10 @@ def launch(
     )
     started: list[Thunderbird] = []
 
-    def start(*names: str, install_host: bool = True) -> list[Thunderbird]:
-        instances = [Thunderbird(name, artifacts, account) for name in names]
+    def start(
+        *names: str, install_host: bool = True, prefs: dict[str, object] | None = None
+    ) -> list[Thunderbird]:
+        instances = [Thunderbird(name, artifacts, account, prefs) for name in names]
         started.extend(instances)
         _live.extend(instances)
         for tb in instances:

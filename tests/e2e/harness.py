@@ -37,6 +37,7 @@ with warnings.catch_warnings():
     # mozinfo (a marionette_driver dependency) calls a deprecated distro function on import.
     warnings.simplefilter("ignore", DeprecationWarning)
     from marionette_driver.addons import Addons
+    from marionette_driver.errors import MarionetteException
     from marionette_driver.marionette import Marionette
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +46,7 @@ SMA_HOST = ROOT / ".venv" / "bin" / "sma-host"
 ADDON_ID = "sma-host@autocrypt.org"
 OPTIONS_PATH = "options/options.html"
 AGENT_JS = Path(__file__).with_name("page_agent.js")
+PROBE_JS = Path(__file__).with_name("background_probe.js")
 
 START_TIMEOUT = 60.0  # Thunderbird up, the Marionette session open, the page loaded
 WAIT_TIMEOUT = 45.0  # default for waiting on the page (IMAP round trips included)
@@ -152,10 +154,17 @@ def wait_until(
 class Thunderbird:
     """One Thunderbird process with its own HOME, profile and Marionette port."""
 
-    def __init__(self, name: str, artifacts: Path, account: MailAccount) -> None:
+    def __init__(
+        self,
+        name: str,
+        artifacts: Path,
+        account: MailAccount,
+        extra_prefs: dict[str, Any] | None = None,
+    ) -> None:
         self.name = name
         self.artifacts = artifacts
         self.account = account
+        self.extra_prefs = dict(extra_prefs or {})  # more accounts, network overrides
         self.workdir = Path(tempfile.mkdtemp(prefix=f"sma-e2e-{name}-"))
         self.home = self.workdir / "home"
         self.profile = self.workdir / "profile"
@@ -197,7 +206,7 @@ class Thunderbird:
 
     def spawn(self) -> None:
         """Write the profile and start the process (connect() waits for it)."""
-        prefs = profile_prefs(self.account, self.port, self.downloads)
+        prefs = {**profile_prefs(self.account, self.port, self.downloads), **self.extra_prefs}
         with open(self.profile / "user.js", "w", encoding="utf-8") as f:
             for key, value in prefs.items():
                 f.write(f"user_pref({json.dumps(key)}, {json.dumps(value)});\n")
@@ -317,26 +326,34 @@ class Thunderbird:
     # ---- the page ----------------------------------------------------------------------
 
     def _call(self, verb: str, args: dict[str, Any], timeout: float = 20.0) -> dict[str, Any]:
+        return self._message("smaE2eBrowser", "sma-e2e", verb, args, timeout)
+
+    def _message(
+        self, browser: str, prefix: str, verb: str, args: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        """Send ``prefix:call`` to the frame script in the window's ``browser``, await ``prefix:reply``."""
         reply = self.chrome_async(
             """
-            const [verb, args, timeoutMs, resolve] = arguments;
+            const [browser, prefix, verb, args, timeoutMs, resolve] = arguments;
             const w = Services.wm.getMostRecentWindow("mail:3pane");
-            const mm = w.smaE2eBrowser.messageManager;
+            const mm = w[browser].messageManager;
             const id = `${Date.now()}-${Math.random()}`;
             let timer = null;
             const listener = (m) => {
               if (m.data.id !== id) return;
-              mm.removeMessageListener("sma-e2e:reply", listener);
+              mm.removeMessageListener(`${prefix}:reply`, listener);
               w.clearTimeout(timer);
               resolve(m.data);
             };
-            mm.addMessageListener("sma-e2e:reply", listener);
+            mm.addMessageListener(`${prefix}:reply`, listener);
             timer = w.setTimeout(() => {
-              mm.removeMessageListener("sma-e2e:reply", listener);
+              mm.removeMessageListener(`${prefix}:reply`, listener);
               resolve({id, ok: false, error: `no answer from the page within ${timeoutMs} ms`});
             }, timeoutMs);
-            mm.sendAsyncMessage("sma-e2e:call", {id, verb, args});
+            mm.sendAsyncMessage(`${prefix}:call`, {id, verb, args});
             """,
+            browser,
+            prefix,
             verb,
             args,
             int(timeout * 1000),
@@ -355,6 +372,162 @@ class Thunderbird:
         reply = self._call(verb, args)
         if not reply.get("ok"):
             raise PageError(f"{self.name}: {verb} {args}: {reply.get('error')}")
+        return reply.get("value")
+
+    # ---- Thunderbird's own state, as a user would leave it -------------------------------
+
+    def save_login(self, origin: str, realm: str, username: str, password: str) -> None:
+        """A login in Thunderbird's password manager, as Thunderbird saves one (an IMAP
+        password: origin and realm ``imap://<host>``; an OAuth2 refresh token: origin
+        ``oauth://<issuer>``, realm the scope)."""
+        added = self.chrome_async(
+            """
+            const [origin, realm, username, password, resolve] = arguments;
+            const login = Cc["@mozilla.org/login-manager/loginInfo;1"].createInstance(Ci.nsILoginInfo);
+            login.init(origin, null, realm, username, password, "", "");
+            Services.logins.addLoginAsync(login).then(() => resolve(true), (e) => resolve(String(e)));
+            """,
+            origin,
+            realm,
+            username,
+            password,
+        )
+        if added is not True:
+            raise RuntimeError(f"{self.name}: the login for {origin} was not saved: {added}")
+
+    def set_primary_password(self, password: str) -> None:
+        """Lock the saved passwords with a primary password, then log out of it (as after
+        a restart): the next read shows Thunderbird's prompt."""
+        self.chrome(
+            """
+            const token = Cc["@mozilla.org/security/pk11tokendb;1"]
+              .getService(Ci.nsIPK11TokenDB).getInternalKeyToken();
+            if (token.needsUserInit) token.initPassword(arguments[0]);
+            else token.changePassword("", arguments[0]);
+            token.logoutSimple();
+            """,
+            password,
+        )
+
+    def answer_next_prompt(self, answer: str | None) -> None:
+        """The next prompt Thunderbird opens is answered like a person: cancelled (None) or
+        with ``answer`` typed and OK pressed."""
+        self.chrome(
+            """
+            const answer = arguments[0];
+            const w = Services.wm.getMostRecentWindow("mail:3pane");
+            if (w.smaE2eAnswer) Services.obs.removeObserver(w.smaE2eAnswer, "common-dialog-loaded");
+            w.smaE2eAnswer = (dialogWindow) => {
+              Services.obs.removeObserver(w.smaE2eAnswer, "common-dialog-loaded");
+              w.smaE2eAnswer = null;
+              const doc = dialogWindow.document;
+              dialogWindow.setTimeout(() => {
+                const dialog = doc.getElementById("commonDialog");
+                if (answer === null) return dialog.cancelDialog();
+                doc.getElementById("password1Textbox").value = answer;
+                dialog.acceptDialog();
+              }, 0);
+            };
+            Services.obs.addObserver(w.smaE2eAnswer, "common-dialog-loaded");
+            """,
+            answer,
+        )
+
+    def trust_ca(self, der_base64: str) -> None:
+        """Trust a test CA for TLS servers in this profile (a user importing it)."""
+        self.chrome(
+            """
+            Cc["@mozilla.org/security/x509certdb;1"].getService(Ci.nsIX509CertDB)
+              .addCertFromBase64(arguments[0], "CT,C,C");
+            """,
+            der_base64,
+        )
+
+    # ---- the add-on's background (Experiment scenarios) ---------------------------------
+
+    # Where background_probe.js goes: the window property holding that <browser>.
+    _PROBE_BROWSERS = {"background": "smaE2eBackground", "page": "smaE2eBrowser"}
+
+    def load_probe(self, into: str = "background") -> None:
+        """``background_probe.js`` into the add-on's background page (its event page), or
+        into its settings page (``into="page"``) to see what a page is refused."""
+        if into == "background":
+            self.chrome(
+                """
+                const ext = WebExtensionPolicy.getByID(arguments[0]).extension;
+                const view = [...ext.views].find((v) => v.viewType === "background");
+                if (!view || !view.xulBrowser) throw new Error("the add-on's background is not running");
+                Services.wm.getMostRecentWindow("mail:3pane").smaE2eBackground = view.xulBrowser;
+                """,
+                ADDON_ID,
+            )
+        self.chrome(
+            """
+            const [browser, script] = arguments;
+            Services.wm.getMostRecentWindow("mail:3pane")[browser].messageManager
+              .loadFrameScript(script, false);
+            """,
+            self._PROBE_BROWSERS[into],
+            "data:," + _quote(PROBE_JS.read_text("utf-8")),
+        )
+
+        def ready() -> bool:
+            try:
+                return bool(self._probe_message(into, "ready", {}, 1.0).get("value"))
+            except PageError:  # the script is not there yet
+                return False
+
+        wait_until(ready, f"{self.name}: the probe ready in the {into}")
+
+    def _probe_message(
+        self, where: str, verb: str, args: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        """Post the call, then poll for its reply. Unlike ``_message`` this survives a
+        prompt opening meanwhile (the primary password's): Marionette ends a running
+        script when a modal dialog opens."""
+        key = self.chrome(
+            """
+            const [browser, verb, args] = arguments;
+            const w = Services.wm.getMostRecentWindow("mail:3pane");
+            const mm = w[browser].messageManager;
+            w.smaE2eReplies = w.smaE2eReplies || {};
+            const id = `${Date.now()}-${Math.random()}`;
+            const listener = (m) => {
+              if (m.data.id !== id) return;
+              mm.removeMessageListener("sma-e2e-probe:reply", listener);
+              w.smaE2eReplies[id] = m.data;
+            };
+            mm.addMessageListener("sma-e2e-probe:reply", listener);
+            mm.sendAsyncMessage("sma-e2e-probe:call", {id, verb, args});
+            return id;
+            """,
+            self._PROBE_BROWSERS[where],
+            verb,
+            args,
+        )
+
+        def reply() -> dict[str, Any] | None:
+            try:
+                return self.chrome(
+                    """
+                    const w = Services.wm.getMostRecentWindow("mail:3pane");
+                    const reply = w.smaE2eReplies[arguments[0]] || null;
+                    delete w.smaE2eReplies[arguments[0]];
+                    return reply;
+                    """,
+                    key,
+                )
+            except MarionetteException:  # a prompt is open just now
+                return None
+
+        return dict(wait_until(reply, f"{self.name}: the probe's answer to {verb}", timeout))
+
+    def probe(self, verb: str, where: str = "background", **args: Any) -> Any:
+        """A verb of the probe. Its failure message leaves the arguments out: they may hold
+        a secret's hash, never needed to understand the failure."""
+        reply = self._probe_message(where, verb, args, WAIT_TIMEOUT)
+        if not reply.get("ok"):
+            raise PageError(f"{self.name}: probe {verb} in the {where}: {reply.get('error')}")
         return reply.get("value")
 
     def text(self, selector: str | None = None) -> str:
