@@ -73,6 +73,7 @@ __all__ = [
 ]
 
 DOVECOT_BINARY = "/usr/sbin/dovecot"
+DOVEADM_BINARY = "/usr/bin/doveadm"  # same package (dovecot-core)
 
 _MISSING_MESSAGE = "Dovecot is missing: run `sudo apt-get install dovecot-imapd`"
 _POLL_INTERVAL = 0.01
@@ -266,6 +267,18 @@ class DovecotServer:
     def token_checks(self, token: str | None = None) -> int:
         """How many logins (accepted or not) were tried with ``token`` (any if None)."""
         return self.tokens.checks(token)
+
+    def kick(self, user: str) -> None:
+        """Drop every IMAP session of ``user`` (``doveadm kick``), as a server restart would."""
+        if not self.running:
+            raise RuntimeError("DovecotServer not running")
+        subprocess.run(
+            [DOVEADM_BINARY, "-c", self._path("dovecot.conf"), "kick", user.lower()],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=True,
+            timeout=10,
+        )
 
     def maildir(self, user: str) -> Path:
         """The user's Maildir root (``~/Maildir``; INBOX is ``cur/ new/ tmp/`` in it).
