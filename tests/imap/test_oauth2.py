@@ -263,3 +263,40 @@ def test_the_watcher_reports_a_refused_token_once_and_stops_trying(
     assert refused == ["watch-oauth2"]
     assert dovecot_oauth2.token_checks(token) == 1
     assert not other.is_set()
+
+
+def test_a_token_revoked_while_watching_is_reported_at_the_reconnect(
+    dovecot_oauth2: DovecotServer,
+) -> None:
+    """The realistic order: the token works, expires while the watcher idles, and the
+    server drops the session; the reconnect is refused, reported once, and not retried."""
+    user = fresh_user()
+    token = dovecot_oauth2.issue_token(user)
+    settings = token_settings(dovecot_oauth2, user, token)
+    with connected(settings) as mailbox:
+        folder = mailbox.namespace.inbox_folder(MUAA_ID)
+        mailbox.create_folder(folder)
+        mailbox.append(folder, b"Subject: waiting\r\n\r\nhi\r\n")
+    examined = threading.Event()  # a message waits: EXAMINE of the inbox calls back
+    refused: list[int] = []
+    watcher = InboxWatcher(
+        settings,
+        MUAA_ID,
+        examined.set,
+        lambda: None,
+        lambda: False,
+        60.0,
+        "oauth2-expiring",
+        on_token_refused=lambda: refused.append(1),
+    )
+    watcher.start()
+    try:
+        assert examined.wait(WAIT)  # logged in and watching
+        dovecot_oauth2.revoke(token)
+        dovecot_oauth2.kick(user)
+        assert watcher.join(WAIT)
+    finally:
+        watcher.stop()
+    assert refused == [1]
+    # The set-up's login, the watcher's first login, and one reconnect: nothing more.
+    assert dovecot_oauth2.token_checks(token) == 3
