@@ -3,12 +3,14 @@
 Dovecot 2.3 validates a bearer token by asking an HTTP endpoint about it: ``GET
 <tokeninfo_url><token>`` (and, where configured, an RFC 7662 ``POST`` introspection with
 ``token=<token>``). This server answers both from an in-memory table that a test fills
-and empties at will::
+and empties at will (``DovecotServer(oauth2=True)`` starts and stops one)::
 
-    with TokenServer() as tokens:
-        token = tokens.issue_token("alice")   # {"active": true, "username": "alice"}
-        tokens.revoke(token)                  # {"active": false} from now on
-        tokens.checks(token)                  # how often Dovecot asked about it
+    tokens = TokenServer()
+    tokens.start()
+    token = tokens.issue_token("alice")   # {"active": true, "username": "alice"}
+    tokens.revoke(token)                  # {"active": false} from now on
+    tokens.checks(token)                  # how often Dovecot asked about it
+    tokens.stop()
 
 Every question is one login attempt with that token (Dovecot's auth cache must be off,
 which DovecotServer sees to), so ``checks`` counts logins, not time.
@@ -20,7 +22,6 @@ import json
 import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,7 +33,7 @@ _MAX_BODY = 64 << 10
 
 
 class TokenServer:
-    """Issues, revokes and validates bearer tokens; start() it (or use ``with``)."""
+    """Issues, revokes and validates bearer tokens; start() it, stop() when done."""
 
     host: str = "127.0.0.1"
 
@@ -82,19 +83,6 @@ class TokenServer:
         if self._thread is not None:
             self._thread.join(5.0)
             self._thread = None
-
-    def __enter__(self) -> TokenServer:
-        if self._httpd is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def issue_token(self, user: str) -> str:
         """A new token that is valid for ``user`` (lowercased, as Dovecot logs in)."""
