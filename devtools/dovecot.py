@@ -256,9 +256,10 @@ class DovecotServer:
             raise RuntimeError("DovecotServer not started with oauth2=True (or stopped)")
         return self._tokens
 
-    def issue_token(self, user: str) -> str:
-        """A new bearer token that logs ``user`` in (the user needs no password file)."""
-        return self.tokens.issue_token(user)
+    def issue_token(self, user: str, token: str | None = None) -> str:
+        """A new bearer token (or ``token`` as given) that logs ``user`` in; the user
+        needs no password file."""
+        return self.tokens.issue_token(user, token)
 
     def revoke(self, token: str) -> None:
         """Make ``token`` invalid: the next login with it is refused."""

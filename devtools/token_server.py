@@ -84,9 +84,10 @@ class TokenServer:
             self._thread.join(5.0)
             self._thread = None
 
-    def issue_token(self, user: str) -> str:
-        """A new token that is valid for ``user`` (lowercased, as Dovecot logs in)."""
-        token = secrets.token_urlsafe(24)
+    def issue_token(self, user: str, token: str | None = None) -> str:
+        """A new token (or ``token``, e.g. one another test server hands out) that is
+        valid for ``user`` (lowercased, as Dovecot logs in)."""
+        token = token or secrets.token_urlsafe(24)
         with self._changed:
             self._users[token] = user.lower()
         return token

@@ -154,6 +154,14 @@ def test_an_unknown_token_is_refused_as_auth_failed(dovecot_oauth2: DovecotServe
     assert dovecot_oauth2.token_checks(token) == 1  # the server really asked about it
 
 
+def test_a_token_chosen_by_the_test_logs_in(dovecot_oauth2: DovecotServer) -> None:
+    """As when another fake (Thunderbird's token endpoint in e2e) hands the token out."""
+    user, chosen = fresh_user(), "chosen-" + secrets.token_urlsafe(16)
+    assert dovecot_oauth2.issue_token(user, chosen) == chosen
+    with connected(token_settings(dovecot_oauth2, user, chosen)) as mailbox:
+        mailbox.noop()
+
+
 def test_a_token_logs_in_only_its_own_user(dovecot_oauth2: DovecotServer) -> None:
     token = dovecot_oauth2.issue_token(fresh_user())
     with pytest.raises(TokenRefused):
