@@ -31,3 +31,12 @@ export function wireIds(root, prefix) {
 export function busyGuard(button) {
   return button.getAttribute("aria-disabled") === "true";
 }
+
+/** Run `handler` when `form` is submitted (the page stays), unless its submit button is busy. */
+export function onSubmit(form, handler) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (busyGuard(q(form, "button[type=submit]"))) return;
+    await handler();
+  });
+}

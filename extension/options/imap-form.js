@@ -1,7 +1,7 @@
 // The "Mail server (IMAP)" card: filling the form, guessing as the user types, account.configure.
 
 import { DEFAULT_PORTS, guessImapSettings } from "../modules/state.js";
-import { busyGuard, q } from "./dom.js";
+import { onSubmit, q } from "./dom.js";
 import { send, showFieldErrors } from "./page.js";
 
 const fieldOf = (form) => (name) => q(form, `[data-field="${name}"]`);
@@ -66,10 +66,7 @@ export function bindImapForm(view) {
     lastSecurity = field("security").value;
   });
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const button = q(form, "button[type=submit]");
-    if (busyGuard(button)) return;
+  onSubmit(form, async () => {
     const password = field("password").value;
     const reply = await send({ op: "configure", account: view.id, settings: readSettings(form), password });
     if (reply.fieldErrors) {

@@ -1,16 +1,13 @@
 // The "Account key" and "Correspondent keys" cards: set and export the account key, the keyring table, keys.put.
 
 import { keyFileName, keyringRows } from "../modules/state.js";
-import { busyGuard, q, setText, show } from "./dom.js";
+import { onSubmit, q, setText, show } from "./dom.js";
 import { msg, page, send, showFieldErrors } from "./page.js";
 
 /** The account key form: pasted or from an .asc file, to account.key.set. */
 function bindAccountKeyForm(view) {
   const keyForm = q(view.root, "[data-role=key-form]");
-  keyForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const button = q(keyForm, "button[type=submit]");
-    if (busyGuard(button)) return;
+  onSubmit(keyForm, async () => {
     const textarea = q(keyForm, '[data-field="armored"]');
     const file = q(keyForm, '[data-field="keyFile"]');
     let armored = textarea.value;
@@ -39,10 +36,7 @@ function bindAccountKeyForm(view) {
 function bindKeysPutForm(view) {
   const form = q(view.root, "[data-role=keys-put-form]");
   const field = (name) => q(form, `[data-field="${name}"]`);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const button = q(form, "button[type=submit]");
-    if (busyGuard(button)) return;
+  onSubmit(form, async () => {
     const reply = await send({
       op: "keysPut",
       account: view.id,

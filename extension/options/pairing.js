@@ -2,7 +2,7 @@
 
 import { localize } from "../modules/i18n.js";
 import { formatCountdown, incomingMessage, incomingPairings, isJoined, isPending, opStatus, outgoingMessage, secondsLeft } from "../modules/state.js";
-import { busyGuard, q, setText, show, wireIds } from "./dom.js";
+import { onSubmit, q, setText, show, wireIds } from "./dom.js";
 import { getMessage, msg, page, renderStatus, send, showFieldErrors } from "./page.js";
 
 function renderIncoming(view, account, now) {
@@ -19,10 +19,7 @@ function renderIncoming(view, account, now) {
       localize(li, getMessage);
       li.dataset.pairing = p.pairing_id;
       const form = q(li, "[data-role=accept-form]");
-      form.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        const button = q(form, "button[type=submit]");
-        if (busyGuard(button)) return;
+      onSubmit(form, async () => {
         const code = q(form, '[data-field="code"]').value;
         const reply = await send({ op: "pairAccept", account: view.id, pairing_id: p.pairing_id, code });
         if (reply.fieldErrors) showFieldErrors(form, reply.fieldErrors);
