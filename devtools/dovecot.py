@@ -134,6 +134,7 @@ class DovecotServer:
         separator: str = "/",
         oauth2: bool = False,
         oauth2_mechanisms: Sequence[str] = _OAUTH2_MECHANISMS,
+        extra_config: str = "",
     ) -> None:
         mechanisms = tuple(m.lower() for m in oauth2_mechanisms)
         if oauth2 and (not mechanisms or not set(mechanisms) <= set(_OAUTH2_MECHANISMS)):
@@ -146,6 +147,8 @@ class DovecotServer:
         self._namespace_prefix = namespace_prefix
         self._separator = separator
         self._oauth2_mechanisms = mechanisms if oauth2 else ()
+        #: Appended to dovecot.conf, e.g. ``imap_capability = IMAP4rev1``.
+        self._extra_config = extra_config
         self._tokens: TokenServer | None = None
         self.port = 0
         self.tls_port = 0
@@ -424,7 +427,7 @@ service anvil {{
 }}
 auth_failure_delay = 0
 mail_max_userip_connections = 100
-"""
+{self._extra_config}"""
         with open(self._path("dovecot.conf"), "w", encoding="utf-8") as f:
             f.write(conf)
 

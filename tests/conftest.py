@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from devtools.dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
 from devtools.host_process import HostProcess
+from devtools.servers import MATRIX, ImapServer, ServerKind
 
 _users = itertools.count(1)
 _E2E_DIR = Path(__file__).parent / "e2e"
@@ -56,10 +58,37 @@ def dovecot_oauth2() -> Iterator[DovecotServer]:
         yield server
 
 
+@dataclass(frozen=True)
+class MatrixServer:
+    kind: ServerKind
+    server: ImapServer
+
+
+@pytest.fixture(scope="module", params=sorted(MATRIX))
+def any_server(request: pytest.FixtureRequest) -> Iterator[MatrixServer]:
+    """Each server set-up of the matrix (devtools/servers.py) in turn. A set-up that
+    cannot run here fails the test with the reason (no skip)."""
+    kind = MATRIX[request.param]
+    message = kind.install()
+    if message:
+        pytest.fail(f"{kind.name}: {message}")
+    server = kind.make([ImapUser("alice", "alice-pw")])
+    server.start()
+    try:
+        yield MatrixServer(kind, server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def matrix_account(any_server: MatrixServer) -> Account:
+    return Account(any_server.server)
+
+
 class Account:
     """A fresh IMAP user on a server: each test gets its own mailbox."""
 
-    def __init__(self, server: DovecotServer) -> None:
+    def __init__(self, server: ImapServer) -> None:
         self.server = server
         self.user = ImapUser(f"user{next(_users)}", "pw-" + "s3cret-" + str(next(_users)))
         server.add_user(self.user)

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 60.0
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
+#: imapclient raises ``<command> failed: [CODE args] text`` for a tagged NO.
+_RESPONSE_CODE = re.compile(r"failed: \[([A-Za-z0-9-]+)[\] ]")
 
 
 AUTH_METHODS = ("password", "oauth2")
@@ -218,32 +220,48 @@ class Mailbox:
             self._client.noop()
 
     def create_folder(self, name: str) -> bool:
-        """Create ``name`` unless it exists. True when this call created it."""
+        """Create ``name`` unless it exists. True when this call created it.
+
+        A refusal is settled by its response code (RFC 5530 ``[ALREADYEXISTS]``) or else
+        by LISTing the name: servers word it differently (Cyrus "Mailbox already exists",
+        Courier "Cannot create this folder."), so the text decides nothing.
+        """
         with map_imap_errors(f"creating {name}", self._secret):
             try:
                 self._client.create_folder(name)
+            except IMAPClient.AbortError:
+                raise
             except IMAPClient.Error as exc:
-                text = str(exc)
-                # Dovecot says [ALREADYEXISTS]; Cyrus only says so in words.
-                if "ALREADYEXISTS" in text or "already exists" in text.lower():
+                if _response_code(exc) == "ALREADYEXISTS" or self._listed(name):
                     return False
                 raise
         return True
 
     def folder_exists(self, name: str) -> bool:
         with map_imap_errors(f"looking up {name}", self._secret):
-            return bool(self._client.folder_exists(name))
+            return self._listed(name)
 
     def delete_folder(self, name: str) -> bool:
-        """Delete ``name``; False when it was already gone."""
+        """Delete ``name``; False when it was already gone (``[NONEXISTENT]``, or a
+        refusal after which LIST does not show it)."""
         with map_imap_errors(f"deleting {name}", self._secret):
             try:
                 self._client.delete_folder(name)
+            except IMAPClient.AbortError:
+                raise
             except IMAPClient.Error as exc:
-                if "NONEXISTENT" in str(exc) or "does not exist" in str(exc).lower():
+                if _response_code(exc) == "NONEXISTENT" or not self._listed(name):
                     return False
                 raise
         return True
+
+    def _listed(self, name: str) -> bool:
+        """``LIST "" name`` shows ``name`` as a mailbox (``\\NonExistent`` marks a mere
+        parent of others, RFC 5258)."""
+        return any(
+            b"\\NONEXISTENT" not in {bytes(f).upper() for f in flags}
+            for flags, _delim, _listed in self._client.list_folders("", name)
+        )
 
     def append(self, folder: str, message: bytes) -> int | None:
         """APPEND; returns the new UID when the server says it (UIDPLUS)."""
@@ -486,6 +504,12 @@ class Mailbox:
 #: else goes through imapclient's general parser.
 _SIZE_RESPONSE = re.compile(rb"\d+ \(UID (\d+) RFC822\.SIZE (\d+)\)")
 _BODY_RESPONSE = re.compile(rb"\d+ \(UID (\d+) BODY\[\] \{\d+\}")
+
+
+def _response_code(exc: BaseException) -> str | None:
+    """The RFC 3501 response code (``[CODE ...]``) at the start of a tagged NO's text."""
+    match = _RESPONSE_CODE.search(str(exc))
+    return match.group(1).upper() if match else None
 
 
 def _responses(data: list[Any]) -> Iterator[list[Any]]:

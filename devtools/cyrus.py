@@ -1,0 +1,270 @@
+"""Throw-away Cyrus IMAP 3.6 servers on loopback, for tests (like ``devtools/dovecot.py``).
+
+Runs the binaries ``devtools/debian_extract.py`` unpacked from Debian's packages, with
+everything (config, spool, SASL user database, sockets) in a short temp dir under
+``/tmp``, following ``/work/shared/notes/imap-test-servers.md``: plain IMAP and IMAPS on
+free loopback ports, ``idled`` for IDLE push, no pause after failed logins. As root the
+server runs as ``nobody`` (Cyrus refuses root). ``inbox_prefix=True`` gives the
+traditional ``INBOX.`` namespace (``altnamespace: 0``, ``.``), the default the
+alternative one (``""``, ``/``).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from .debian_extract import CYRUS, ensure_unpacked
+from .dovecot import ImapUser, _free_ports, _kill_group, _probe, write_self_signed_cert
+
+__all__ = ["CyrusServer", "ensure_cyrus_installed"]
+
+_START_ATTEMPTS = 3
+
+
+def ensure_cyrus_installed() -> str | None:
+    """None when Cyrus can run here (unpacking it first as root), else what to do."""
+    return ensure_unpacked(CYRUS)
+
+
+class CyrusServer:
+    """One private Cyrus instance; ``with CyrusServer([...]) as server: ...``."""
+
+    host: str = "127.0.0.1"
+    name = "cyrus"
+
+    def __init__(
+        self,
+        users: Sequence[ImapUser] = (ImapUser("alice", "alice-pw"),),
+        *,
+        inbox_prefix: bool = False,
+    ) -> None:
+        self._users = list(users)
+        self.inbox_prefix = inbox_prefix
+        self.port = 0
+        self.tls_port = 0
+        self.tmpdir = ""
+        self.ca_file = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._finalizer: weakref.finalize[[str], CyrusServer] | None = None
+        self._as_root = os.geteuid() == 0
+
+    @property
+    def users(self) -> tuple[ImapUser, ...]:
+        return tuple(self._users)
+
+    @property
+    def realm(self) -> str:
+        # Unique per instance: the greeting names it, so the readiness probe cannot talk
+        # to another server that took the port meanwhile. SASL users live in this realm.
+        return os.path.basename(self.tmpdir)
+
+    def start(self, timeout: float = 15.0) -> None:
+        message = ensure_cyrus_installed()
+        if message:
+            raise RuntimeError(message)
+        deadline = time.monotonic() + timeout
+        self.tmpdir = tempfile.mkdtemp(prefix="cy-", dir="/tmp")
+        self._finalizer = weakref.finalize(self, _remove_tree, self.tmpdir)
+        try:
+            self._prepare()
+            for attempt in range(1, _START_ATTEMPTS + 1):
+                self.port, self.tls_port = _free_ports(2)
+                self._write_config()
+                self._launch()
+                if self._wait_ready(deadline):
+                    return
+                self._kill()
+                if attempt == _START_ATTEMPTS or time.monotonic() > deadline:
+                    raise RuntimeError(f"cyrus did not start:\n{self.log_text()[-3000:]}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        self._kill()
+        if self._finalizer is not None:
+            self._finalizer()
+            self._finalizer = None
+
+    def __enter__(self) -> CyrusServer:
+        if self._proc is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def add_user(self, user: ImapUser) -> None:
+        """Add a user; takes effect at once (the SASL database is read per login)."""
+        self._users.append(user)
+        if self.tmpdir:
+            self._write_user(user)
+
+    def log_text(self) -> str:
+        try:
+            return Path(self.tmpdir, "log", "master.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    # ------------------------------------------------------------------ internals
+
+    def _path(self, *parts: str) -> str:
+        return os.path.join(self.tmpdir, *parts)
+
+    def _prepare(self) -> None:
+        for sub in (
+            "conf/db",
+            "conf/socket",
+            "conf/proc",
+            "conf/lock",
+            "conf/log",
+            "conf/msg",
+            "conf/user",
+            "conf/quota",
+            "spool",
+            "sieve",
+            "tls",
+            "log",
+        ):
+            os.makedirs(self._path(sub))
+        self.ca_file = self._path("tls", "cert.pem")
+        write_self_signed_cert(self.ca_file, self._path("tls", "key.pem"))
+        for user in self._users:
+            self._write_user(user)
+        if self._as_root:
+            os.chmod(self.tmpdir, 0o755)
+            self._chown_tree()
+
+    def _chown_tree(self) -> None:
+        nobody = pwd.getpwnam("nobody")
+        for top, dirs, files in os.walk(self.tmpdir):
+            for name in (top, *(os.path.join(top, n) for n in (*dirs, *files))):
+                os.chown(name, nobody.pw_uid, nobody.pw_gid)
+
+    def _write_user(self, user: ImapUser) -> None:
+        sasldb = self._path("sasldb2")
+        subprocess.run(
+            ["saslpasswd2", "-p", "-c", "-f", sasldb, "-u", self.realm, user.name],
+            input=user.password.encode(),
+            capture_output=True,
+            check=True,
+            timeout=10,
+        )
+        if self._as_root:
+            nobody = pwd.getpwnam("nobody")
+            os.chown(sasldb, nobody.pw_uid, nobody.pw_gid)
+
+    def _write_config(self) -> None:
+        t = self.tmpdir
+        user = "nobody" if self._as_root else pwd.getpwuid(os.geteuid()).pw_name
+        alt = "0" if self.inbox_prefix else "1"
+        Path(t, "imapd.conf").write_text(f"""\
+configdirectory: {t}/conf
+partition-default: {t}/spool
+sievedir: {t}/sieve
+cyrus_user: {user}
+servername: {self.realm}
+admins: cyrusadm
+allowplaintext: yes
+sasl_pwcheck_method: auxprop
+sasl_auxprop_plugin: sasldb
+sasl_sasldb_path: {t}/sasldb2
+sasl_mech_list: PLAIN LOGIN
+autocreate_quota: 0
+altnamespace: {alt}
+unixhierarchysep: {alt}
+failedloginpause: 0
+idlesocket: {t}/conf/socket/idle
+lmtpsocket: {t}/conf/socket/lmtp
+notifysocket: {t}/conf/socket/notify
+tls_server_cert: {t}/tls/cert.pem
+tls_server_key: {t}/tls/key.pem
+syslog_prefix: cyrus-test
+""")
+        bin_ = CYRUS.root / "usr/lib/cyrus/bin"
+        conf = f"-C {t}/imapd.conf"
+        Path(t, "cyrus.conf").write_text(f"""\
+START {{
+  recover cmd="{bin_}/ctl_cyrusdb {conf} -r"
+}}
+SERVICES {{
+  imap  cmd="{bin_}/imapd {conf}"    listen="127.0.0.1:{self.port}" prefork=1
+  imaps cmd="{bin_}/imapd {conf} -s" listen="127.0.0.1:{self.tls_port}" prefork=0
+}}
+EVENTS {{
+}}
+DAEMON {{
+  idled cmd="{bin_}/idled {conf}"
+}}
+""")
+        if self._as_root:
+            self._chown_tree()
+
+    def _launch(self) -> None:
+        t = self.tmpdir
+        user = "nobody" if self._as_root else pwd.getpwuid(os.geteuid()).pw_name
+        env = dict(os.environ, CYRUS_USER=user, LD_LIBRARY_PATH=CYRUS.library_path())
+        self._proc = subprocess.Popen(
+            [
+                str(CYRUS.root / "usr/lib/cyrus/bin/master"),
+                "-C",
+                f"{t}/imapd.conf",
+                "-M",
+                f"{t}/cyrus.conf",
+                "-p",
+                f"{t}/master.pid",
+                "-L",
+                f"{t}/log/master.log",
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=t,
+            start_new_session=True,
+        )
+
+    def _wait_ready(self, deadline: float) -> bool:
+        assert self._proc is not None
+        user = self._users[0] if self._users else None
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                return False
+            try:
+                if _probe(self.host, self.port, self.realm.encode(), user, 2.0):
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.02)
+        return False
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # the master ends its children in ~10 ms
+            try:
+                proc.wait(2.0)
+            except subprocess.TimeoutExpired:
+                pass
+        _kill_group(proc.pid)
+        proc.wait()
+
+
+def _remove_tree(path: str) -> None:
+    subprocess.run(["rm", "-rf", path], check=False)

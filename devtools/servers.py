@@ -1,0 +1,86 @@
+"""The server matrix: every IMAP server set-up the tests run the SMA flows against.
+
+Each entry makes a throw-away server (Dovecot, Cyrus or Courier; see their modules) with
+the same small interface: ``host``, ``port``, ``tls_port``, ``ca_file``, ``add_user``,
+``start``/``stop`` and ``with``. ``docs/servers.md`` describes each set-up; a test keeps
+its table and ``MATRIX`` equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .courier import CourierServer, ensure_courier_installed
+from .cyrus import CyrusServer, ensure_cyrus_installed
+from .dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
+
+__all__ = ["GMAIL_LIKE_CONFIG", "MATRIX", "ImapServer", "ServerKind"]
+
+
+class ImapServer(Protocol):
+    host: str
+    port: int
+    tls_port: int
+    ca_file: str
+
+    def add_user(self, user: ImapUser) -> None: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ServerKind:
+    """One set-up of the matrix."""
+
+    name: str
+    make: Callable[[Sequence[ImapUser]], ImapServer]
+    #: None when it can run here, else why not (after installing what it can).
+    install: Callable[[], str | None]
+    #: The server pushes new mail during IDLE (else the host polls, docs/protocol.md §11).
+    push: bool
+    #: The server ends an IDLE on a folder that is deleted (Dovecot's BYE).
+    bye_on_delete: bool
+
+
+#: Dovecot advertising Gmail's extension, with a ``\Trash`` special-use folder.
+GMAIL_LIKE_CONFIG = """\
+imap_capability = +X-GM-EXT-1
+namespace inbox {
+  mailbox Trash {
+    special_use = \\Trash
+    auto = create
+  }
+}
+"""
+
+MATRIX: dict[str, ServerKind] = {
+    kind.name: kind
+    for kind in (
+        ServerKind("dovecot", lambda u: DovecotServer(u), ensure_dovecot_installed, True, True),
+        ServerKind(
+            "dovecot-inbox",
+            lambda u: DovecotServer(u, namespace_prefix="INBOX.", separator="."),
+            ensure_dovecot_installed,
+            True,
+            True,
+        ),
+        ServerKind(
+            "dovecot-imap4rev1",
+            lambda u: DovecotServer(u, extra_config="imap_capability = IMAP4rev1\n"),
+            ensure_dovecot_installed,
+            False,
+            True,
+        ),
+        ServerKind("cyrus", lambda u: CyrusServer(u), ensure_cyrus_installed, True, False),
+        ServerKind(
+            "cyrus-inbox",
+            lambda u: CyrusServer(u, inbox_prefix=True),
+            ensure_cyrus_installed,
+            True,
+            False,
+        ),
+        ServerKind("courier", lambda u: CourierServer(u), ensure_courier_installed, False, False),
+    )
+}
