@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .courier import CourierServer, ensure_courier_installed
+from .courier import IDLE_TIMEOUT_S, CourierServer, ensure_courier_installed
 from .cyrus import CyrusServer, ensure_cyrus_installed
 from .dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
 
@@ -38,10 +38,13 @@ class ServerKind:
     make: Callable[[Sequence[ImapUser]], ImapServer]
     #: None when it can run here, else why not (after installing what it can).
     install: Callable[[], str | None]
-    #: The server pushes new mail during IDLE (else the host polls, docs/protocol.md §11).
-    push: bool
-    #: The server ends an IDLE on a folder that is deleted (Dovecot's BYE).
-    bye_on_delete: bool
+    #: Seconds within which a device whose page is open (``ui.active``) learns of a new
+    #: message: push, or the host's polling (docs/protocol.md §11), or Courier's own
+    #: IDLE, which rechecks every ``IMAP_IDLE_TIMEOUT`` (``courier.IDLE_TIMEOUT_S``).
+    news_within_s: float
+    #: Seconds within which a device learns that its inbox was deleted: at once where
+    #: the server ends the IDLE (Dovecot's BYE), else at the next IDLE check.
+    removal_within_s: float
 
 
 #: Dovecot advertising Gmail's extension, with a ``\Trash`` special-use folder.
@@ -55,32 +58,41 @@ namespace inbox {
 }
 """
 
+#: The IDLE check interval (``imap/watcher.py`` ``IDLE_CHECK_S``) plus a margin.
+_CHECKED = 30.0 + 10.0
+
 MATRIX: dict[str, ServerKind] = {
     kind.name: kind
     for kind in (
-        ServerKind("dovecot", lambda u: DovecotServer(u), ensure_dovecot_installed, True, True),
+        ServerKind("dovecot", lambda u: DovecotServer(u), ensure_dovecot_installed, 3, 10),
         ServerKind(
             "dovecot-inbox",
             lambda u: DovecotServer(u, namespace_prefix="INBOX.", separator="."),
             ensure_dovecot_installed,
-            True,
-            True,
+            3,
+            10,
         ),
         ServerKind(
             "dovecot-imap4rev1",
             lambda u: DovecotServer(u, extra_config="imap_capability = IMAP4rev1\n"),
             ensure_dovecot_installed,
-            False,
-            True,
+            5,
+            10,
         ),
-        ServerKind("cyrus", lambda u: CyrusServer(u), ensure_cyrus_installed, True, False),
+        ServerKind("cyrus", lambda u: CyrusServer(u), ensure_cyrus_installed, 3, _CHECKED),
         ServerKind(
             "cyrus-inbox",
             lambda u: CyrusServer(u, inbox_prefix=True),
             ensure_cyrus_installed,
-            True,
-            False,
+            3,
+            _CHECKED,
         ),
-        ServerKind("courier", lambda u: CourierServer(u), ensure_courier_installed, False, False),
+        ServerKind(
+            "courier",
+            lambda u: CourierServer(u),
+            ensure_courier_installed,
+            IDLE_TIMEOUT_S + 5,
+            _CHECKED,
+        ),
     )
 }

@@ -19,6 +19,7 @@ export const METHODS = Object.freeze([
   "sma.expire",
   "device.remove",
   "sma.leave",
+  "ui.active",
 ]);
 
 /** Every notification the host sends (docs/protocol.md §5.2); the UI handles them all. */

@@ -26,6 +26,7 @@ METHODS: dict[str, bool] = {
     "sma.expire": True,
     "device.remove": True,
     "sma.leave": True,
+    "ui.active": True,
 }
 
 

@@ -1,12 +1,16 @@
 """Push: a thread per joined account that watches the account's SMA inbox on a
 connection of its own and calls back when messages are waiting.
 
-IDLE where the server has it (Dovecot delays its pushes by 500 ms); while a pairing is
-live, fast NOOP polling instead, so a pairing does not wait on that delay at every hop;
-plain polling where the server lacks IDLE. Reconnects with backoff when the connection
-drops. An OAuth2 token the server refuses ends the watcher instead (after ``on_token_refused``):
-the same token would only be refused again, so it waits for new settings, which come
-with a new watcher. The callbacks only schedule work; they run nothing IMAP themselves.
+IDLE where the server has it (Dovecot delays its pushes by 500 ms), NOOP polling at the
+interval ``poll_every`` asks for (fast while a pairing is live and the add-on's page is
+open, so a pairing does not wait on push at every hop), plain polling every
+``poll_interval`` where the server lacks IDLE and nothing is expected. An IDLE is
+renewed every ``IDLE_CHECK_S``, and the renewal LISTs the own inbox: a server that
+deletes it without a word (Cyrus sends no BYE) is noticed within that bound.
+Reconnects with backoff when the connection drops. An OAuth2 token the server refuses
+ends the watcher instead (after ``on_token_refused``): the same token would only be
+refused again, so it waits for new settings, which come with a new watcher. The
+callbacks only schedule work; they run nothing IMAP themselves.
 """
 
 from __future__ import annotations
@@ -23,12 +27,12 @@ from .mailbox import ImapSettings, Mailbox
 
 log = LazyLogger(__name__)
 
-#: Re-issue IDLE this often: RFC 2177 asks clients to before 29 minutes.
+#: Sync this often while idling, which also keeps the heartbeat going.
 IDLE_RENEW_S = 10 * 60
-#: How often the stop flag and the pairing state are looked at while idling.
+#: Renew IDLE this often and check that the own inbox still exists (one LIST).
+IDLE_CHECK_S = 30.0
+#: How often the stop flag and the polling policy are looked at while waiting.
 IDLE_TICK_S = 0.5
-#: NOOP interval while a pairing is live.
-FAST_POLL_S = 0.05
 MAX_BACKOFF_S = 60.0
 
 
@@ -39,7 +43,7 @@ class InboxWatcher:
         muaa_id: str,
         on_messages: Callable[[], None],
         on_gone: Callable[[], None],
-        fast: Callable[[], bool],
+        poll_every: Callable[[bool], float | None],
         poll_interval: float,
         name: str,
         on_token_refused: Callable[[], None] | None = None,
@@ -50,7 +54,9 @@ class InboxWatcher:
         self._on_messages = on_messages
         self._on_gone = on_gone
         self._on_token_refused = on_token_refused
-        self._fast = fast
+        #: Given whether the server IDLEs: seconds between NOOPs, or None for IDLE
+        #: (or, without IDLE, a sync every ``poll_interval``).
+        self._poll_every = poll_every
         self._poll_interval = poll_interval
         self._stop = threading.Event()
         self._mailbox: Mailbox | None = None
@@ -89,6 +95,7 @@ class InboxWatcher:
                 if state.exists:
                     self._on_messages()
                 self._watch(self._mailbox)
+                return  # stopped, or the inbox is gone (on_gone was called)
             except TokenRefused:
                 if self._stop.is_set():
                     break
@@ -119,16 +126,18 @@ class InboxWatcher:
 
     def _watch(self, mailbox: Mailbox) -> None:
         idle = "IDLE" in mailbox.capabilities
+        sync_at = time.monotonic() + IDLE_RENEW_S
         while not self._stop.is_set():
-            if self._fast():
+            interval = self._poll_every(idle)
+            if interval is not None:
                 if _has_messages(mailbox.poll()):
                     self._on_messages()
-                self._stop.wait(FAST_POLL_S)
+                self._stop.wait(interval)
                 continue
             if not idle:
                 # No push from this server: the scheduled sync's STATUS is the poll.
                 self._on_messages()
-                self._stop.wait(self._poll_interval)
+                self._wait_for_policy(idle, self._poll_interval)
                 continue
             # Drain what the server holds for us first: an untagged response that arrives
             # just before IDLE's continuation makes imapclient read the "+ idling" line into
@@ -136,21 +145,37 @@ class InboxWatcher:
             if _has_messages(mailbox.poll()):
                 self._on_messages()
             mailbox.idle_start()
-            renew_at = time.monotonic() + IDLE_RENEW_S
+            check_at = time.monotonic() + IDLE_CHECK_S
             try:
-                while not self._stop.is_set() and not self._fast():
+                while not self._stop.is_set() and self._poll_every(idle) is None:
                     if _has_messages(mailbox.idle_wait(IDLE_TICK_S)):
                         self._on_messages()
-                    if time.monotonic() > renew_at:
+                    if time.monotonic() > check_at:
                         break
             finally:
                 if not self._stop.is_set() and _has_messages(mailbox.idle_stop()):
                     self._on_messages()
-            if self._fast() or time.monotonic() > renew_at:
-                # Switching modes: a message that came in meanwhile would show no new
-                # EXISTS to the NOOPs that follow. Renewing: the sync it triggers also
-                # keeps the heartbeat going when nothing else happens.
+            if self._stop.is_set():
+                return
+            if self._poll_every(idle) is not None:
+                # Switching to NOOPs: a message that came in meanwhile would show no new
+                # EXISTS to the NOOPs that follow.
                 self._on_messages()
+            elif not mailbox.folder_exists(self._folder):
+                self._on_gone()  # deleted under us without a BYE
+                return
+            elif time.monotonic() > sync_at:
+                sync_at = time.monotonic() + IDLE_RENEW_S
+                self._on_messages()
+
+    def _wait_for_policy(self, idle: bool, seconds: float) -> None:
+        """Wait ``seconds``, or less once the policy asks for NOOP polling."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set() and self._poll_every(idle) is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._stop.wait(min(left, IDLE_TICK_S))
 
 
 def _has_messages(responses: list[tuple[Any, ...]]) -> bool:

@@ -116,6 +116,7 @@ class Host:
             "pair.cancel": pairings.cancel,
             "keys.put": keys.put_entries,
             "keys.list": keys.list_entries,
+            "ui.active": push.ui_active,
         }
 
     def _background_sync(self, account: str) -> None:

@@ -1,11 +1,20 @@
 """Push: one watcher connection per joined account IDLEs on the device's own inbox and
-queues a sync on the account's worker when something arrives. While this device waits on
-a peer within a pairing, the watcher polls fast instead of waiting for IDLE."""
+queues a sync on the account's worker when something arrives.
+
+The polling policy (docs/protocol.md §11), bounded so that a server without IDLE is
+not hammered: NOOPs every 50 ms only while this device waits on a peer within a pairing
+*and* the add-on's page or popup is open (``ui.active`` within the last minute), for at
+most 2 minutes per pairing; every 0.5 s while it waits without the page open (on a
+server without IDLE; with IDLE, push); every 1 s with only the page open (without IDLE);
+otherwise IDLE, or a sync every ``SMA_HOST_POLL_S`` without IDLE.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..config import Config
 from ..imap.watcher import InboxWatcher
@@ -14,6 +23,15 @@ from ..store import Store
 from .context import AccountSession, Sessions
 
 Schedule = Callable[[str, Callable[[], None]], None]
+
+#: NOOP intervals (seconds) of the polling policy above.
+FAST_POLL_S = 0.05
+WAITING_POLL_S = 0.5
+UI_POLL_S = 1.0
+#: ``ui.active`` counts this long; the add-on repeats it every 30 s.
+UI_ACTIVE_S = 60.0
+#: Fast polling lasts at most this long per pairing (from the attempt's start).
+FAST_PAIRING_S = 120
 
 
 @dataclass(eq=False)
@@ -24,8 +42,12 @@ class Push:
     schedule: Schedule | None
     now: Callable[[], int]
     background_sync: Callable[[str], None]
-    #: Account → when its last live pairing expires: until then its watcher polls fast.
+    #: Account → when its last live pairing expires.
     _live_until: dict[str, int] = field(default_factory=dict, init=False)
+    #: Account → until when fast polling is allowed for its live pairings.
+    _fast_until: dict[str, int] = field(default_factory=dict, init=False)
+    #: Account → until when its page counts as open (``time.monotonic()``).
+    _ui_until: dict[str, float] = field(default_factory=dict, init=False)
 
     def start(self, session: AccountSession, muaa_id: str) -> None:
         """(Re)start the account's watcher; nothing without push, a worker or a password."""
@@ -39,7 +61,7 @@ class Push:
             muaa_id,
             on_messages=lambda: self._arrived(account),
             on_gone=lambda: self._arrived(account),
-            fast=lambda: self.now() < self._live_until.get(account, 0),
+            poll_every=lambda idle: self.poll_every(account, idle),
             poll_interval=self.config.poll_interval,
             name=account,
             on_token_refused=lambda: schedule(
@@ -63,23 +85,34 @@ class Push:
         session.sync_pending = False
         self.background_sync(account)
 
+    def ui_active(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``ui.active``: the add-on's page or popup for the account is open."""
+        self._ui_until[params["account"]] = time.monotonic() + UI_ACTIVE_S
+        return {}
+
+    def poll_every(self, account: str, idle: bool) -> float | None:
+        """The watcher's NOOP interval now, or None: IDLE (without IDLE, a sync every
+        ``SMA_HOST_POLL_S``)."""
+        now = self.now()
+        ui = time.monotonic() < self._ui_until.get(account, 0.0)
+        if ui and now < self._fast_until.get(account, 0):
+            return FAST_POLL_S
+        if idle:
+            return None
+        if now < self._live_until.get(account, 0):
+            return WAITING_POLL_S
+        return UI_POLL_S if ui else None
+
     def update_live(self, account: str) -> None:
-        """Fast polling while this device waits on its peer within a pairing."""
-        was_live = self.now() < self._live_until.get(account, 0)
-        self._live_until[account] = max(
-            (
-                p.expires_at
-                for p in self.store.pairings(account)
-                if p.direction is Direction.OUTGOING
-                and p.phase is Phase.WAITING
-                or p.phase is Phase.ACCEPTED
-            ),
-            default=0,
+        """Note the pairings in which this device waits on its peer."""
+        live = [
+            p
+            for p in self.store.pairings(account)
+            if p.direction is Direction.OUTGOING
+            and p.phase is Phase.WAITING
+            or p.phase is Phase.ACCEPTED
+        ]
+        self._live_until[account] = max((p.expires_at for p in live), default=0)
+        self._fast_until[account] = max(
+            (min(p.expires_at, p.created + FAST_PAIRING_S) for p in live), default=0
         )
-        session = self.sessions.find(account)
-        if not was_live and self.now() < self._live_until[account] and session is not None:
-            membership = self.store.membership(account)
-            if session.watcher is not None and membership is not None:
-                # The watcher looks at the pairing state only between IDLE steps; a fresh
-                # one polls fast at once, which saves a pairing hop up to one step.
-                self.start(session, membership.muaa_id)
