@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from devtools.host_process import HostProcess
+from devtools.servers import MATRIX
 from sma_host.native.schemas import validate_result
 from tests import imap_inspect
 from tests.conftest import Account, MatrixServer
@@ -118,3 +120,13 @@ def test_pair_push_restart_remove_leave(
     assert call(a, "sma.status")["self"] is None
     with imap_inspect.connect(matrix_account.server, matrix_account.user) as client:
         assert not [f for f in imap_inspect.folders(client) if f.endswith((a_id, b_id))]
+
+
+def test_docs_servers_table_lists_the_matrix() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "servers.md").read_text()
+    rows = [
+        line.split("|")[1].strip().strip("`")
+        for line in text.splitlines()
+        if line.startswith("| `")
+    ]
+    assert rows == list(MATRIX)
