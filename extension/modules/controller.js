@@ -357,5 +357,13 @@ export function createController({
     host.connect();
   }
 
-  return { start, getState, subscribe, handleIntent, intents, dispatch, refresh, refreshKeys, loadAccounts };
+  /** `ui.active` for every account configured with the running host: a page is open, so
+   * the host may poll fast during a pairing (docs/protocol.md §11). */
+  function uiActive() {
+    for (const [account, a] of Object.entries(state.byId || {})) {
+      if (a.configured) host.notify?.("ui.active", { account });
+    }
+  }
+
+  return { start, getState, subscribe, handleIntent, intents, dispatch, refresh, refreshKeys, loadAccounts, uiActive };
 }

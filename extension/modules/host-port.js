@@ -300,6 +300,17 @@ export class HostPort {
     return this._request(method, params, timeoutMs);
   }
 
+  /** Send a JSON-RPC notification (no id, no answer) when the port is open; false if not. */
+  notify(method, params = {}) {
+    if (!this._port || this._state === "closed") return false;
+    try {
+      this._port.postMessage({ jsonrpc: "2.0", method, params });
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
   // ---- internals -------------------------------------------------------------------
 
   _request(method, params, timeoutMs) {

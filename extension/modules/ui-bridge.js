@@ -2,13 +2,18 @@
 // the background pushes every new state. Both halves take `runtime` by injection.
 
 export const UI_PORT_NAME = "sma-ui";
+/** While a page or popup is connected, `ui.active` goes to the host this often (the host
+ * counts it for 60 s). */
+export const UI_ACTIVE_INTERVAL_MS = 30_000;
 
 /** Background half: serve every UI page that connects. */
-export function serveUi(runtime, controller, { logger = console } = {}) {
+export function serveUi(runtime, controller, { logger = console, clock = globalThis } = {}) {
   runtime.onConnect.addListener((port) => {
     if (port.name !== UI_PORT_NAME) return;
     let scheduled = false;
     let open = true;
+    controller.uiActive?.();
+    const beat = clock.setInterval(() => controller.uiActive?.(), UI_ACTIVE_INTERVAL_MS);
     const post = (message) => {
       if (!open) return;
       try {
@@ -28,6 +33,7 @@ export function serveUi(runtime, controller, { logger = console } = {}) {
     const unsubscribe = controller.subscribe(push);
     port.onDisconnect.addListener(() => {
       open = false;
+      clock.clearInterval(beat);
       unsubscribe();
     });
     port.onMessage.addListener(async (message) => {

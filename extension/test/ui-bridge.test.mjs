@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { UI_PORT_NAME, connectUi, serveUi } from "../modules/ui-bridge.js";
+import { UI_PORT_NAME, UI_ACTIVE_INTERVAL_MS, connectUi, serveUi } from "../modules/ui-bridge.js";
 import { flush, linkedRuntimes, portPair, silentLogger } from "../test-support/fakes.mjs";
 
 function fakeController() {
@@ -72,4 +72,29 @@ test("when the background goes away, pending intents resolve with ui_disconnecte
   assert.equal(reply.error.reason, "ui_disconnected");
   assert.ok(gone);
   assert.equal((await client.send({ op: "sync" })).error.reason, "ui_disconnected");
+});
+
+test("an open page sends ui.active at once and every 30 s, and stops when it closes", async () => {
+  const { background, page } = linkedRuntimes();
+  const controller = fakeController();
+  let beats = 0;
+  controller.uiActive = () => { beats += 1; };
+  const timers = new Map();
+  let nextTimer = 1;
+  const clock = {
+    setInterval: (fn, ms) => { timers.set(nextTimer, { fn, ms }); return nextTimer++; },
+    clearInterval: (id) => timers.delete(id),
+  };
+  serveUi(background, controller, { logger: silentLogger, clock });
+  const client = connectUi(page, { onState: () => {} });
+  await flush();
+  assert.equal(beats, 1);
+  const [timer] = [...timers.values()];
+  assert.equal(timer.ms, UI_ACTIVE_INTERVAL_MS);
+  assert.equal(UI_ACTIVE_INTERVAL_MS, 30_000);
+  timer.fn();
+  assert.equal(beats, 2);
+  client.disconnect();
+  await flush();
+  assert.equal(timers.size, 0);
 });
