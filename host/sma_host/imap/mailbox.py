@@ -21,6 +21,7 @@ from imapclient.util import to_unicode
 from ..errors import AuthFailed, ConnectionFailed, TlsFailed, TokenRefused
 from ..protocol.folders import Namespace
 from ..protocol.uidset import uid_set
+from . import gmail
 from .errors import map_imap_errors
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,10 @@ class Mailbox:
         self._client = client
         self._secret = settings.secret
         self._early_empty_idles = 0
+        #: The selected folder and whether read-only (``select``).
+        self._selected: tuple[str, bool] | None = None
+        #: Gmail's ``\\Trash`` folder, looked up once (``""``: there is none).
+        self._trash: str | None = None
         self.capabilities = [to_unicode(c) for c in client.capabilities()]
         self.namespace = self._read_namespace()
 
@@ -273,6 +278,7 @@ class Mailbox:
     def select(self, folder: str, readonly: bool = False) -> FolderState:
         with map_imap_errors(f"selecting {folder}", self._secret):
             info: dict[bytes, Any] = self._client.select_folder(folder, readonly=readonly)
+        self._selected = (folder, readonly)
         return FolderState(
             uidvalidity=int(info.get(b"UIDVALIDITY", 0)),
             uidnext=int(info.get(b"UIDNEXT", 0)),
@@ -426,7 +432,8 @@ class Mailbox:
         return data
 
     def delete_messages(self, uids: Iterable[int]) -> None:
-        """Flag ``uids`` deleted and expunge exactly those (UID EXPUNGE when available).
+        """Flag ``uids`` deleted and expunge exactly those (UID EXPUNGE when available);
+        on Gmail (``X-GM-EXT-1``) through its ``\\Trash`` folder (``imap/gmail.py``).
 
         One STORE and one EXPUNGE whatever the count: the UIDs go as a compact set.
         """
@@ -435,6 +442,12 @@ class Mailbox:
             return
         uids_text = uid_set(wanted)
         with map_imap_errors("deleting messages", self._secret):
+            if "X-GM-EXT-1" in self.capabilities and self._selected is not None:
+                if self._trash is None:
+                    self._trash = gmail.find_trash(self._client) or ""
+                if self._trash and self._selected[0] != self._trash:
+                    gmail.discard_via_trash(self._client, uids_text, *self._selected, self._trash)
+                    return
             self._client.delete_messages(uids_text, silent=True)
             if self._client.has_capability("UIDPLUS"):
                 self._client.uid_expunge(uids_text)
