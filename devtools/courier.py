@@ -22,16 +22,12 @@ import os
 import pwd
 import shlex
 import subprocess
-import tempfile
-import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
-from .cyrus import _remove_tree
 from .debian_extract import COURIER, ensure_unpacked
-from .dovecot import ImapUser, _free_ports, _kill_group, write_self_signed_cert
+from .dovecot import ImapUser, write_self_signed_cert
+from .loopback_server import LoopbackServer
 
 __all__ = ["CourierServer", "ensure_courier_installed"]
 
@@ -46,72 +42,16 @@ def ensure_courier_installed() -> str | None:
     return ensure_unpacked(COURIER)
 
 
-class CourierServer:
+class CourierServer(LoopbackServer):
     """One private Courier instance; ``with CourierServer([...]) as server: ...``."""
 
-    host: str = "127.0.0.1"
     name = "courier"
+    tmp_prefix = "co-"
 
     def __init__(self, users: Sequence[ImapUser] = (ImapUser("alice", "alice-pw"),)) -> None:
-        self._users = list(users)
-        self.port = 0
-        self.tls_port = 0
-        self.tmpdir = ""
-        self.ca_file = ""
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._finalizer: weakref.finalize[[str], CourierServer] | None = None
+        super().__init__(users)
         nobody = pwd.getpwnam("nobody")
         self._uid, self._gid = nobody.pw_uid, nobody.pw_gid
-
-    @property
-    def users(self) -> tuple[ImapUser, ...]:
-        return tuple(self._users)
-
-    def start(self, timeout: float = 15.0) -> None:
-        message = ensure_courier_installed()
-        if message:
-            raise RuntimeError(message)
-        deadline = time.monotonic() + timeout
-        self.tmpdir = tempfile.mkdtemp(prefix="co-", dir="/tmp")
-        self._finalizer = weakref.finalize(self, _remove_tree, self.tmpdir)
-        try:
-            self._prepare()
-            for attempt in range(1, 4):
-                self.port, self.tls_port = _free_ports(2)
-                self._launch()
-                if self._wait_ready(deadline):
-                    return
-                self._kill()
-                if attempt == 3 or time.monotonic() > deadline:
-                    raise RuntimeError(f"courier did not start:\n{self.log_text()[-3000:]}")
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        self._kill()
-        if self._finalizer is not None:
-            self._finalizer()
-            self._finalizer = None
-
-    def __enter__(self) -> CourierServer:
-        if self._proc is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def add_user(self, user: ImapUser) -> None:
-        """Add a user; takes effect at once (authuserdb re-reads a changed database)."""
-        self._users.append(user)
-        if self.tmpdir:
-            self._write_userdb()
 
     def log_text(self) -> str:
         try:
@@ -121,8 +61,11 @@ class CourierServer:
 
     # ------------------------------------------------------------------ internals
 
-    def _path(self, *parts: str) -> str:
-        return os.path.join(self.tmpdir, *parts)
+    def _install(self) -> str | None:
+        return ensure_courier_installed()
+
+    def _write_user(self, user: ImapUser) -> None:
+        self._write_userdb()  # authuserdb re-reads a changed database
 
     def _prepare(self) -> None:
         os.chmod(self.tmpdir, 0o755)  # imapd runs as nobody and must reach the homes
@@ -218,9 +161,9 @@ export LD_LIBRARY_PATH=/usr/lib/courier-authlib {exports}
 wait
 """
 
-    def _launch(self) -> None:
+    def _launch(self) -> subprocess.Popen[bytes]:
         with open(self._path("log", "courier.log"), "ab") as log:
-            self._proc = subprocess.Popen(
+            return subprocess.Popen(
                 ["unshare", "--mount", "--propagation", "private", "sh", "-c", self._script()],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -229,25 +172,8 @@ wait
                 start_new_session=True,
             )
 
-    def _wait_ready(self, deadline: float) -> bool:
-        assert self._proc is not None
-        user = self._users[0] if self._users else None
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                return False
-            try:
-                if _probe_in_turn(self.host, self.port, user):
-                    return True
-            except (OSError, imaplib.IMAP4.error):
-                pass
-            time.sleep(0.02)
-        return False
-
-    def _kill(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            _kill_group(proc.pid)
-            proc.wait()
+    def _probe(self) -> bool:
+        return _probe_in_turn(self.host, self.port, self._users[0] if self._users else None)
 
 
 def _probe_in_turn(host: str, port: int, user: ImapUser | None) -> bool:

@@ -15,19 +15,14 @@ import os
 import pwd
 import signal
 import subprocess
-import tempfile
-import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 from .debian_extract import CYRUS, ensure_unpacked
-from .dovecot import ImapUser, _free_ports, _kill_group, _probe, write_self_signed_cert
+from .dovecot import ImapUser, _probe, write_self_signed_cert
+from .loopback_server import LoopbackServer
 
 __all__ = ["CyrusServer", "ensure_cyrus_installed"]
-
-_START_ATTEMPTS = 3
 
 
 def ensure_cyrus_installed() -> str | None:
@@ -35,11 +30,11 @@ def ensure_cyrus_installed() -> str | None:
     return ensure_unpacked(CYRUS)
 
 
-class CyrusServer:
+class CyrusServer(LoopbackServer):
     """One private Cyrus instance; ``with CyrusServer([...]) as server: ...``."""
 
-    host: str = "127.0.0.1"
     name = "cyrus"
+    tmp_prefix = "cy-"
 
     def __init__(
         self,
@@ -47,72 +42,15 @@ class CyrusServer:
         *,
         inbox_prefix: bool = False,
     ) -> None:
-        self._users = list(users)
+        super().__init__(users)
         self.inbox_prefix = inbox_prefix
-        self.port = 0
-        self.tls_port = 0
-        self.tmpdir = ""
-        self.ca_file = ""
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._finalizer: weakref.finalize[[str], CyrusServer] | None = None
         self._as_root = os.geteuid() == 0
-
-    @property
-    def users(self) -> tuple[ImapUser, ...]:
-        return tuple(self._users)
 
     @property
     def realm(self) -> str:
         # Unique per instance: the greeting names it, so the readiness probe cannot talk
         # to another server that took the port meanwhile. SASL users live in this realm.
         return os.path.basename(self.tmpdir)
-
-    def start(self, timeout: float = 15.0) -> None:
-        message = ensure_cyrus_installed()
-        if message:
-            raise RuntimeError(message)
-        deadline = time.monotonic() + timeout
-        self.tmpdir = tempfile.mkdtemp(prefix="cy-", dir="/tmp")
-        self._finalizer = weakref.finalize(self, _remove_tree, self.tmpdir)
-        try:
-            self._prepare()
-            for attempt in range(1, _START_ATTEMPTS + 1):
-                self.port, self.tls_port = _free_ports(2)
-                self._write_config()
-                self._launch()
-                if self._wait_ready(deadline):
-                    return
-                self._kill()
-                if attempt == _START_ATTEMPTS or time.monotonic() > deadline:
-                    raise RuntimeError(f"cyrus did not start:\n{self.log_text()[-3000:]}")
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        self._kill()
-        if self._finalizer is not None:
-            self._finalizer()
-            self._finalizer = None
-
-    def __enter__(self) -> CyrusServer:
-        if self._proc is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def add_user(self, user: ImapUser) -> None:
-        """Add a user; takes effect at once (the SASL database is read per login)."""
-        self._users.append(user)
-        if self.tmpdir:
-            self._write_user(user)
 
     def log_text(self) -> str:
         try:
@@ -122,8 +60,8 @@ class CyrusServer:
 
     # ------------------------------------------------------------------ internals
 
-    def _path(self, *parts: str) -> str:
-        return os.path.join(self.tmpdir, *parts)
+    def _install(self) -> str | None:
+        return ensure_cyrus_installed()
 
     def _prepare(self) -> None:
         for sub in (
@@ -214,11 +152,11 @@ DAEMON {{
         if self._as_root:
             self._chown_tree()
 
-    def _launch(self) -> None:
+    def _launch(self) -> subprocess.Popen[bytes]:
         t = self.tmpdir
         user = "nobody" if self._as_root else pwd.getpwuid(os.geteuid()).pw_name
         env = dict(os.environ, CYRUS_USER=user, LD_LIBRARY_PATH=CYRUS.library_path())
-        self._proc = subprocess.Popen(
+        return subprocess.Popen(
             [
                 str(CYRUS.root / "usr/lib/cyrus/bin/master"),
                 "-C",
@@ -238,33 +176,13 @@ DAEMON {{
             start_new_session=True,
         )
 
-    def _wait_ready(self, deadline: float) -> bool:
-        assert self._proc is not None
+    def _probe(self) -> bool:
         user = self._users[0] if self._users else None
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                return False
-            try:
-                if _probe(self.host, self.port, self.realm.encode(), user, 2.0):
-                    return True
-            except OSError:
-                pass
-            time.sleep(0.02)
-        return False
+        return _probe(self.host, self.port, self.realm.encode(), user, 2.0)
 
-    def _kill(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # the master ends its children in ~10 ms
-            try:
-                proc.wait(2.0)
-            except subprocess.TimeoutExpired:
-                pass
-        _kill_group(proc.pid)
-        proc.wait()
-
-
-def _remove_tree(path: str) -> None:
-    subprocess.run(["rm", "-rf", path], check=False)
+    def _terminate(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.send_signal(signal.SIGTERM)  # the master ends its children in ~10 ms
+        try:
+            proc.wait(2.0)
+        except subprocess.TimeoutExpired:
+            pass
