@@ -538,6 +538,12 @@ function onNotification(state, method, params) {
         };
       case "sma.changed":
         return { ...a, stale: true };
+      case "account_key.changed":
+        return {
+          ...a,
+          keyAvailable: true,
+          event: { key: "eventAccountKeyChanged", subs: [String(params.fingerprint ?? "")] },
+        };
       default:
         return a;
     }

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,17 @@ _MIGRATIONS: list[str] = [
     );
     ALTER TABLE membership ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: fingerprints (NULL: not computed yet), the account key's date, the INBOX scan
+    """
+    ALTER TABLE keyring ADD COLUMN fingerprint TEXT;
+    ALTER TABLE account_key ADD COLUMN set_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE account_key ADD COLUMN fingerprint TEXT;
+    CREATE TABLE inbox_scan (
+        account      TEXT PRIMARY KEY REFERENCES account(account) ON DELETE CASCADE,
+        uidvalidity  INTEGER NOT NULL,
+        last_uid     INTEGER NOT NULL
+    );
+    """,
 ]
 
 
@@ -166,6 +177,18 @@ class Peer:
     sign_key: bytes
     dh_key: bytes
     paired_at: int
+
+
+@dataclass(frozen=True)
+class AccountKey:
+    """The account's secret key (armored) and what orders two versions of it (§ account key)."""
+
+    armored: str = field(repr=False)
+    set_at: int
+    fingerprint: str | None
+
+    def rank(self) -> tuple[int, str, str]:
+        return (self.set_at, self.fingerprint or "", self.armored)
 
 
 @dataclass(frozen=True)
@@ -435,18 +458,44 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
 
-    # the account's Autocrypt secret key (opaque armored text)
+    # the account's Autocrypt secret key
 
-    def set_account_key(self, account: str, armored: str) -> None:
+    def set_account_key(self, account: str, key: AccountKey) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO account_key VALUES (?, ?)", (account, armored))
+            db.execute(
+                "INSERT OR REPLACE INTO account_key (account, armored, set_at, fingerprint)"
+                " VALUES (?, ?, ?, ?)",
+                (account, key.armored, key.set_at, key.fingerprint),
+            )
 
-    def account_key(self, account: str) -> str | None:
+    def account_key(self, account: str) -> AccountKey | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT armored FROM account_key WHERE account = ?", (account,)
+                "SELECT armored, set_at, fingerprint FROM account_key WHERE account = ?",
+                (account,),
             ).fetchone()
-        return row[0] if row else None
+        return AccountKey(row[0], row[1], row[2]) if row else None
+
+    def delete_account_key(self, account: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM account_key WHERE account = ?", (account,))
+
+    # where the INBOX scan stopped
+
+    def inbox_scan(self, account: str) -> tuple[int, int] | None:
+        """(UIDVALIDITY, last UID scanned), or None before the first scan."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT uidvalidity, last_uid FROM inbox_scan WHERE account = ?", (account,)
+            ).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
+    def set_inbox_scan(self, account: str, uidvalidity: int, last_uid: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO inbox_scan VALUES (?, ?, ?)",
+                (account, uidvalidity, last_uid),
+            )
 
     def set_removed(self, account: str) -> None:
         with self.transaction() as db:
@@ -479,27 +528,43 @@ class Store:
     # the keyring
 
     def keyring(self, account: str, addrs: Iterable[str] | None = None) -> dict[str, PeerEntry]:
-        with self._lock:
-            if addrs is None:
-                rows = self._db.execute(
-                    "SELECT entry FROM keyring WHERE account = ? ORDER BY addr", (account,)
-                ).fetchall()
-            else:
-                wanted = sorted(set(addrs))
-                rows = []
-                for start in range(0, len(wanted), 500):
-                    chunk = wanted[start : start + 500]
-                    rows += self._db.execute(
-                        f"SELECT entry FROM keyring WHERE account = ? AND addr IN"
-                        f" ({','.join('?' * len(chunk))})",
-                        (account, *chunk),
-                    ).fetchall()
-        entries = [entry_from_json(json.loads(row[0])) for row in rows]
+        entries = [
+            entry_from_json(json.loads(row[1])) for row in self._keyring_rows(account, addrs)
+        ]
         return {e.addr: e for e in entries}
 
-    def put_keyring(self, account: str, entries: Iterable[PeerEntry]) -> None:
+    def put_keyring(self, account: str, entries: Iterable[tuple[PeerEntry, str | None]]) -> None:
+        """Store entries with their key's fingerprint (None: not known)."""
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO keyring VALUES (?, ?, ?)",
-                [(account, e.addr, json.dumps(e.to_json())) for e in entries],
+                "INSERT OR REPLACE INTO keyring (account, addr, entry, fingerprint)"
+                " VALUES (?, ?, ?, ?)",
+                [(account, e.addr, json.dumps(e.to_json()), fp) for e, fp in entries],
             )
+
+    def fingerprints(self, account: str, addrs: Iterable[str]) -> dict[str, str | None]:
+        """The stored fingerprint of each of ``addrs`` that has an entry."""
+        return {addr: fp for addr, _entry, fp in self._keyring_rows(account, addrs)}
+
+    def keyring_listing(
+        self, account: str, addrs: Iterable[str] | None = None
+    ) -> list[tuple[str, str, str | None]]:
+        """(addr, stored JSON, fingerprint) by address: ``keys.list`` without re-checking
+        entries that were checked when stored."""
+        return self._keyring_rows(account, addrs)
+
+    def _keyring_rows(
+        self, account: str, addrs: Iterable[str] | None
+    ) -> list[tuple[str, str, str | None]]:
+        query = "SELECT addr, entry, fingerprint FROM keyring WHERE account = ?"
+        with self._lock:
+            if addrs is None:
+                return self._db.execute(query + " ORDER BY addr", (account,)).fetchall()
+            wanted = sorted(set(addrs))
+            rows = []
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                rows += self._db.execute(
+                    query + f" AND addr IN ({','.join('?' * len(chunk))})", (account, *chunk)
+                ).fetchall()
+        return sorted(rows)
