@@ -15,6 +15,7 @@ export const METHODS = Object.freeze([
   "pair.cancel",
   "keys.put",
   "keys.list",
+  "mail.scan",
   "sma.expire",
   "device.remove",
   "sma.leave",
@@ -29,6 +30,7 @@ export const NOTIFICATIONS = Object.freeze([
   "keys.changed",
   "sma.changed",
   "device.removed",
+  "account_key.changed",
 ]);
 
 /** UI operation → the contract method it calls. */

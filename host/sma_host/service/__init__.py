@@ -12,7 +12,8 @@ adapter calls. ``Host`` wires the units, each a class with its collaborators pas
 - ``pairing``, ``pairing_messages``: ``pair.*`` and the pairing messages in the inbox,
   both through the transition table of ``protocol/pairing_states``;
 - ``membership``: removal, leaving, expiry, ``member-add`` / ``member-remove``;
-- ``inbox``: ``sma.sync``, dispatching each inbox message through one table.
+- ``inbox``: ``sma.sync``, dispatching each inbox message through one table;
+- ``mail_scan``: ``mail.scan``, correspondents' keys from INBOX (also at the heartbeat).
 
 The stdio loop calls ``Host.call`` from the account's worker thread only.
 """
@@ -33,9 +34,10 @@ from ..store import Store
 from .account_key import ACCOUNT_KEY, AccountKeys
 from .accounts import Accounts
 from .announcements import Announcements
-from .context import Sessions
+from .context import Account, Sessions
 from .inbox import Inbox
 from .keys import KEY_UPDATE, Keys
+from .mail_scan import MailScan
 from .membership import Membership
 from .notifications import Notifier, Notify
 from .outbox import Outbox
@@ -78,6 +80,11 @@ class Host:
         )
         messages = PairingMessages(store, outbox, notifier, keys, pairings, account_keys, now)
         members = Membership(store, self.sessions, outbox, notifier, announcements, keys, push, now)
+        scanner = MailScan(store, self.sessions, keys, outbox, notifier, now)
+
+        def heartbeat(joined: Account) -> None:
+            members.heartbeat(joined)
+            scanner.background_scan(joined)
 
         self.inbox = inbox = Inbox(
             store,
@@ -101,7 +108,7 @@ class Host:
             },
             expire_pairings=pairings.expire,
             this_device_removed=members.this_device_removed,
-            heartbeat=members.heartbeat,
+            heartbeat=heartbeat,
         )
         #: Method name → handler: the methods of ``methods.METHODS`` except ``hello``.
         self.methods: Mapping[str, Handler] = {
@@ -120,6 +127,7 @@ class Host:
             "pair.cancel": pairings.cancel,
             "keys.put": keys.put_entries,
             "keys.list": keys.list_entries,
+            "mail.scan": scanner.scan,
         }
 
     def _background_sync(self, account: str) -> None:
