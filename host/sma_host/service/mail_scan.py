@@ -91,9 +91,13 @@ class MailScan:
 
     def _apply(self, account: str, messages: list[InboxMessage]) -> dict[str, keyring.PeerEntry]:
         """Level 1 over one batch, in UID order; returns the keyring entries that changed."""
-        parsed = [(m, autocrypt.read_headers(m.header)) for m in messages]
-        senders = {autocrypt.from_address(h.from_header) for _m, h in parsed}
-        current = self.store.keyring(account, [a for a in senders if a is not None])
+        parsed = []
+        for message in messages:
+            headers = autocrypt.read_headers(message.header)
+            addr = autocrypt.from_address(headers.from_header)
+            if addr is not None and headers.from_header is not None:
+                parsed.append((message, headers, headers.from_header, addr))
+        current = self.store.keyring(account, {addr for *_rest, addr in parsed})
         known: Identities = {}
         now = self.now()
 
@@ -101,13 +105,10 @@ class MailScan:
             return identify(codec.b64(keydata), known)
 
         entries = []
-        for message, headers in parsed:
-            addr = autocrypt.from_address(headers.from_header)
-            if addr is None or headers.from_header is None:
-                continue
+        for message, headers, from_header, addr in parsed:
             try:
                 after = autocrypt.peer_update(
-                    headers.from_header,
+                    from_header,
                     headers.date_header,
                     headers.autocrypt,
                     now,
