@@ -547,11 +547,26 @@ class Store:
         return {addr: fp for addr, _entry, fp in self._keyring_rows(account, addrs)}
 
     def keyring_listing(
-        self, account: str, addrs: Iterable[str] | None = None
+        self, account: str, addrs: Iterable[str] | None = None, offset: int = 0, limit: int = -1
     ) -> list[tuple[str, str, str | None]]:
-        """(addr, stored JSON, fingerprint) by address: ``keys.list`` without re-checking
-        entries that were checked when stored."""
-        return self._keyring_rows(account, addrs)
+        """(addr, stored JSON, fingerprint) by address, ``limit`` rows from ``offset`` (of the
+        whole keyring, or of ``addrs``): ``keys.list`` reads only the rows of its page."""
+        if addrs is not None:
+            return self._keyring_rows(account, addrs)[offset:][: limit if limit >= 0 else None]
+        with self._lock:
+            rows: list[tuple[str, str, str | None]] = self._db.execute(
+                "SELECT addr, entry, fingerprint FROM keyring WHERE account = ?"
+                " ORDER BY addr LIMIT ? OFFSET ?",
+                (account, limit, offset),
+            ).fetchall()
+        return rows
+
+    def keyring_size(self, account: str) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM keyring WHERE account = ?", (account,)
+            ).fetchone()
+        return int(row[0])
 
     def _keyring_rows(
         self, account: str, addrs: Iterable[str] | None

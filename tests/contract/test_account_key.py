@@ -10,7 +10,7 @@ import pytest
 
 from devtools.host_process import HostProcess, RpcError
 from tests.contract.test_keys import call, device
-from tests.contract.test_keys import pair as pair_by_push
+from tests.contract.test_keys import trio as trio  # the fixture: three paired devices
 from tests.contract.test_pairing import _decoded_bodies, all_sma_messages, joined
 from tests.contract.test_pairing import pair as pair_by_sync
 from tests.pgp_keys import (
@@ -62,17 +62,6 @@ def test_only_an_openpgp_secret_key_is_taken(spawn_host, account) -> None:  # ty
     }
     for needle in secret_needles(ACCOUNT_SECRET_KEY):
         assert needle.decode("latin-1") not in host.stderr_text()
-
-
-@pytest.fixture
-def trio(spawn_host, account):  # type: ignore[no-untyped-def]
-    a, a_id = device(spawn_host, account, "a")
-    b, b_id = device(spawn_host, account, "b")
-    c, c_id = device(spawn_host, account, "c")
-    pair_by_push(b, a, a_id)
-    pair_by_push(c, b, b_id)
-    a.wait_notification("device.paired", lambda p: p["muaa_id"] == c_id)
-    return (a, a_id), (b, b_id), (c, c_id)
 
 
 def test_a_key_set_on_any_device_reaches_every_other_by_push(trio, account) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from typing import Any
 from .. import openpgp
 from ..errors import InvalidKey, InvalidParams
 from ..protocol import codec, keyring
-from ..protocol.paging import page_by_size
+from ..protocol.paging import page_of
 from ..store import Peer, Store
 from .announcements import PAGE_BUDGET
 from .context import Account, Sessions
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 KEY_UPDATE = "key-update"
 #: Entries one key-update message may carry at most.
 MAX_ENTRIES = 100_000
+#: Keyring rows read at a time while a ``keys.list`` page fills (about a page of real keys).
+LIST_CHUNK = 256
 
 #: Canonical keydata → what Sequoia said about it (within one call or message).
 Identities = dict[str, openpgp.KeyIdentity]
@@ -68,18 +70,34 @@ class Keys:
         }
 
     def list_entries(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``keys.list``, paged by size; each entry with its key's fingerprint."""
+        """``keys.list``, paged by size; each entry with its key's fingerprint. Only the
+        page's entries are decoded: the stored JSON is what was checked when stored."""
         account = params["account"]
         self.sessions.get(account)
         wanted = [keyring.canonical_addr(params["addr"])] if "addr" in params else None
-        rows = self.store.keyring_listing(account, wanted)
-        missing = [(addr, text) for addr, text, fp in rows if fp is None]
-        filled = self._fill_fingerprints(account, missing) if missing else {}
-        entries = [
-            {**json.loads(text), "fingerprint": fp or filled.get(addr)} for addr, text, fp in rows
-        ]
-        page, next_offset = page_by_size(entries, params.get("offset", 0), PAGE_BUDGET)
-        result: dict[str, Any] = {"peers": page, "total": len(entries)}
+        if wanted:
+            total = len(self.store.keyring_listing(account, wanted))
+        else:
+            total = self.store.keyring_size(account)
+        rows: dict[int, tuple[str, str, str | None]] = {}
+        filled: list[tuple[keyring.PeerEntry, str]] = []
+
+        def listed(index: int) -> dict[str, Any]:
+            if index not in rows:  # the next rows, a few hundred at a time
+                found = self.store.keyring_listing(account, wanted, index, LIST_CHUNK)
+                rows.update(enumerate(found, start=index))
+            _addr, text, fingerprint = rows.pop(index)
+            value: dict[str, Any] = json.loads(text)
+            if fingerprint is None:  # stored before keys were checked: computed once
+                fingerprint = _legacy_fingerprint(value["keydata"])
+                if fingerprint is not None:
+                    filled.append((keyring.entry_from_json(value), fingerprint))
+            return {**value, "fingerprint": fingerprint}
+
+        page, next_offset = page_of(total, listed, params.get("offset", 0), PAGE_BUDGET)
+        if filled:
+            self.store.put_keyring(account, filled)
+        result: dict[str, Any] = {"peers": page, "total": total}
         if next_offset is not None:
             result["next_offset"] = next_offset
         return result
@@ -149,23 +167,12 @@ class Keys:
             for run in runs:
                 self.outbox.send_sealed(joined, peer, KEY_UPDATE, {"entries": run})
 
-    def _fill_fingerprints(
-        self, account: str, rows: list[tuple[str, str]]
-    ) -> Mapping[str, str | None]:
-        """Entries stored before keys were checked: their fingerprints, computed once and
-        kept (None for a key that does not parse)."""
-        filled: dict[str, str | None] = {}
-        known: Identities = {}
-        found = []
-        for addr, text in rows:
-            entry = keyring.entry_from_json(json.loads(text))
-            try:
-                filled[addr] = identify(entry.keydata, known).fingerprint
-                found.append((entry, filled[addr]))
-            except InvalidKey:
-                filled[addr] = None
-        self.store.put_keyring(account, found)
-        return filled
+
+def _legacy_fingerprint(keydata: str) -> str | None:
+    try:
+        return identify(keydata, {}).fingerprint
+    except InvalidKey:
+        return None
 
 
 def _checked_entry(index: int, raw: Mapping[str, Any], known: Identities) -> keyring.PeerEntry:
