@@ -9,6 +9,7 @@ export const METHODS = Object.freeze([
   "sma.sync",
   "account.key.set",
   "account.key.get",
+  "account.token",
   "pair.request",
   "pair.accept",
   "pair.list",
@@ -31,6 +32,7 @@ export const NOTIFICATIONS = Object.freeze([
   "sma.changed",
   "device.removed",
   "account_key.changed",
+  "account.token_needed",
 ]);
 
 /** UI operation → the contract method it calls. */

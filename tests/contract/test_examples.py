@@ -32,6 +32,7 @@ NOTIFICATIONS = {
     "device.removed",
     "sma.changed",
     "account_key.changed",
+    "account.token_needed",
 }
 
 

@@ -67,8 +67,8 @@ class Host:
         def now() -> int:
             return int(clock())
 
-        self.sessions = Sessions(store, PasswordVault())
         notifier = Notifier(notify)
+        self.sessions = Sessions(store, PasswordVault(), notifier)
         outbox = Outbox(store, self.sessions, now, random)
         push = Push(store, self.sessions, config, schedule, now, self._background_sync)
         announcements = Announcements(store, self.sessions, notifier, push, now, random)
@@ -115,6 +115,7 @@ class Host:
             "account.configure": self.accounts.configure,
             "account.key.set": account_keys.set_key,
             "account.key.get": account_keys.get_key,
+            "account.token": self.accounts.token,
             "sma.join": announcements.join,
             "sma.status": announcements.status,
             "sma.sync": inbox.sync,

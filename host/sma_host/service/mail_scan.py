@@ -22,8 +22,7 @@ from ..protocol import autocrypt, codec, keyring
 from ..protocol.paging import page_by_size
 from ..store import Store
 from .announcements import PAGE_BUDGET
-from .context import Account, AccountSession, Sessions
-from .inbox import retry_once_on_lost_connection
+from .context import Account, AccountSession, Sessions, retry_once_on_lost_connection
 from .keys import Identities, Keys, identify
 from .notifications import Notifier
 from .outbox import Outbox
