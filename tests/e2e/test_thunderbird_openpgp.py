@@ -1,0 +1,227 @@
+"""The Experiment's OpenPGP functions in two real headless Thunderbirds on one account.
+
+Profile 1 ("laptop") gets a real key from Thunderbird's own key generation, set for the
+identity; the add-on's background reads it (``getIdentityKey``) and exports it through
+Thunderbird's own export (``exportIdentityKey``). The export, a passphrase-protected key
+and its one-time passphrase, passes through this test process (as it will pass through
+sma-host, sealed) to profile 2 ("desktop"), whose background installs it
+(``installAccountKey``). What Thunderbird then holds is read from the files it saved (its
+keyring, its acceptance database) and its prefs. Correspondents' public keys go into
+profile 2's collected keys (``addCollectedKeys``); garbage does not.
+
+The exported key and its passphrase are never printed: failure messages of the probe leave
+arguments out, and each scenario checks that Thunderbird's output holds neither.
+"""
+
+from __future__ import annotations
+
+import base64
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from pysequoia import Cert
+
+from devtools.dovecot import ImapUser
+from tests.e2e.harness import wait_until
+from tests.e2e.thunderbird_openpgp import (
+    acceptance,
+    collected_keys,
+    generate_identity_key,
+    identity_key_id,
+    keys_in,
+    public_key,
+    saved_keyring,
+    unlocks,
+)
+
+if TYPE_CHECKING:
+    from tests.e2e.harness import Thunderbird
+
+pytestmark = pytest.mark.e2e
+
+Launch = Callable[..., list["Thunderbird"]]
+ACCOUNT = "account1"  # the IMAP account on the test Dovecot, identity id1
+LOCAL = "account2"  # Local Folders: no identity
+
+
+def openpgp(tb: Thunderbird, name: str, *args: Any, where: str = "background") -> Any:
+    """The Experiment's function ``name`` called in the add-on's background (or page)."""
+    return tb.probe("openpgp", where=where, name=name, args=list(args))
+
+
+def wait_saved(tb: Thunderbird, keys: dict[str, bool]) -> None:
+    """Thunderbird writes its keyring files in the background after a change: wait for them."""
+    wait_until(lambda: saved_keyring(tb) == keys, f"{tb.name}: keyring files holding {keys}")
+
+
+def assert_secret_nowhere(tb: Thunderbird, *secrets: str) -> None:
+    log = tb.log_path.read_bytes()
+    for secret in secrets:
+        assert secret.encode() not in log, "a secret reached Thunderbird's log"
+
+
+def correspondent(user_id: str) -> tuple[bytes, bytes]:
+    """A new key made by Sequoia: (binary public key, binary secret key)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cert = Cert.generate(user_id)
+        return bytes(cert), bytes(cert.secrets)
+
+
+def armor_to_binary(armored: str) -> bytes:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bytes(Cert.from_bytes(armored.encode()))
+
+
+def test_account_key_out_of_one_thunderbird_into_another(
+    launch: Launch, mail_user: ImapUser
+) -> None:
+    laptop, desktop = launch("laptop", "desktop", install_host=False)
+    email = f"{mail_user.name}@example.org"
+    for tb in (laptop, desktop):
+        tb.load_probe()
+        # No key configured yet: nothing to share, and nothing to export.
+        assert openpgp(tb, "getIdentityKey", ACCOUNT) == {"value": None}
+    assert openpgp(laptop, "exportIdentityKey", ACCOUNT) == {
+        "error": f"no_key: account {ACCOUNT} has no OpenPGP secret key in Thunderbird"
+    }
+    assert openpgp(laptop, "getIdentityKey", LOCAL) == {"value": None}
+    assert openpgp(laptop, "getIdentityKey", "account9") == {
+        "error": "no_account: Thunderbird has no account account9"
+    }
+
+    # --- laptop: a key from Thunderbird's own key generation, set for the identity ------
+    fingerprint = generate_identity_key(laptop, f"E2E Tester <{email}>")
+    assert len(fingerprint) == 40, fingerprint
+    wait_saved(laptop, {fingerprint: True})
+
+    shown = openpgp(laptop, "getIdentityKey", ACCOUNT)["value"]
+    assert shown["fingerprint"] == fingerprint
+    assert shown["userId"] == f"E2E Tester <{email}>"
+    assert shown["created"].endswith("Z") and shown["created"][:4] >= "2025", shown
+
+    exported = openpgp(laptop, "exportIdentityKey", ACCOUNT)["value"]
+    armored, passphrase = exported["armored"], exported["passphrase"]
+    assert armored.startswith("-----BEGIN PGP PRIVATE KEY BLOCK-----")
+    assert len(passphrase) == 64 and int(passphrase, 16) >= 0  # 32 random bytes, hex
+    # Thunderbird's export is the same key, its secret parts protected by that passphrase.
+    assert keys_in(armored.encode()) == {fingerprint: True}
+    assert not unlocks(armored.encode(), None)
+    assert not unlocks(armored.encode(), "0" * 64)
+    assert unlocks(armored.encode(), passphrase)
+    # Every export has its own passphrase.
+    again = openpgp(laptop, "exportIdentityKey", ACCOUNT)["value"]
+    assert again["passphrase"] != passphrase
+    # A page never gets the secret key, nor installs one.
+    laptop.load_probe(into="page")
+    assert openpgp(laptop, "exportIdentityKey", ACCOUNT, where="page") == {
+        "error": "background_only: only the add-on's background may export the account's secret key"
+    }
+    assert openpgp(laptop, "getIdentityKey", ACCOUNT, where="page")["value"] == shown
+
+    # --- desktop: install it ------------------------------------------------------------
+    assert saved_keyring(desktop) == {}
+    # A wrong passphrase: refused without a prompt, nothing imported.
+    assert openpgp(desktop, "installAccountKey", ACCOUNT, armored, "0" * 64) == {
+        "error": "wrong_passphrase: the passphrase does not unlock the key"
+    }
+    # Not a secret key: the public key, garbage between armor lines.
+    public = public_key(laptop, fingerprint)
+    assert public.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    assert openpgp(desktop, "installAccountKey", ACCOUNT, public, passphrase) == {
+        "error": "invalid_key: not an ASCII-armored OpenPGP secret key"
+    }
+    garbage = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\naGVsbG8gd29ybGQh\n-----END PGP PRIVATE KEY BLOCK-----\n"
+    assert openpgp(desktop, "installAccountKey", ACCOUNT, garbage, passphrase) == {
+        "error": "invalid_key: Thunderbird found no OpenPGP key in it"
+    }
+    assert openpgp(desktop, "installAccountKey", LOCAL, armored, passphrase) == {
+        "error": f"no_identity: account {LOCAL} has no identity to use the key"
+    }
+    assert saved_keyring(desktop) == {}
+    assert identity_key_id(desktop)["keyId"] == ""
+
+    assert openpgp(desktop, "installAccountKey", ACCOUNT, armored, passphrase) == {
+        "value": {"fingerprint": fingerprint, "alreadyPresent": False}
+    }
+    # Thunderbird saved the secret key, accepted it as the user's own, uses it for the identity.
+    wait_saved(desktop, {fingerprint: True})
+    wait_until(lambda: acceptance(desktop, fingerprint) == "personal", "the acceptance saved")
+    assert identity_key_id(desktop) == {"keyId": fingerprint[-16:], "gnupg": False}
+    assert openpgp(desktop, "getIdentityKey", ACCOUNT) == {"value": shown}
+    # And re-protected it with its own passphrase: the export's one no longer opens it.
+    assert not unlocks((desktop.profile / "secring.gpg").read_bytes(), passphrase)
+
+    # A second install (the same key, a fresh export): says so, changes nothing.
+    assert openpgp(
+        desktop, "installAccountKey", ACCOUNT, again["armored"], again["passphrase"]
+    ) == {"value": {"fingerprint": fingerprint, "alreadyPresent": True}}
+    assert saved_keyring(desktop) == {fingerprint: True}
+    desktop.load_probe(into="page")
+    assert openpgp(desktop, "installAccountKey", ACCOUNT, armored, passphrase, where="page") == {
+        "error": "background_only: only the add-on's background may install the account's secret key"
+    }
+
+    for tb in (laptop, desktop):
+        tb.screenshot("after-openpgp")
+        assert tb.prompts() == [], "Thunderbird prompted"
+        assert_secret_nowhere(
+            tb, passphrase, again["passphrase"], max(armored.splitlines(), key=len)
+        )
+
+
+def test_correspondent_keys_into_collected_keys(launch: Launch, mail_user: ImapUser) -> None:
+    (tb,) = launch("tb", install_host=False)
+    email = f"{mail_user.name}@example.org"
+    # Thunderbird collects keys only where OpenPGP is in use: the account has its own key.
+    own = generate_identity_key(tb, f"E2E Tester <{email}>")
+    tb.load_probe()
+
+    carol, carol_secret = correspondent("Carol <carol@example.net>")
+    dave, _ = correspondent("dave@example.net")
+    own_binary = base64.b64encode(armor_to_binary(public_key(tb, own))).decode()
+    b64 = {
+        name: base64.b64encode(data).decode() for name, data in (("carol", carol), ("dave", dave))
+    }
+    entries = [
+        {"email": "Carol@Example.net", "keydata": b64["carol"], "source": "sma-host"},
+        {"email": "dave@example.net", "keydata": b64["dave"][:40] + "\n" + b64["dave"][40:]},
+        # Skipped: not base64, "hello world!", a secret key, a key for another address,
+        # two keys in one, the user's own address, armor instead of base64.
+        {"email": "eve@example.net", "keydata": "not base64!"},
+        {"email": "eve@example.net", "keydata": base64.b64encode(b"hello world!").decode()},
+        {"email": "carol@example.net", "keydata": base64.b64encode(carol_secret).decode()},
+        {"email": "eve@example.net", "keydata": b64["carol"]},
+        {
+            "email": "carol@example.net",
+            "keydata": base64.b64encode(carol + dave).decode(),
+        },
+        {"email": email, "keydata": own_binary},
+        {"email": "carol@example.net", "keydata": public_key(tb, own)},
+        {"email": "not an address", "keydata": b64["carol"]},
+    ]
+    assert openpgp(tb, "addCollectedKeys", entries) == {"value": 2}
+
+    found = collected_keys(tb, "carol@example.net")
+    assert [k["fingerprint"] for k in found] == list(keys_in(carol))
+    assert found[0]["emails"] == ["carol@example.net"]
+    assert found[0]["sources"] == [{"uri": "", "type": "autocrypt", "description": "sma-host"}]
+    assert found[0]["armored"]
+    assert [k["fingerprint"] for k in collected_keys(tb, "dave@example.net")] == list(keys_in(dave))
+    assert collected_keys(tb, "eve@example.net") == []
+    assert collected_keys(tb, email) == []
+    # Only collected: not in Thunderbird's keyring, so the user still decides in its key
+    # assistant.
+    assert set(saved_keyring(tb)) == {own}
+
+    # Again: the same keys are merged (one entry each), still counted as stored.
+    assert openpgp(tb, "addCollectedKeys", entries[:1]) == {"value": 1}
+    assert len(collected_keys(tb, "carol@example.net")) == 1
+    # From a page too: public keys are no secret.
+    tb.load_probe(into="page")
+    assert openpgp(tb, "addCollectedKeys", [], where="page") == {"value": 0}
+    tb.screenshot("after-collected")
+    assert tb.prompts() == [], "Thunderbird prompted"
