@@ -16,6 +16,18 @@ case-insensitive and files, homes and maildirs use the lowercased name.
 Works as root (mail processes run as ``nobody``, ``imap-login`` as ``dovenull``) and as
 an ordinary user (everything runs as the caller, no chroots).
 
+``oauth2=True`` adds Dovecot's ``oauth2`` passdb behind the passwd files, for the SASL
+mechanisms in ``oauth2_mechanisms`` (default XOAUTH2 and OAUTHBEARER). It validates bearer
+tokens against a TokenServer (``devtools/token_server.py``) that the server starts on
+loopback and stops with itself; password logins keep working for every user. Dovecot's
+auth cache is off, so a revoked token is refused at the very next login::
+
+    with DovecotServer(oauth2=True) as server:
+        token = server.issue_token("alice")
+        client.oauth2_login("alice", token)     # accepted
+        server.revoke(token)                    # the next login with it is refused
+        server.token_checks(token)              # logins tried with it so far
+
 Usage::
 
     with DovecotServer([ImapUser("alice", "alice-pw")]) as server:
@@ -48,6 +60,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .token_server import TokenServer
+
 __all__ = [
     "DOVECOT_BINARY",
     "DovecotServer",
@@ -59,11 +73,13 @@ __all__ = [
 ]
 
 DOVECOT_BINARY = "/usr/sbin/dovecot"
+DOVEADM_BINARY = "/usr/bin/doveadm"  # same package (dovecot-core)
 
 _MISSING_MESSAGE = "Dovecot is missing: run `sudo apt-get install dovecot-imapd`"
 _POLL_INTERVAL = 0.01
 _LOG_TAIL_LINES = 40
 _START_ATTEMPTS = 3  # retries when a just-probed free port got taken meanwhile
+_OAUTH2_MECHANISMS = ("xoauth2", "oauthbearer")
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,12 @@ class DovecotServer:
         *,
         namespace_prefix: str = "",
         separator: str = "/",
+        oauth2: bool = False,
+        oauth2_mechanisms: Sequence[str] = _OAUTH2_MECHANISMS,
     ) -> None:
+        mechanisms = tuple(m.lower() for m in oauth2_mechanisms)
+        if oauth2 and (not mechanisms or not set(mechanisms) <= set(_OAUTH2_MECHANISMS)):
+            raise ValueError(f"unsupported OAuth2 mechanisms: {oauth2_mechanisms!r}")
         if len(separator) != 1 or separator.isspace() or separator in '"\\#{}':
             raise ValueError(f"unsupported hierarchy separator: {separator!r}")
         if any(c.isspace() or c in '"\\#{}' for c in namespace_prefix):
@@ -124,6 +145,8 @@ class DovecotServer:
         self._users: list[ImapUser] = list(users)
         self._namespace_prefix = namespace_prefix
         self._separator = separator
+        self._oauth2_mechanisms = mechanisms if oauth2 else ()
+        self._tokens: TokenServer | None = None
         self.port = 0
         self.tls_port = 0
         self.tmpdir = ""
@@ -161,6 +184,9 @@ class DovecotServer:
         deadline = time.monotonic() + timeout
         self._prepare_tmpdir()
         try:
+            if self._oauth2_mechanisms:
+                self._tokens = TokenServer()
+                self._tokens.start()
             for attempt in range(1, _START_ATTEMPTS + 1):
                 self.port, self.tls_port = _free_ports(2)
                 self._write_config()
@@ -195,6 +221,9 @@ class DovecotServer:
                 except subprocess.TimeoutExpired:
                     pass
             self._kill()
+        if self._tokens is not None:
+            self._tokens.stop()
+            self._tokens = None
         if self._finalizer is not None:
             self._finalizer()  # removes the temp dir (once)
             self._finalizer = None
@@ -219,6 +248,38 @@ class DovecotServer:
         self._users.append(user)
         if self._finalizer is not None:  # temp dir exists
             self._write_passwd(user)
+
+    @property
+    def tokens(self) -> TokenServer:
+        """The token endpoint of a running ``oauth2=True`` server."""
+        if self._tokens is None:
+            raise RuntimeError("DovecotServer not started with oauth2=True (or stopped)")
+        return self._tokens
+
+    def issue_token(self, user: str, token: str | None = None) -> str:
+        """A new bearer token (or ``token`` as given) that logs ``user`` in; the user
+        needs no password file."""
+        return self.tokens.issue_token(user, token)
+
+    def revoke(self, token: str) -> None:
+        """Make ``token`` invalid: the next login with it is refused."""
+        self.tokens.revoke(token)
+
+    def token_checks(self, token: str | None = None) -> int:
+        """How many logins (accepted or not) were tried with ``token`` (any if None)."""
+        return self.tokens.checks(token)
+
+    def kick(self, user: str) -> None:
+        """Drop every IMAP session of ``user`` (``doveadm kick``), as a server restart would."""
+        if not self.running:
+            raise RuntimeError("DovecotServer not running")
+        subprocess.run(
+            [DOVEADM_BINARY, "-c", self._path("dovecot.conf"), "kick", user.lower()],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=True,
+            timeout=10,
+        )
 
     def maildir(self, user: str) -> Path:
         """The user's Maildir root (``~/Maildir``; INBOX is ``cur/ new/ tmp/`` in it).
@@ -303,6 +364,9 @@ class DovecotServer:
             login_user = internal_user
             login_chroot = "  chroot =\n"
         uid, gid = self._mail_uid, self._mail_gid
+        mechanisms = " ".join(("plain", "login", *self._oauth2_mechanisms))
+        # Else Dovecot also compares a bearer token with the user's password.
+        password_mechanisms = "  mechanisms = plain login\n" if self._oauth2_mechanisms else ""
         conf = f"""\
 # Generated by devtools.dovecot for a throw-away test server.
 instance_name = {os.path.basename(t)}
@@ -322,7 +386,7 @@ last_valid_uid = {uid}
 first_valid_gid = {gid}
 
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 ssl = yes
 ssl_cert = <{t}/tls/cert.pem
 ssl_key = <{t}/tls/key.pem
@@ -336,9 +400,9 @@ namespace inbox {{
 }}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {t}/passwd.d/%u
+{password_mechanisms}  args = scheme=PLAIN username_format=%u {t}/passwd.d/%u
 }}
-userdb {{
+{self._oauth2_passdb()}userdb {{
   driver = static
   args = uid={uid} gid={gid} home={t}/home/%u
 }}
@@ -363,6 +427,34 @@ mail_max_userip_connections = 100
 """
         with open(self._path("dovecot.conf"), "w", encoding="utf-8") as f:
             f.write(conf)
+
+    def _oauth2_passdb(self) -> str:
+        """The ``oauth2`` passdb block (empty without oauth2), and its settings file.
+
+        ``auth_cache_size = 0`` spells out the default on purpose: with a cache, a revoked
+        token would keep logging in until the entry expired. Dovecot 2.3 asks the
+        tokeninfo URL; the introspection URL is there should it ever POST instead.
+        """
+        if self._tokens is None:
+            return ""
+        settings = self._path("dovecot-oauth2.conf.ext")
+        with open(settings, "w", encoding="utf-8") as f:
+            f.write(
+                f"tokeninfo_url = {self._tokens.tokeninfo_url}\n"
+                "introspection_mode = post\n"
+                f"introspection_url = {self._tokens.introspection_url}\n"
+                "username_attribute = username\n"
+                "active_attribute = active\n"
+                "active_value = true\n"
+            )
+        return f"""\
+auth_cache_size = 0
+passdb {{
+  driver = oauth2
+  mechanisms = {" ".join(self._oauth2_mechanisms)}
+  args = {settings}
+}}
+"""
 
     def _launch(self) -> None:
         with open(self._path("log", "stderr.log"), "ab") as out:

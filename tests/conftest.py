@@ -48,6 +48,14 @@ def dovecot_inbox_prefix() -> Iterator[DovecotServer]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def dovecot_oauth2() -> Iterator[DovecotServer]:
+    """Dovecot that also logs in OAuth2 bearer tokens (XOAUTH2, OAUTHBEARER):
+    ``server.issue_token(user)``, ``server.revoke(token)``; any user name will do."""
+    with DovecotServer([ImapUser("alice", "alice-pw")], oauth2=True) as server:
+        yield server
+
+
 class Account:
     """A fresh IMAP user on a server: each test gets its own mailbox."""
 

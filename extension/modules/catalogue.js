@@ -9,6 +9,7 @@ export const METHODS = Object.freeze([
   "sma.sync",
   "account.key.set",
   "account.key.get",
+  "account.token",
   "pair.request",
   "pair.accept",
   "pair.list",
@@ -29,6 +30,7 @@ export const NOTIFICATIONS = Object.freeze([
   "keys.changed",
   "sma.changed",
   "device.removed",
+  "account.token_needed",
 ]);
 
 /** UI operation → the contract method it calls. */

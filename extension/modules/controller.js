@@ -1,7 +1,8 @@
 // The add-on's logic between the host client and the UI, without DOM: runs the UI's
 // intents as contract calls, keeps the state (state.js reducer), reacts to notifications,
 // stores the non-secret settings. It lives in the background page; the options page and
-// the popup send it intents and render the state it broadcasts (ui-client.js).
+// the popup send it intents and render the state it broadcasts (ui-bridge.js: serveUi
+// here, connectUi in the pages).
 //
 // Dependencies are injected: `host` (a HostPort), `storage` (storage.local-like),
 // `accounts` (messenger.accounts-like), `notify` (shows a browser notification).

@@ -29,6 +29,7 @@ export const HOST_REASONS = Object.freeze([
   "result_too_large",
   "server_error",
   "tls_failed",
+  "token_expired",
   "unknown_account",
 ]);
 

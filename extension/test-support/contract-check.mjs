@@ -5,13 +5,15 @@
 //   {"method"?, "params"?, "error": {code, message, data: {reason, …}}}
 //                                                      an error (frame errors have no method;
 //                                                      method_not_found names an unknown one)
-//   {"notification", "params"}                         a host → add-on notification
+//   {"notification", "params"}                         a host → add-on notification, which
+//                                                      must hold against its JSON Schema
 
 import assert from "node:assert/strict";
 
 import { HOST_REASONS, RpcError, describeError, reasonMessageKey } from "../modules/host-port.js";
 import { METHODS, NOTIFICATIONS, OPERATIONS } from "../modules/catalogue.js";
 import { initialState, reducer } from "../modules/state.js";
+import { assertValidNotification } from "./notification-schemas.mjs";
 
 const OP_OF_METHOD = Object.fromEntries(Object.entries(OPERATIONS).map(([op, m]) => [m, op]));
 
@@ -39,6 +41,7 @@ export function checkExample(example, { messages, getMessage }) {
     const method = example.notification;
     assert.ok(NOTIFICATIONS.includes(method), `the add-on does not know the notification "${method}"`);
     assert.ok(params.account, `${method}: notification without params.account`);
+    assertValidNotification(method, params);
     const s = stateWith(account);
     assert.notEqual(reducer(s, { type: "notification", method, params }), s, `${method}: ignored by the UI state`);
     return { kind: "notification", method };

@@ -1,6 +1,7 @@
 // A simulated sma-host world shared by the controller and DOM tests.
 
 import { FakeHost } from "./fakes.mjs";
+import { assertValidNotification } from "./notification-schemas.mjs";
 
 export const A = "account1";
 export const SELF = "00000000000000aa";
@@ -24,6 +25,14 @@ export const SETTINGS = {
   username: "alice@example.org",
   remember: true,
 };
+
+/** A FakeHost that sends only notifications that hold against the host's schemas. */
+class SimHost extends FakeHost {
+  notify(method, params) {
+    assertValidNotification(method, params);
+    super.notify(method, params);
+  }
+}
 
 /** A FakeHost whose handlers keep a small world: joined, devices, the account key. */
 export function sim(overrides = {}) {
@@ -81,6 +90,6 @@ export function sim(overrides = {}) {
     },
     ...overrides,
   };
-  const host = new FakeHost(handlers);
+  const host = new SimHost(handlers);
   return { host, world };
 }

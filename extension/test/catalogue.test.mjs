@@ -6,6 +6,7 @@ import path from "node:path";
 import { METHODS, NOTIFICATIONS, OPERATIONS, UI_METHODS, isKnownMethod } from "../modules/catalogue.js";
 import { initialState, reducer } from "../modules/state.js";
 import { REPO_DIR } from "../test-support/fakes.mjs";
+import { NOTIFICATION_SCHEMA_NAMES } from "../test-support/notification-schemas.mjs";
 
 test("METHODS is exactly the host's schema catalogue", () => {
   const dir = path.join(REPO_DIR, "host", "sma_host", "schemas");
@@ -21,6 +22,10 @@ test("NOTIFICATIONS is exactly docs/protocol.md §5.2", () => {
   const section = doc.split("### 5.2")[1].split("\n## ")[0];
   const documented = [...section.matchAll(/^\| `([a-z.]+)` \|/gm)].map((m) => m[1]).sort();
   assert.deepEqual([...NOTIFICATIONS].sort(), documented);
+});
+
+test("NOTIFICATIONS is exactly the host's notification schemas: none can be added on one side only", () => {
+  assert.deepEqual([...NOTIFICATIONS].sort(), [...NOTIFICATION_SCHEMA_NAMES]);
 });
 
 test("the UI calls only catalogue methods", () => {

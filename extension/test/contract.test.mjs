@@ -72,6 +72,14 @@ test("contract checker: accepts good examples of each kind", () => {
   assert.deepEqual(examplesOf([1]), [1]);
 });
 
+test("contract checker: rejects a notification off its JSON Schema", () => {
+  const good = { account: "a1", pairing_id: "0123456789abcdef", peer: "00000000000000bb", peer_name: "D", expires_at: 1 };
+  const { expires_at: _, ...withoutExpiry } = good;
+  assert.throws(() => checkExample({ notification: "pair.requested", params: withoutExpiry }, ctx), /expires_at/);
+  assert.throws(() => checkExample({ notification: "pair.requested", params: { ...good, peer: "Desktop" } }, ctx), /\/peer: must match pattern/);
+  assert.throws(() => checkExample({ notification: "pair.requested", params: { ...good, code: "12345-67890" } }, ctx), /additional properties \(code\)/);
+});
+
 test("contract checker: rejects unknown methods, unknown reasons and shapeless examples", () => {
   assert.throws(() => checkExample({ method: "sma.frobnicate", params: {}, result: {} }, ctx), /does not know the method/);
   assert.throws(() => checkExample({ method: "sma.join", params: {}, error: { code: -1, message: "x", data: { reason: "brand_new" } } }, ctx), /brand_new/);

@@ -1,7 +1,8 @@
 // Integration: the add-on's own modules (controller → HostPort) drive two real
 // `.venv/bin/sma-host` processes over Thunderbird's framing against a throw-away Dovecot:
 // configure, join, pair (code shown on the new device, typed on the existing one), the
-// account key arriving, sync, remove, leave, and errors in words. Skipped, with the reason,
+// account key arriving, sync, remove, leave, and errors in words; every notification the
+// hosts send holds against its JSON Schema. Skipped, with the reason,
 // when the project's .venv or Dovecot is missing (`make test` provides both).
 
 import { after, before, describe, it } from "node:test";
@@ -17,6 +18,7 @@ import { METHODS } from "../modules/catalogue.js";
 import { createController } from "../modules/controller.js";
 import { opStatus } from "../modules/state.js";
 import { EXT_DIR, FakeStorageArea, REPO_DIR, fakeAccounts, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+import { notificationViolations } from "../test-support/notification-schemas.mjs";
 import { stdioRuntime } from "../test-support/stdio-runtime.mjs";
 
 const HOST_EXE = path.join(REPO_DIR, ".venv", "bin", "sma-host");
@@ -65,6 +67,9 @@ function device(name, email, tmp) {
     },
   });
   const host = new HostPort({ runtime, getMessage, logger: silentLogger });
+  // Every notification this device's host sends, for the schema check at the end.
+  const received = [];
+  host.on("*", (method, params) => received.push({ method, params }));
   const notified = [];
   const controller = createController({
     host,
@@ -76,7 +81,7 @@ function device(name, email, tmp) {
   });
   const acc = () => controller.getState().byId[A];
   const intent = (op, extra = {}) => controller.handleIntent({ op, account: A, ...extra });
-  return { name, host, runtime, controller, notified, acc, intent };
+  return { name, host, runtime, controller, received, notified, acc, intent };
 }
 
 describe("integration with the real sma-host and Dovecot", async () => {
@@ -220,5 +225,12 @@ describe("integration with the real sma-host and Dovecot", async () => {
     const left = await laptop.intent("leave");
     assert.equal(left.ok, true, JSON.stringify(left.error));
     assert.equal(laptop.acc().sma.self, null);
+  });
+
+  it("every notification the two hosts sent holds against its JSON Schema", { skip }, () => {
+    const received = devices.flatMap((d) => d.received);
+    // Not vacuous: the pairings above run on pushed notifications.
+    assert.ok(received.some((n) => n.method === "pair.requested"), JSON.stringify(received.map((n) => n.method)));
+    assert.deepEqual(received.flatMap((n) => notificationViolations(n.method, n.params)), []);
   });
 });

@@ -18,6 +18,8 @@ every error reply carries both, ``code`` (integer) and ``data.reason`` (snake_ca
     │   ├── ConnectionFailed    connection_failed
     │   ├── TlsFailed           tls_failed
     │   ├── AuthFailed          auth_failed
+    │   │   └── TokenRefused    auth_failed (an OAuth2 access token was refused)
+    │   ├── TokenExpired        token_expired
     │   └── ServerError         server_error
     ├── PairingFailed           pairing_failed (wrong code, tampering, cancelled, already used)
     ├── PairingExpired          pairing_expired (the code's time ran out)
@@ -149,6 +151,24 @@ class AuthFailed(MailboxError):
     reason = "auth_failed"
 
 
+class TokenRefused(AuthFailed):
+    """The server refused the OAuth2 access token at login.
+
+    On the wire it is ``auth_failed`` like a wrong password: at ``account.configure`` the
+    token is simply wrong. The orchestrator turns it into ``TokenExpired`` when the same
+    token was accepted before.
+    """
+
+
+class TokenExpired(MailboxError):
+    """An OAuth2 access token that the server accepted before is refused now: the add-on
+    must get a fresh token and configure the account again. Raised by the orchestrator,
+    never by ``imap/`` (which cannot know that the token once worked)."""
+
+    code = -32014
+    reason = "token_expired"
+
+
 class ServerError(MailboxError):
     """The server refused a command or answered something we cannot use."""
 
@@ -209,6 +229,7 @@ ALL_REASONS: tuple[str, ...] = tuple(
                 ConnectionFailed,
                 TlsFailed,
                 AuthFailed,
+                TokenExpired,
                 ServerError,
                 PairingFailed,
                 PairingExpired,

@@ -16,6 +16,7 @@ METHODS: dict[str, bool] = {
     "sma.sync": True,
     "account.key.set": True,
     "account.key.get": True,
+    "account.token": True,
     "pair.request": True,
     "pair.accept": True,
     "pair.list": True,

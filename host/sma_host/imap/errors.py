@@ -14,17 +14,24 @@ from ..errors import AuthFailed, ConnectionFailed, MailboxError, ServerError, Tl
 
 
 @contextmanager
-def map_imap_errors(action: str, secret: str | None = None) -> Iterator[None]:
+def map_imap_errors(
+    action: str, secret: str | None = None, refused: type[AuthFailed] = AuthFailed
+) -> Iterator[None]:
     """Re-raise anything the IMAP stack throws as the most specific ``MailboxError``.
 
-    ``secret`` (the password) is scrubbed from any text that is passed on.
+    ``secret`` (the password or access token) is scrubbed from any text that is passed
+    on. A refused login raises ``refused``, unless the server says it cannot check
+    credentials just now (RFC 5530 ``[UNAVAILABLE]``): that is no verdict on them.
     """
     try:
         yield
     except MailboxError:
         raise
     except LoginError as exc:
-        raise AuthFailed(f"the server refused the login: {_text(exc, secret)}") from None
+        text = _text(exc, secret)
+        if "[UNAVAILABLE]" in text:
+            raise ServerError(f"the server cannot check the login now: {text}") from None
+        raise refused(f"the server refused the login: {text}") from None
     except ssl.SSLCertVerificationError as exc:
         raise TlsFailed(f"certificate not trusted while {action}: {exc.verify_message}") from None
     except ssl.SSLError as exc:

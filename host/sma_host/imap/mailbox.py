@@ -14,10 +14,11 @@ from datetime import date, datetime
 from typing import Any
 
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from imapclient.response_parser import parse_fetch_response
 from imapclient.util import to_unicode
 
-from ..errors import ConnectionFailed, TlsFailed
+from ..errors import AuthFailed, ConnectionFailed, TlsFailed, TokenRefused
 from ..protocol.folders import Namespace
 from ..protocol.uidset import uid_set
 from .errors import map_imap_errors
@@ -29,17 +30,37 @@ READ_TIMEOUT = 60.0
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 
 
+AUTH_METHODS = ("password", "oauth2")
+
+
 @dataclass(frozen=True, repr=False)
 class ImapSettings:
+    """Where and how to log in. ``auth="oauth2"`` logs in with ``access_token`` (SASL
+    XOAUTH2 or OAUTHBEARER) and ignores ``password``."""
+
     host: str
     port: int
     security: str  # "tls" | "starttls" | "none"
     username: str
-    password: str
+    password: str = ""
     ca_file: str | None = None
+    auth: str = "password"  # "password" | "oauth2"
+    access_token: str | None = None
 
-    def __repr__(self) -> str:  # never print the password
-        return f"ImapSettings({self.username}@{self.host}:{self.port}, {self.security})"
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_METHODS:
+            raise ValueError(f"unknown IMAP auth method {self.auth!r}")
+        if self.auth == "oauth2" and not self.access_token:
+            raise ValueError("auth 'oauth2' needs an access token")
+
+    @property
+    def secret(self) -> str | None:
+        """What the login sends (the token or the password): scrubbed from error texts."""
+        return self.access_token if self.auth == "oauth2" else self.password
+
+    def __repr__(self) -> str:  # never print the password or the token
+        auth = ", oauth2" if self.auth == "oauth2" else ""
+        return f"ImapSettings({self.username}@{self.host}:{self.port}, {self.security}{auth})"
 
 
 def is_loopback(host: str) -> bool:
@@ -127,7 +148,7 @@ class Mailbox:
 
     def __init__(self, client: IMAPClient, settings: ImapSettings) -> None:
         self._client = client
-        self._secret = settings.password
+        self._secret = settings.secret
         self._early_empty_idles = 0
         self.capabilities = [to_unicode(c) for c in client.capabilities()]
         self.namespace = self._read_namespace()
@@ -138,7 +159,8 @@ class Mailbox:
 
         context = _tls_context(settings.ca_file) if settings.security != "none" else None
         timeout = SocketTimeout(connect=CONNECT_TIMEOUT, read=read_timeout)
-        with map_imap_errors("connecting", settings.password):
+        secret = settings.secret
+        with map_imap_errors("connecting", secret):
             client = IMAPClient(
                 settings.host,
                 port=settings.port,
@@ -152,16 +174,20 @@ class Mailbox:
         # bodies, for 10,000 small messages) only to have it dropped.
         client._imap.debug = 0
         try:
-            with map_imap_errors("connecting", settings.password):
+            with map_imap_errors("connecting", secret):
                 # imaplib writes commands in pieces; Nagle would add ~45 ms to some of them.
                 client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if settings.security == "starttls":
                     if not client.has_capability("STARTTLS"):
                         raise TlsFailed("the server does not offer STARTTLS")
                     client.starttls(context)
-            with map_imap_errors("logging in", settings.password):
-                client.login(settings.username, settings.password)
-            with map_imap_errors("reading capabilities", settings.password):
+            if settings.auth == "oauth2" and settings.access_token:
+                with map_imap_errors("logging in", secret, refused=TokenRefused):
+                    _oauth2_login(client, settings.username, settings.access_token)
+            else:
+                with map_imap_errors("logging in", secret):
+                    client.login(settings.username, settings.password)
+            with map_imap_errors("reading capabilities", secret):
                 return cls(client, settings)
         except BaseException:
             _close_quietly(client)
@@ -479,6 +505,36 @@ def _responses(data: list[Any]) -> Iterator[list[Any]]:
         start = index + 1
     if start < len(data):  # literals without their closing text: let the parser judge
         yield data[start:]
+
+
+def _oauth2_login(client: IMAPClient, username: str, token: str) -> None:
+    """SASL XOAUTH2, or OAUTHBEARER (RFC 7628) where the server offers only that.
+
+    Not imapclient's ``oauth2_login``: on a refusal the server sends an error challenge,
+    which that answers with the whole token again. The RFCs ask for a dummy answer
+    (OAUTHBEARER ``%x01``, XOAUTH2 an empty line), after which the server says NO.
+    """
+    offered = {to_unicode(c).upper() for c in client.capabilities()}
+    if "AUTH=XOAUTH2" in offered:
+        mechanism, dummy = "XOAUTH2", b""
+        first = f"user={username}\x01auth=Bearer {token}\x01\x01"
+    elif "AUTH=OAUTHBEARER" in offered:
+        mechanism, dummy = "OAUTHBEARER", b"\x01"
+        authzid = username.replace("=", "=3D").replace(",", "=2C")
+        first = f"n,a={authzid},\x01auth=Bearer {token}\x01\x01"
+    else:
+        raise AuthFailed("the server offers no OAuth2 login (AUTH=XOAUTH2 or AUTH=OAUTHBEARER)")
+    answers = iter([first.encode()])
+
+    def answer(_challenge: bytes) -> bytes:
+        return next(answers, dummy)
+
+    try:
+        client._command_and_check("authenticate", mechanism, answer)
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as exc:
+        raise LoginError(str(exc)) from None
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:

@@ -4,7 +4,9 @@ connection of its own and calls back when messages are waiting.
 IDLE where the server has it (Dovecot delays its pushes by 500 ms); while a pairing is
 live, fast NOOP polling instead, so a pairing does not wait on that delay at every hop;
 plain polling where the server lacks IDLE. Reconnects with backoff when the connection
-drops. The callback only schedules work; it runs nothing IMAP itself.
+drops. An OAuth2 token the server refuses ends the watcher instead (after ``on_token_refused``):
+the same token would only be refused again, so it waits for new settings, which come
+with a new watcher. The callbacks only schedule work; they run nothing IMAP themselves.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import MailboxError
+from ..errors import MailboxError, TokenRefused
 from ..logsetup import LazyLogger
 from .mailbox import ImapSettings, Mailbox
 
@@ -40,12 +42,14 @@ class InboxWatcher:
         fast: Callable[[], bool],
         poll_interval: float,
         name: str,
+        on_token_refused: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         self._muaa_id = muaa_id
         self._folder = muaa_id  # the full name comes with the namespace, once connected
         self._on_messages = on_messages
         self._on_gone = on_gone
+        self._on_token_refused = on_token_refused
         self._fast = fast
         self._poll_interval = poll_interval
         self._stop = threading.Event()
@@ -54,6 +58,11 @@ class InboxWatcher:
 
     def start(self) -> None:
         self._thread.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; True when it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def stop(self) -> None:
         """Ask the thread to end; shutting the socket down wakes it from a blocking read
@@ -80,6 +89,13 @@ class InboxWatcher:
                 if state.exists:
                     self._on_messages()
                 self._watch(self._mailbox)
+            except TokenRefused:
+                if self._stop.is_set():
+                    break
+                log.info("watcher for %s: the access token was refused; stopped", self._folder)
+                if self._on_token_refused is not None:
+                    self._on_token_refused()
+                return
             except MailboxError as exc:
                 if self._stop.is_set():
                     break

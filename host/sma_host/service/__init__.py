@@ -63,8 +63,8 @@ class Host:
         def now() -> int:
             return int(clock())
 
-        self.sessions = Sessions(store, PasswordVault())
         notifier = Notifier(notify)
+        self.sessions = Sessions(store, PasswordVault(), notifier)
         outbox = Outbox(store, self.sessions, now, random)
         push = Push(store, self.sessions, config, schedule, now, self._background_sync)
         announcements = Announcements(store, self.sessions, notifier, push, now, random)
@@ -103,6 +103,7 @@ class Host:
             "account.configure": self.accounts.configure,
             "account.key.set": self.accounts.set_key,
             "account.key.get": self.accounts.get_key,
+            "account.token": self.accounts.token,
             "sma.join": announcements.join,
             "sma.status": announcements.status,
             "sma.sync": inbox.sync,

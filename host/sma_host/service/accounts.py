@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..credentials import PasswordVault
-from ..errors import HostError, InsecureRefused
+from ..errors import HostError, InsecureRefused, InvalidParams
 from ..imap.mailbox import Mailbox, is_loopback
 from ..store import AccountSettings, Store
 from .context import AccountSession, Sessions, imap_settings, password_key
@@ -45,13 +45,21 @@ class Accounts:
             username=imap["username"],
             ca_file=imap.get("ca_file"),
         )
-        password: str = imap["password"]
-        mailbox = Mailbox.connect(imap_settings(settings, password))
+        auth: str = imap.get("auth", "password")
+        password: str | None = imap.get("password")
+        token: str | None = imap.get("access_token")
+        mailbox = Mailbox.connect(imap_settings(settings, password, auth, token))
         self.store.save_account(settings)
-        session = AccountSession(settings, password, mailbox, last_used=time.monotonic())
+        session = AccountSession(
+            settings, password, mailbox, last_used=time.monotonic(), auth=auth, access_token=token
+        )
         self.sessions.replace(session)
         remember = bool(params.get("remember"))
-        storage = self._remember_password(settings, password, remember)
+        if password is None:  # a token is never remembered, and a password no longer used
+            self.vault.forget(password_key(settings))
+            storage = "memory"
+        else:
+            storage = self._remember_password(settings, password, remember)
         membership = self.store.membership(settings.account)
         if membership is not None and not membership.removed:
             self.push.start(session, membership.muaa_id)
@@ -67,7 +75,7 @@ class Accounts:
             "capabilities": mailbox.capabilities,
             "password_storage": storage,
         }
-        if remember and storage != "keyring":
+        if remember and password is not None and storage != "keyring":
             result["keyring_unavailable"] = self.vault.unavailable_reason or "unknown"
         return result
 
@@ -93,12 +101,33 @@ class Accounts:
         if membership is None or membership.removed:
             return
         session = self.sessions.get(account)
-        if session.password is None or session.watcher is not None:
+        if not session.has_credentials or session.watcher is not None:
             return
         try:
             self.push.start(session, membership.muaa_id)
         except HostError as exc:
             log.info("account %s: not watching yet: %s", account, exc.reason)
+
+    def token(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``account.token``: a fresh OAuth2 token; the host logs in with it at once and
+        the watcher starts again."""
+        session = self.sessions.get(params["account"])
+        if session.auth != "oauth2" and session.password is not None:
+            raise InvalidParams(
+                "this account logs in with a password: account.configure changes how",
+                path="$.access_token",
+            )
+        token: str = params["access_token"]
+        mailbox = Mailbox.connect(imap_settings(session.settings, None, "oauth2", token))
+        session.close_mailbox()
+        session.auth, session.access_token, session.password = "oauth2", token, None
+        session.mailbox, session.last_used = mailbox, time.monotonic()
+        session.token_refused = False
+        membership = self.store.membership(session.account)
+        if membership is not None and not membership.removed:
+            self.push.start(session, membership.muaa_id)
+        log.info("account %s: new access token", session.account)
+        return {"account": session.account}
 
     def set_key(self, params: dict[str, Any]) -> dict[str, Any]:
         """``account.key.set``."""

@@ -7,24 +7,32 @@ import time
 from dataclasses import dataclass, field
 
 from ..credentials import PasswordVault, vault_key
-from ..errors import HostError, NotJoined, UnknownAccount
+from ..errors import HostError, NotJoined, TokenExpired, TokenRefused, UnknownAccount
 from ..imap.mailbox import ImapSettings, Mailbox
 from ..imap.watcher import InboxWatcher
 from ..protocol.pairing import Party
 from ..store import AccountSettings, Membership, Peer, Store
+from .notifications import Notifier
 
 #: A connection used this recently is not checked with NOOP before use.
 FRESH_S = 30.0
 
 
-def imap_settings(settings: AccountSettings, password: str) -> ImapSettings:
+def imap_settings(
+    settings: AccountSettings,
+    password: str | None,
+    auth: str = "password",
+    access_token: str | None = None,
+) -> ImapSettings:
     return ImapSettings(
         settings.imap_host,
         settings.imap_port,
         settings.security,
         settings.username,
-        password,
+        password or "",
         settings.ca_file,
+        auth=auth,
+        access_token=access_token,
     )
 
 
@@ -42,6 +50,12 @@ class AccountSession:
     settings: AccountSettings
     password: str | None = field(default=None, repr=False)
     mailbox: Mailbox | None = field(default=None, repr=False)
+    #: ``"password"`` or ``"oauth2"`` (then ``access_token`` logs in; never stored).
+    auth: str = "password"
+    access_token: str | None = field(default=None, repr=False)
+    #: The server refused the token and the add-on was told; until a new token comes,
+    #: it is not told again (one ``account.token_needed`` per episode).
+    token_refused: bool = False
     last_used: float = 0.0
     watcher: InboxWatcher | None = field(default=None, repr=False)
     #: A background sync is queued and has not started yet (coalesces pushes).
@@ -53,15 +67,20 @@ class AccountSession:
     def account(self) -> str:
         return self.settings.account
 
+    @property
+    def has_credentials(self) -> bool:
+        return (self.access_token if self.auth == "oauth2" else self.password) is not None
+
     def imap_settings(self) -> ImapSettings:
-        if self.password is None:
+        if not self.has_credentials:
+            what = "access token" if self.auth == "oauth2" else "password"
             raise UnknownAccount(
-                "the password of this account is not known to this host process:"
+                f"the {what} of this account is not known to this host process:"
                 " configure the account again",
                 account=self.account,
                 credentials_missing=True,
             )
-        return imap_settings(self.settings, self.password)
+        return imap_settings(self.settings, self.password, self.auth, self.access_token)
 
     def stop_watcher(self) -> None:
         if self.watcher is not None:
@@ -111,9 +130,10 @@ class Account:
 class Sessions:
     """The accounts this process knows, and their connections."""
 
-    def __init__(self, store: Store, vault: PasswordVault) -> None:
+    def __init__(self, store: Store, vault: PasswordVault, notifier: Notifier) -> None:
         self.store = store
         self.vault = vault
+        self.notifier = notifier
         self._sessions: dict[str, AccountSession] = {}
 
     def get(self, account: str) -> AccountSession:
@@ -175,6 +195,23 @@ class Sessions:
                 return session.mailbox
             except HostError:
                 session.close_mailbox()
-        session.mailbox = Mailbox.connect(session.imap_settings())
+        try:
+            session.mailbox = Mailbox.connect(session.imap_settings())
+        except TokenRefused:
+            # configure logged in with this token, so it worked once: it has run out.
+            self.token_refused(session.account)
+            raise TokenExpired(
+                "the server no longer accepts the access token: get a new one and"
+                " send it with account.token",
+                account=session.account,
+            ) from None
         session.last_used = now
         return session.mailbox
+
+    def token_refused(self, account: str) -> None:
+        """Tell the add-on once per episode that the account needs a fresh token."""
+        session = self._sessions.get(account)
+        if session is None or session.token_refused:
+            return
+        session.token_refused = True
+        self.notifier.account_token_needed(account)

@@ -22,6 +22,9 @@ class Notifier:
     def __init__(self, notify: Notify) -> None:
         self._notify = notify
 
+    def account_token_needed(self, account: str) -> None:
+        self._notify("account.token_needed", {"account": account})
+
     def pair_requested(self, attempt: Attempt) -> None:
         self._notify(
             "pair.requested",

@@ -29,10 +29,11 @@ class Push:
 
     def start(self, session: AccountSession, muaa_id: str) -> None:
         """(Re)start the account's watcher; nothing without push, a worker or a password."""
-        if self.schedule is None or session.password is None or not self.config.push:
+        if self.schedule is None or not session.has_credentials or not self.config.push:
             return
         session.stop_watcher()
         account = session.account
+        schedule = self.schedule
         session.watcher = InboxWatcher(
             session.imap_settings(),
             muaa_id,
@@ -41,6 +42,9 @@ class Push:
             fast=lambda: self.now() < self._live_until.get(account, 0),
             poll_interval=self.config.poll_interval,
             name=account,
+            on_token_refused=lambda: schedule(
+                account, lambda: self.sessions.token_refused(account)
+            ),
         )
         session.watcher.start()
 

@@ -1,0 +1,36 @@
+// What the host status line and an account's one-line summary say (the popup and the settings page).
+
+import { devicesOf, isJoined } from "./membership.js";
+import { incomingPairings } from "./pairing.js";
+
+/** The host connection as {key, subs}. */
+export function hostStatusMessage(host) {
+  switch (host && host.state) {
+    case "connected":
+      return { key: "hostConnected", subs: [String(host.version ?? "")] };
+    case "reconnecting":
+      return { key: "hostReconnecting", subs: [String(host.detail || "")] };
+    case "host_missing":
+      return { key: "hostMissing", subs: [] };
+    case "incompatible":
+      return { key: "hostIncompatible", subs: [String(host.detail || "")] };
+    case "disconnected":
+      return { key: "hostDisconnected", subs: [String(host.detail || "")] };
+    case "closed":
+      return { key: "hostClosed", subs: [] };
+    default:
+      return { key: "hostConnecting", subs: [] };
+  }
+}
+
+/** One account's summary as {key, subs}. */
+export function accountSummary(account) {
+  const waiting = incomingPairings(account).filter((p) => p.state === "waiting" && !p.accepted).length;
+  if (waiting > 0) return { key: "summaryIncoming", subs: [String(waiting)] };
+  if (account.needsPassword) return { key: "summaryNeedsPassword", subs: [] };
+  if (!account.configured && !account.sma) return { key: "summaryNotConfigured", subs: [] };
+  if (account.sma && account.sma.removed) return { key: "summaryRemoved", subs: [] };
+  if (!isJoined(account)) return { key: "summaryNotJoined", subs: [] };
+  const { others } = devicesOf(account);
+  return { key: "summaryJoined", subs: [String(others.filter((d) => d.paired).length), String(others.length)] };
+}

@@ -1,0 +1,71 @@
+// One account's section of the settings page: built once from the template, its buttons wired, rendered from the state.
+
+import { localize } from "../modules/i18n.js";
+import { isPending, opStatus } from "../modules/state.js";
+import { devicesActions, renderDevicesCard } from "./devices.js";
+import { busyGuard, q, setText, show, wireIds } from "./dom.js";
+import { bindImapForm, fillImapForm } from "./imap-form.js";
+import { bindKeyForms, exportKey, renderKeyring } from "./keys.js";
+import { getMessage, msg, renderStatus } from "./page.js";
+import { pairingActions, renderPairing } from "./pairing.js";
+
+/** data-action → (view, button, action) → (maybe a promise): every button in an account's section. */
+const ACTIONS = Object.freeze({ ...devicesActions, ...pairingActions, keyGet: exportKey });
+
+let viewCounter = 0;
+
+export function buildView(account) {
+  const prefix = `a${++viewCounter}`;
+  const root = document.getElementById("account-template").content.firstElementChild.cloneNode(true);
+  wireIds(root, prefix);
+  localize(root, getMessage);
+  const title = q(root, "[data-role=title]");
+  title.id = `${prefix}-title`;
+  root.setAttribute("aria-labelledby", title.id);
+
+  const view = {
+    id: account.id,
+    root,
+    prefix,
+    rows: new Map(), // muaa_id → tr
+    incoming: new Map(), // pairing_id → li
+    confirmRemove: null, // muaa_id awaiting confirmation
+    dismissedOutgoing: null,
+    downloadUrl: null,
+  };
+  fillImapForm(view, account);
+  bindView(view);
+  return view;
+}
+
+function bindView(view) {
+  bindImapForm(view);
+  // One listener for every button of the section, rows and requests added later included.
+  view.root.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button || !view.root.contains(button) || busyGuard(button)) return;
+    const action = button.dataset.action;
+    if (Object.hasOwn(ACTIONS, action)) ACTIONS[action](view, button, action);
+  });
+  bindKeyForms(view);
+}
+
+export function renderAccount(view, account, now) {
+  const root = view.root;
+  setText(q(root, "[data-role=title]"), msg("accountTitle", [account.name, account.settings.email || ""]));
+  const event = account.event;
+  setText(q(root, "[data-role=event]"), event ? msg(event.key, event.subs) : "");
+  show(q(root, "[data-role=needs-password]"), account.needsPassword);
+
+  for (const el of root.querySelectorAll("[data-op-status]")) {
+    renderStatus(el, opStatus(account, el.dataset.opStatus));
+  }
+  for (const b of root.querySelectorAll("button[data-op]")) {
+    b.setAttribute("aria-disabled", String(isPending(account, b.dataset.op)));
+  }
+  root.setAttribute("aria-busy", String(Object.keys(account.pending).length > 0));
+
+  renderDevicesCard(view, account, now);
+  renderPairing(view, account, now);
+  renderKeyring(view, account);
+}
