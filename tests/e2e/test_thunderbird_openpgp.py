@@ -9,15 +9,19 @@ sma-host, sealed) to profile 2 ("desktop"), whose background installs it
 keyring, its acceptance database) and its prefs. Correspondents' public keys go into
 profile 2's collected keys (``addCollectedKeys``); garbage does not.
 
-The exported key and its passphrase are never printed: failure messages of the probe leave
-arguments out, and each scenario checks that Thunderbird's output holds neither.
+The exported key and its passphrase are never printed: they are held in an ``Export``,
+whose repr hides them and whose checks answer booleans (so pytest's assertion rewriting has
+nothing secret to show), failure messages of the probe leave arguments out, and the
+scenario checks that Thunderbird's output holds neither.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,6 +34,7 @@ from tests.e2e.thunderbird_openpgp import (
     collected_keys,
     generate_identity_key,
     identity_key_id,
+    key_assistant,
     keys_in,
     public_key,
     saved_keyring,
@@ -57,9 +62,11 @@ def wait_saved(tb: Thunderbird, keys: dict[str, bool]) -> None:
 
 
 def assert_secret_nowhere(tb: Thunderbird, *secrets: str) -> None:
+    """Not in Thunderbird's output (console messages, the host's stderr); the failure
+    names no secret."""
     log = tb.log_path.read_bytes()
-    for secret in secrets:
-        assert secret.encode() not in log, "a secret reached Thunderbird's log"
+    leaked = any(secret.encode() in log for secret in secrets)
+    assert not leaked, "a secret reached Thunderbird's log"
 
 
 def correspondent(user_id: str) -> tuple[bytes, bytes]:
@@ -74,6 +81,51 @@ def armor_to_binary(armored: str) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return bytes(Cert.from_bytes(armored.encode()))
+
+
+@dataclass(frozen=True)
+class Export:
+    """An armored secret key and its passphrase, as exportIdentityKey answers. Neither is
+    ever in a failure message: the repr hides them, and the checks below are methods that
+    answer booleans, so pytest's assertion rewriting has nothing secret to show."""
+
+    armored: str = field(repr=False)
+    passphrase: str = field(repr=False)
+
+    @classmethod
+    def of(cls, answer: dict[str, Any]) -> Export:
+        if "value" not in answer:
+            raise AssertionError(f"no export: {answer.get('error')}")
+        return cls(answer["value"]["armored"], answer["value"]["passphrase"])
+
+    def is_armored_secret_key(self) -> bool:
+        return self.armored.startswith("-----BEGIN PGP PRIVATE KEY BLOCK-----")
+
+    def passphrase_is_32_random_bytes(self) -> bool:
+        return re.fullmatch(r"[0-9a-f]{64}", self.passphrase) is not None
+
+    def keys(self) -> dict[str, bool]:
+        return keys_in(self.armored.encode())
+
+    def unlocked_by(self, passphrase: str | None) -> bool:
+        return unlocks(self.armored.encode(), passphrase)
+
+    def opens(self, data: bytes) -> bool:
+        """Whether this export's passphrase unlocks the secret key in ``data``."""
+        return unlocks(data, self.passphrase)
+
+    def shares_passphrase_with(self, other: Export) -> bool:
+        return self.passphrase == other.passphrase
+
+    def with_passphrase(self, passphrase: str) -> Export:
+        return Export(self.armored, passphrase)
+
+    def secrets(self) -> tuple[str, ...]:
+        return self.passphrase, max(self.armored.splitlines(), key=len)
+
+
+def install(tb: Thunderbird, account: str, key: Export, where: str = "background") -> Any:
+    return openpgp(tb, "installAccountKey", account, key.armored, key.passphrase, where=where)
 
 
 def test_account_key_and_correspondent_keys_between_two_thunderbirds(
@@ -103,18 +155,17 @@ def test_account_key_and_correspondent_keys_between_two_thunderbirds(
     assert shown["userId"] == f"E2E Tester <{email}>"
     assert shown["created"].endswith("Z") and shown["created"][:4] >= "2025", shown
 
-    exported = openpgp(laptop, "exportIdentityKey", ACCOUNT)["value"]
-    armored, passphrase = exported["armored"], exported["passphrase"]
-    assert armored.startswith("-----BEGIN PGP PRIVATE KEY BLOCK-----")
-    assert len(passphrase) == 64 and int(passphrase, 16) >= 0  # 32 random bytes, hex
+    export = Export.of(openpgp(laptop, "exportIdentityKey", ACCOUNT))
+    assert export.is_armored_secret_key()
+    assert export.passphrase_is_32_random_bytes()
     # Thunderbird's export is the same key, its secret parts protected by that passphrase.
-    assert keys_in(armored.encode()) == {fingerprint: True}
-    assert not unlocks(armored.encode(), None)
-    assert not unlocks(armored.encode(), "0" * 64)
-    assert unlocks(armored.encode(), passphrase)
+    assert export.keys() == {fingerprint: True}
+    assert not export.unlocked_by(None)
+    assert not export.unlocked_by("0" * 64)
+    assert export.unlocked_by(export.passphrase)
     # Every export has its own passphrase.
-    again = openpgp(laptop, "exportIdentityKey", ACCOUNT)["value"]
-    assert again["passphrase"] != passphrase
+    again = Export.of(openpgp(laptop, "exportIdentityKey", ACCOUNT))
+    assert not again.shares_passphrase_with(export)
     # A page never gets the secret key, nor installs one.
     laptop.load_probe(into="page")
     assert openpgp(laptop, "exportIdentityKey", ACCOUNT, where="page") == {
@@ -125,26 +176,26 @@ def test_account_key_and_correspondent_keys_between_two_thunderbirds(
     # --- desktop: install it ------------------------------------------------------------
     assert saved_keyring(desktop) == {}
     # A wrong passphrase: refused without a prompt, nothing imported.
-    assert openpgp(desktop, "installAccountKey", ACCOUNT, armored, "0" * 64) == {
+    assert install(desktop, ACCOUNT, export.with_passphrase("0" * 64)) == {
         "error": "wrong_passphrase: the passphrase does not unlock the key"
     }
     # Not a secret key: the public key, garbage between armor lines.
     public = public_key(laptop, fingerprint)
     assert public.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
-    assert openpgp(desktop, "installAccountKey", ACCOUNT, public, passphrase) == {
+    assert install(desktop, ACCOUNT, Export(public, "0" * 64)) == {
         "error": "invalid_key: not an ASCII-armored OpenPGP secret key"
     }
     garbage = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\naGVsbG8gd29ybGQh\n-----END PGP PRIVATE KEY BLOCK-----\n"
-    assert openpgp(desktop, "installAccountKey", ACCOUNT, garbage, passphrase) == {
+    assert install(desktop, ACCOUNT, Export(garbage, "0" * 64)) == {
         "error": "invalid_key: Thunderbird found no OpenPGP key in it"
     }
-    assert openpgp(desktop, "installAccountKey", LOCAL, armored, passphrase) == {
+    assert install(desktop, LOCAL, export) == {
         "error": f"no_identity: account {LOCAL} has no identity to use the key"
     }
     assert saved_keyring(desktop) == {}
     assert identity_key_id(desktop)["keyId"] == ""
 
-    assert openpgp(desktop, "installAccountKey", ACCOUNT, armored, passphrase) == {
+    assert install(desktop, ACCOUNT, export) == {
         "value": {"fingerprint": fingerprint, "alreadyPresent": False}
     }
     # Thunderbird saved the secret key, accepted it as the user's own, uses it for the identity.
@@ -153,15 +204,15 @@ def test_account_key_and_correspondent_keys_between_two_thunderbirds(
     assert identity_key_id(desktop) == {"keyId": fingerprint[-16:], "gnupg": False}
     assert openpgp(desktop, "getIdentityKey", ACCOUNT) == {"value": shown}
     # And re-protected it with its own passphrase: the export's one no longer opens it.
-    assert not unlocks((desktop.profile / "secring.gpg").read_bytes(), passphrase)
+    assert not export.opens((desktop.profile / "secring.gpg").read_bytes())
 
     # A second install (the same key, a fresh export): says so, changes nothing.
-    assert openpgp(
-        desktop, "installAccountKey", ACCOUNT, again["armored"], again["passphrase"]
-    ) == {"value": {"fingerprint": fingerprint, "alreadyPresent": True}}
+    assert install(desktop, ACCOUNT, again) == {
+        "value": {"fingerprint": fingerprint, "alreadyPresent": True}
+    }
     assert saved_keyring(desktop) == {fingerprint: True}
     desktop.load_probe(into="page")
-    assert openpgp(desktop, "installAccountKey", ACCOUNT, armored, passphrase, where="page") == {
+    assert install(desktop, ACCOUNT, export, where="page") == {
         "error": "background_only: only the add-on's background may install the account's secret key"
     }
 
@@ -171,9 +222,7 @@ def test_account_key_and_correspondent_keys_between_two_thunderbirds(
     for tb in (laptop, desktop):
         tb.screenshot("after-openpgp")
         assert tb.prompts() == [], "Thunderbird prompted"
-        assert_secret_nowhere(
-            tb, passphrase, again["passphrase"], max(armored.splitlines(), key=len)
-        )
+        assert_secret_nowhere(tb, *export.secrets(), *again.secrets())
 
 
 def correspondents_into_collected_keys(tb: Thunderbird, email: str, own_public: str) -> None:
@@ -214,9 +263,10 @@ def correspondents_into_collected_keys(tb: Thunderbird, email: str, own_public: 
     assert [k["fingerprint"] for k in collected_keys(tb, "dave@example.net")] == list(keys_in(dave))
     assert collected_keys(tb, "eve@example.net") == []
     assert collected_keys(tb, email) == []
-    # Only collected: not in Thunderbird's keyring, so the user still decides in its key
-    # assistant.
+    # Only collected: not in Thunderbird's keyring; its key assistant offers the key for the
+    # user to accept, as one it collected itself.
     assert set(saved_keyring(tb)) == own
+    assert key_assistant(tb, "carol@example.net") == [(list(keys_in(carol))[0], "collected")]
 
     # Again: the same keys are merged (one entry each), still counted as stored.
     assert openpgp(tb, "addCollectedKeys", entries[:1]) == {"value": 1}

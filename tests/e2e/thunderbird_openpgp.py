@@ -153,3 +153,22 @@ def collected_keys(tb: Thunderbird, email: str) -> list[dict[str, Any]]:
             email,
         )
     )
+
+
+def key_assistant(tb: Thunderbird, email: str) -> list[tuple[str, str]]:
+    """What Thunderbird's key assistant offers for ``email`` when composing to it
+    (``EnigmailKeyRing.getEncryptionKeyMeta``): (fingerprint, readiness) each; a collected
+    key the user has not accepted yet is ``collected``."""
+    return [
+        (str(fpr), str(readiness))
+        for fpr, readiness in tb.chrome_async(
+            _MODULES
+            + """
+            const [email, resolve] = arguments;
+            EnigmailKeyRing.getEncryptionKeyMeta(email).then(
+              (metas) => resolve(metas.map((m) => [m.keyObj.fpr, m.readiness])),
+              (e) => resolve([["error", String(e)]]));
+            """,
+            email,
+        )
+    ]
