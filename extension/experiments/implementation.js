@@ -5,8 +5,8 @@
 // why: README.md next to this file.
 //
 // Nothing here stores, logs or caches what it returns. Errors are ExtensionErrors whose
-// message starts with a stable code ("no_account: …"); modules/thunderbird-accounts.js
-// turns them into values the add-on can show.
+// message starts with a stable code ("no_account: …"); modules/thunderbird-accounts.js and
+// modules/thunderbird-openpgp.js turn them into values the add-on can show.
 
 /* global ExtensionCommon, ExtensionUtils, Services, ChromeUtils, Cc, Ci, Cr */
 "use strict";
