@@ -63,7 +63,9 @@ class MailScan:
 
     def _scan(self, session: AccountSession) -> tuple[int, list[str]]:
         account = session.account
-        mailbox = self.sessions.mailbox(session)
+        # No NOOP first: a dead connection fails the scan, which is retried once on a new
+        # one (the scan is idempotent), as a sync is.
+        mailbox = self.sessions.mailbox(session, check=False)
         position = self.store.inbox_scan(account)
         validity, after = position if position is not None else (None, 0)
         since = datetime.fromtimestamp(self.now() - FIRST_SCAN_DAYS * 86400, UTC).date()
