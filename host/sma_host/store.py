@@ -11,15 +11,15 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .protocol.crypto import Identity
-from .protocol.keyring import PeerEntry, entry_from_json
 from .protocol.pairing_states import Attempt
+from .store_keys import KeyTables
 
 DB_NAME = "sma-host.sqlite3"
 
@@ -180,25 +180,13 @@ class Peer:
 
 
 @dataclass(frozen=True)
-class AccountKey:
-    """The account's secret key (armored) and what orders two versions of it (§ account key)."""
-
-    armored: str = field(repr=False)
-    set_at: int
-    fingerprint: str | None
-
-    def rank(self) -> tuple[int, str, str]:
-        return (self.set_at, self.fingerprint or "", self.armored)
-
-
-@dataclass(frozen=True)
 class OutboxItem:
     id: int
     recipient: str
     message: bytes
 
 
-class Store:
+class Store(KeyTables):
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
@@ -458,45 +446,6 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
 
-    # the account's Autocrypt secret key
-
-    def set_account_key(self, account: str, key: AccountKey) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO account_key (account, armored, set_at, fingerprint)"
-                " VALUES (?, ?, ?, ?)",
-                (account, key.armored, key.set_at, key.fingerprint),
-            )
-
-    def account_key(self, account: str) -> AccountKey | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT armored, set_at, fingerprint FROM account_key WHERE account = ?",
-                (account,),
-            ).fetchone()
-        return AccountKey(row[0], row[1], row[2]) if row else None
-
-    def delete_account_key(self, account: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM account_key WHERE account = ?", (account,))
-
-    # where the INBOX scan stopped
-
-    def inbox_scan(self, account: str) -> tuple[int, int] | None:
-        """(UIDVALIDITY, last UID scanned), or None before the first scan."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT uidvalidity, last_uid FROM inbox_scan WHERE account = ?", (account,)
-            ).fetchone()
-        return (int(row[0]), int(row[1])) if row else None
-
-    def set_inbox_scan(self, account: str, uidvalidity: int, last_uid: int) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO inbox_scan VALUES (?, ?, ?)",
-                (account, uidvalidity, last_uid),
-            )
-
     def set_removed(self, account: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE membership SET removed = 1 WHERE account = ?", (account,))
@@ -524,62 +473,3 @@ class Store:
             db.execute("DELETE FROM outbox WHERE account = ? AND recipient = ?", (account, muaa_id))
             db.execute("DELETE FROM device WHERE account = ? AND muaa_id = ?", (account, muaa_id))
             return gone > 0
-
-    # the keyring
-
-    def keyring(self, account: str, addrs: Iterable[str] | None = None) -> dict[str, PeerEntry]:
-        entries = [
-            entry_from_json(json.loads(row[1])) for row in self._keyring_rows(account, addrs)
-        ]
-        return {e.addr: e for e in entries}
-
-    def put_keyring(self, account: str, entries: Iterable[tuple[PeerEntry, str | None]]) -> None:
-        """Store entries with their key's fingerprint (None: not known)."""
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO keyring (account, addr, entry, fingerprint)"
-                " VALUES (?, ?, ?, ?)",
-                [(account, e.addr, json.dumps(e.to_json()), fp) for e, fp in entries],
-            )
-
-    def fingerprints(self, account: str, addrs: Iterable[str]) -> dict[str, str | None]:
-        """The stored fingerprint of each of ``addrs`` that has an entry."""
-        return {addr: fp for addr, _entry, fp in self._keyring_rows(account, addrs)}
-
-    def keyring_listing(
-        self, account: str, addrs: Iterable[str] | None = None, offset: int = 0, limit: int = -1
-    ) -> list[tuple[str, str, str | None]]:
-        """(addr, stored JSON, fingerprint) by address, ``limit`` rows from ``offset`` (of the
-        whole keyring, or of ``addrs``): ``keys.list`` reads only the rows of its page."""
-        if addrs is not None:
-            return self._keyring_rows(account, addrs)[offset:][: limit if limit >= 0 else None]
-        with self._lock:
-            rows: list[tuple[str, str, str | None]] = self._db.execute(
-                "SELECT addr, entry, fingerprint FROM keyring WHERE account = ?"
-                " ORDER BY addr LIMIT ? OFFSET ?",
-                (account, limit, offset),
-            ).fetchall()
-        return rows
-
-    def keyring_size(self, account: str) -> int:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COUNT(*) FROM keyring WHERE account = ?", (account,)
-            ).fetchone()
-        return int(row[0])
-
-    def _keyring_rows(
-        self, account: str, addrs: Iterable[str] | None
-    ) -> list[tuple[str, str, str | None]]:
-        query = "SELECT addr, entry, fingerprint FROM keyring WHERE account = ?"
-        with self._lock:
-            if addrs is None:
-                return self._db.execute(query + " ORDER BY addr", (account,)).fetchall()
-            wanted = sorted(set(addrs))
-            rows = []
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                rows += self._db.execute(
-                    query + f" AND addr IN ({','.join('?' * len(chunk))})", (account, *chunk)
-                ).fetchall()
-        return sorted(rows)

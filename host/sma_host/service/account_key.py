@@ -18,7 +18,8 @@ from .. import openpgp
 from ..errors import InvalidKey
 from ..protocol import codec, envelope
 from ..protocol.keyring import MAX_TIMESTAMP
-from ..store import AccountKey, Peer, Store
+from ..store import Peer, Store
+from ..store_keys import AccountKey
 from .context import Account, Sessions
 from .notifications import Notifier
 from .outbox import Outbox

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from ..protocol import codec, envelope, pairing
 from ..protocol.membership import MEMBER_ADD, member_add_payload
 from ..protocol.pairing_states import Attempt, Direction, Event, IncomingRequest, step
-from ..store import AccountKey, Store
+from ..store import Store
+from ..store_keys import AccountKey
 from .account_key import AccountKeys, offered_key
 from .context import Account, peer_from_party
 from .keys import Keys
