@@ -5,9 +5,12 @@
 // here, connectUi in the pages).
 //
 // Dependencies are injected: `host` (a HostPort), `storage` (storage.local-like),
-// `accounts` (messenger.accounts-like), `notify` (shows a browser notification).
+// `accounts` (messenger.accounts-like), `notify` (shows a browser notification),
+// `thunderbird` (thunderbird-accounts.js: the Experiment; without it, the manual form).
 
 import { OPERATIONS } from "./catalogue.js";
+import { createThunderbirdAccounts } from "./thunderbird-accounts.js";
+import { createThunderbirdSetup } from "./thunderbird-setup.js";
 import {
   buildConfigureParams,
   buildKeyEntry,
@@ -57,6 +60,7 @@ export function createController({
   storage,
   accounts,
   notify = () => {},
+  thunderbird = createThunderbirdAccounts({}),
   deviceName = "",
   logger = console,
   now = () => Date.now(),
@@ -105,7 +109,7 @@ export function createController({
       Object.assign(value, storableSettings(patch.settings));
       delete value.settings;
     }
-    delete value.password; // never stored, whatever a caller passes
+    for (const secret of ["password", "accessToken", "access_token"]) delete value[secret]; // never stored, whatever a caller passes
     await storage.set({ [key]: value });
   }
 
@@ -117,6 +121,7 @@ export function createController({
         typeof deviceName === "function" ? deviceName() : deviceName,
       ]);
       dispatch({ type: "accounts", accounts: list, saved, deviceName: name });
+      await setup.readAll(list.filter((a) => a.type === "imap").map((a) => a.id));
     } catch (e) {
       logger.error?.("sma-host: reading the Thunderbird accounts failed", e);
       dispatch({ type: "accountsError", error: String((e && e.message) || e) });
@@ -130,16 +135,42 @@ export function createController({
     if (a.pending[opKey(op, target)]) return { ok: false, busy: true };
     dispatch({ type: "start", account, op, target });
     try {
-      const result = await call(op, params);
+      const result = await callRecovering(account, op, params);
       dispatch({ type: "success", account, op, target, params: successParams ?? params, result });
       return { ok: true, result };
     } catch (err) {
       const error = errorInfo(err, (e) => host.describeError(e));
       if (!quiet) logger.warn?.(`sma-host: ${OPERATIONS[op]} failed: ${error.reason}`);
+      const asked = state.byId[account].needsPassword;
       dispatch({ type: "failure", account, op, target, error });
+      if (!asked && state.byId[account].needsPassword) notifyPasswordNeeded(account);
       return { ok: false, error };
     }
   }
+
+  /** One call; when it fails in a way Thunderbird can fix (a token, a restarted host), fixed and tried once more. */
+  async function callRecovering(account, op, params) {
+    try {
+      return await call(op, params);
+    } catch (err) {
+      if (op === "configure" || op === "token") throw err;
+      if (!(await setup.recover(account, errorInfo(err, () => "")))) throw err;
+      return call(op, params);
+    }
+  }
+
+  /** The host lost the password of a manually configured account: the page asks, and so does a notification. */
+  function notifyPasswordNeeded(account) {
+    const a = state.byId[account];
+    notify({
+      id: `password-${account}`,
+      titleKey: "notifyPasswordNeededTitle",
+      messageKey: "notifyPasswordNeededBody",
+      subs: [a.settings.email || a.name],
+    });
+  }
+
+  const setup = createThunderbirdSetup({ thunderbird, getAccount: (id) => state.byId[id], dispatch, run, save });
 
   /** The list each paged method returns (docs/protocol.md §4.3). */
   const PAGED = Object.freeze({ status: "muaas", keysList: "peers" });
@@ -209,10 +240,13 @@ export function createController({
     const before = state.host.state;
     dispatch({ type: "host", status });
     if (status.state === "connected" && before !== "connected") {
-      // A (re)started host: re-read what it knows; with a remembered password it knows
-      // the account, otherwise the UI asks for the password (credentials_missing).
+      // A (re)started host: re-read what it knows. An account set up from Thunderbird's
+      // settings gets its password or token from Thunderbird again first; with a remembered
+      // password the host knows the account, otherwise the UI asks for it (credentials_missing).
       for (const id of state.order) {
-        if (state.byId[id].savedConfigured) refresh(id);
+        const a = state.byId[id];
+        if (a.savedConfigured && a.fromThunderbird) setup.restore(id).then((res) => res.ok && refresh(id));
+        else if (a.savedConfigured) refresh(id);
       }
     }
   }
@@ -262,6 +296,9 @@ export function createController({
       case "keys.changed":
         refreshKeys(account);
         break;
+      case "account.token_needed":
+        setup.renewToken(account);
+        break;
       default:
         break;
     }
@@ -277,9 +314,14 @@ export function createController({
       const params = buildConfigureParams(account, settings, password);
       const res = await run(account, "configure", params, { successParams: { settings } });
       if (res.ok) {
-        await save(account, { settings, configured: true });
+        await save(account, { settings, configured: true, fromThunderbird: false });
         refresh(account);
       }
+      return res;
+    },
+    async useThunderbird({ account }) {
+      const res = await setup.useThunderbird(account);
+      if (res.ok) await refresh(account);
       return res;
     },
     refresh: ({ account }) => refresh(account),

@@ -8,9 +8,10 @@ import { bindImapForm, fillImapForm } from "./imap-form.js";
 import { bindKeyForms, exportKey, renderKeyring } from "./keys.js";
 import { getMessage, msg, renderStatus } from "./page.js";
 import { pairingActions, renderPairing } from "./pairing.js";
+import { initialFold, renderSetup, setupActions } from "./setup.js";
 
 /** data-action → (view, button, action) → (maybe a promise): every button in an account's section. */
-const ACTIONS = Object.freeze({ ...devicesActions, ...pairingActions, keyGet: exportKey });
+const ACTIONS = Object.freeze({ ...setupActions, ...devicesActions, ...pairingActions, keyGet: exportKey });
 
 let viewCounter = 0;
 
@@ -32,8 +33,11 @@ export function buildView(account) {
     confirmRemove: null, // muaa_id awaiting confirmation
     dismissedOutgoing: null,
     downloadUrl: null,
+    disclosureDecided: false, // "Other settings" opened or closed once Thunderbird answered
+    askedPassword: false,
   };
   fillImapForm(view, account);
+  initialFold(view, account);
   bindView(view);
   return view;
 }
@@ -65,6 +69,7 @@ export function renderAccount(view, account, now) {
   }
   root.setAttribute("aria-busy", String(Object.keys(account.pending).length > 0));
 
+  renderSetup(view, account);
   renderDevicesCard(view, account, now);
   renderPairing(view, account, now);
   renderKeyring(view, account);

@@ -54,6 +54,7 @@ export function sim(overrides = {}) {
       world.configured = true;
       return { account: p.account, capabilities: ["IMAP4rev1", "IDLE"], password_storage: p.remember ? "keyring" : "memory" };
     },
+    "account.token": (p) => ({ account: p.account }),
     "sma.status": () => ({
       exists: true,
       self: world.joined ? SELF : null,

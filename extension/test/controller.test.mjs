@@ -6,12 +6,14 @@ import assert from "node:assert/strict";
 import { HostPort, INSTALL_COMMAND } from "../modules/host-port.js";
 import { OPERATIONS } from "../modules/catalogue.js";
 import { STORAGE_PREFIX, createController } from "../modules/controller.js";
+import { createThunderbirdAccounts } from "../modules/thunderbird-accounts.js";
 import { opStatus } from "../modules/state.js";
 import { A, PEER, PID, SELF, SECRET_KEY, TB_ACCOUNTS, SETTINGS, sim } from "../test-support/sim-host.mjs";
 import {
   FakeRuntime,
   FakeStorageArea,
   fakeAccounts,
+  fakeExperiment,
   flush,
   hostError,
   makeGetMessage,
@@ -22,7 +24,7 @@ const getMessage = makeGetMessage();
 
 
 
-async function setup({ handlers = {}, saved = {}, runtime } = {}) {
+async function setup({ handlers = {}, saved = {}, runtime, experiment = {} } = {}) {
   const { host: fake, world } = sim(handlers);
   const notified = [];
   const storage = new FakeStorageArea(saved);
@@ -32,6 +34,7 @@ async function setup({ handlers = {}, saved = {}, runtime } = {}) {
     storage,
     accounts: fakeAccounts(TB_ACCOUNTS),
     notify: (n) => notified.push(n),
+    thunderbird: createThunderbirdAccounts(experiment),
     deviceName: async () => "Thunderbird on Linux",
     logger: silentLogger,
   });
@@ -46,9 +49,9 @@ async function configure(ctx, settings = SETTINGS) {
   return reply;
 }
 
-test("start: lists IMAP and POP accounts only, prefilled, and connects to the host", async () => {
+test("start: lists the mail accounts (IMAP, Local Folders, POP3; not news), prefilled, and connects to the host", async () => {
   const ctx = await setup();
-  assert.deepEqual(ctx.state().order, [A, "account4"]);
+  assert.deepEqual(ctx.state().order, [A, "account2", "account4"]);
   assert.equal(ctx.acc().settings.host, "imap.example.org");
   assert.equal(ctx.acc().settings.deviceName, "Thunderbird on Linux");
   assert.equal(ctx.state().byId.account4.settings.host, "imap.example.net");
@@ -152,8 +155,8 @@ test("join, sync, pair request/cancel, remove and leave call their methods and r
   }
 });
 
-test("every UI operation maps to a contract method that an intent calls", async () => {
-  const ctx = await setup();
+test("every UI operation maps to a contract method that an intent (or account.token_needed) calls", async () => {
+  const ctx = await setup({ experiment: fakeExperiment({ [A]: { tokens: "fresh-token" } }) });
   await configure(ctx);
   await ctx.controller.handleIntent({ op: "join", account: A });
   const intents = [
@@ -169,6 +172,7 @@ test("every UI operation maps to a contract method that an intent calls", async 
     { op: "leave", account: A },
   ];
   for (const intent of intents) await ctx.controller.handleIntent(intent);
+  ctx.fake.notify("account.token_needed", { account: A });
   await flush();
   const called = new Set(ctx.fake.methods());
   for (const [op, method] of Object.entries(OPERATIONS)) assert.ok(called.has(method), `${op} → ${method} never called`);

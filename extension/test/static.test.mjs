@@ -7,7 +7,7 @@ import path from "node:path";
 
 import { HOST_REASONS, LOCAL_REASONS, reasonMessageKey } from "../modules/host-port.js";
 import { OPERATIONS } from "../modules/catalogue.js";
-import { PAIR_FAILURE_REASONS } from "../modules/state.js";
+import { PAIR_FAILURE_REASONS, THUNDERBIRD_REASONS, thunderbirdReasonKey } from "../modules/state.js";
 import { EXT_DIR, loadMessages } from "../test-support/fakes.mjs";
 
 const read = (rel) => readFileSync(path.join(EXT_DIR, rel), "utf8");
@@ -88,7 +88,8 @@ function dynamicKeys() {
   return new Set([
     ...[...HOST_REASONS, ...LOCAL_REASONS, "ui_disconnected", "unknown_intent"].map(reasonMessageKey),
     "error_unknown_account_credentials_missing",
-    ...Object.keys(OPERATIONS).map((op) => `pending_${op}`),
+    ...[...Object.keys(OPERATIONS), "useThunderbird"].map((op) => `pending_${op}`),
+    ...THUNDERBIRD_REASONS.map(thunderbirdReasonKey),
     ...[...PAIR_FAILURE_REASONS, "other"].map((r) => `pairReason_${r}`),
     ...["linux", "mac", "win", "openbsd", "android", "cros"].map((os) => `os_${os}`),
   ]);

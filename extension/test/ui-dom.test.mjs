@@ -70,7 +70,7 @@ test("the page is localized, with every label tied to its control", () => {
   assert.equal(doc.title, getMessage("optionsTitle"));
   for (const el of doc.querySelectorAll("main [data-i18n]")) assert.ok(el.textContent.trim(), el.outerHTML);
   const sections = doc.querySelectorAll("#accounts [data-role=account]");
-  assert.equal(sections.length, 2, "the IMAP and the POP account");
+  assert.equal(sections.length, 3, "the IMAP, the Local Folders and the POP3 account");
   assert.equal($("[data-role=title]").textContent, "Work (alice@example.org)");
   assert.equal(section.getAttribute("aria-labelledby"), $("[data-role=title]").id);
   for (const label of section.querySelectorAll("label")) {
