@@ -56,7 +56,8 @@ function bindView(view) {
 
 export function renderAccount(view, account, now) {
   const root = view.root;
-  setText(q(root, "[data-role=title]"), msg("accountTitle", [account.name, account.settings.email || ""]));
+  const email = account.settings.email || "";
+  setText(q(root, "[data-role=title]"), email ? msg("accountTitle", [account.name, email]) : account.name);
   const event = account.event;
   setText(q(root, "[data-role=event]"), event ? msg(event.key, event.subs) : "");
   show(q(root, "[data-role=needs-password]"), account.needsPassword);

@@ -9,7 +9,7 @@ import { msg, send } from "./page.js";
 
 /** The section's one-line status: connected, joined, N devices (shown also when folded). */
 export function statusLine(account) {
-  if (!isImapAccount(account)) return msg("summaryNotImap");
+  if (!isImapAccount(account)) return ""; // the section says why in a sentence
   const parts = [msg(account.configured ? "statusConnected" : "statusNotConnected")];
   parts.push(msg(isJoined(account) ? "statusJoined" : "statusNotJoined"));
   if (isJoined(account)) {
@@ -21,7 +21,7 @@ export function statusLine(account) {
 
 /** Decided once per page: an account set up before the page opened starts folded. */
 export function initialFold(view, account) {
-  q(view.root, "[data-role=account-details]").open = !(account.savedJoined || !isImapAccount(account));
+  q(view.root, "[data-role=account-details]").open = !account.savedJoined;
 }
 
 function introText(answer) {
@@ -54,6 +54,9 @@ export function renderSetup(view, account) {
   show(q(root, "[data-role=imap-account]"), imap);
   setText(q(root, "[data-role=status-line]"), statusLine(account));
   if (!imap) return;
+  // Pairing and keys come after the server: not stacked open before it is set up.
+  const serverKnown = account.configured || account.savedConfigured || Boolean(account.sma);
+  for (const card of ["pair-card", "key-card", "keyring-card"]) show(q(root, `[data-role=${card}]`), serverKnown);
 
   const setup = thunderbirdSetup(account);
   show(q(root, "[data-role=thunderbird-setup]"), setup.kind === "ready");

@@ -83,6 +83,12 @@ test("the page is localized, with every label tied to its control", () => {
   assert.equal(doc.getElementById("host-missing").hidden, true);
 });
 
+test("without the Experiment the form is open and the page says why", () => {
+  assert.equal($("[data-role=thunderbird-setup]").hidden, true);
+  assert.equal($("[data-role=thunderbird-why]").textContent, getMessage("thunderbird_experiment_missing"));
+  assert.equal($("[data-role=other-settings]").open, true);
+});
+
 test("the IMAP form is prefilled from the identity", () => {
   assert.equal(field("email").value, "alice@example.org");
   assert.equal(field("host").value, "imap.example.org");

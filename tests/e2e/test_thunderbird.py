@@ -52,7 +52,9 @@ def wait_host_running(tb: Thunderbird) -> None:
 
 
 def fill_server_form(tb: Thunderbird, server: DovecotServer, user: ImapUser, password: str) -> None:
-    """The IMAP form: the e-mail address comes prefilled from Thunderbird's identity."""
+    """The IMAP form, behind "Other settings" (Thunderbird's own settings are offered first):
+    the e-mail address comes prefilled from Thunderbird's identity."""
+    tb.expand("Other settings")
     (email,) = tb.query("[data-role=imap-form] input[type=email]")
     assert email["value"] == f"{user.name}@example.org", "the address is not prefilled"
     tb.type("Name of this device", DEVICE_NAMES.get(tb.name, tb.name))
