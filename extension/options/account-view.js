@@ -1,7 +1,7 @@
 // One account's section of the settings page: built once from the template, its buttons wired, rendered from the state.
 
 import { localize } from "../modules/i18n.js";
-import { isPending, opStatus } from "../modules/state.js";
+import { isImapAccount, isPending, opStatus } from "../modules/state.js";
 import { devicesActions, renderDevicesCard } from "./devices.js";
 import { busyGuard, q, setText, show, wireIds } from "./dom.js";
 import { bindImapForm, fillImapForm } from "./imap-form.js";
@@ -35,9 +35,14 @@ export function buildView(account) {
     downloadUrl: null,
     disclosureDecided: false, // "Other settings" opened or closed once Thunderbird answered
     askedPassword: false,
+    imap: isImapAccount(account), // POP3 and Local Folders: a sentence, none of the cards
   };
-  fillImapForm(view, account);
   initialFold(view, account);
+  if (!view.imap) {
+    q(root, "[data-role=imap-account]").remove();
+    return view;
+  }
+  fillImapForm(view, account);
   bindView(view);
   return view;
 }
@@ -58,6 +63,10 @@ export function renderAccount(view, account, now) {
   const root = view.root;
   const email = account.settings.email || "";
   setText(q(root, "[data-role=title]"), email ? msg("accountTitle", [account.name, email]) : account.name);
+  if (!view.imap) {
+    renderSetup(view, account);
+    return;
+  }
   const event = account.event;
   setText(q(root, "[data-role=event]"), event ? msg(event.key, event.subs) : "");
   show(q(root, "[data-role=needs-password]"), account.needsPassword);

@@ -51,7 +51,6 @@ export function renderSetup(view, account) {
   const root = view.root;
   const imap = isImapAccount(account);
   show(q(root, "[data-role=not-imap]"), !imap);
-  show(q(root, "[data-role=imap-account]"), imap);
   setText(q(root, "[data-role=status-line]"), statusLine(account));
   if (!imap) return;
   // Pairing and keys come after the server: not stacked open before it is set up.

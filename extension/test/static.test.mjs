@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
-import { HOST_REASONS, LOCAL_REASONS, reasonMessageKey } from "../modules/host-port.js";
+import { HOST_REASONS, INSTALL_COMMAND, LOCAL_REASONS, reasonMessageKey } from "../modules/host-port.js";
 import { OPERATIONS } from "../modules/catalogue.js";
 import { PAIR_FAILURE_REASONS, THUNDERBIRD_REASONS, thunderbirdReasonKey } from "../modules/state.js";
 import { EXT_DIR, loadMessages } from "../test-support/fakes.mjs";
@@ -148,4 +148,18 @@ test("operation status lines are live regions", () => {
   for (const op of ["configure", "join", "sync", "leave", "pairRequest", "keySet", "keyGet", "status"]) {
     assert.match(html, new RegExp(`data-op-status="${op}"`), op);
   }
+});
+
+test("one install command: the same on the page, the popup, the help page and in both READMEs; the help page links the README", () => {
+  const command = INSTALL_COMMAND;
+  for (const readme of ["../README.md", "README.md"]) {
+    assert.ok(read(readme).includes(command), `${readme} does not show “${command}”`);
+    assert.ok(!/^\s*sma-host install --user\s*$/m.test(read(readme)), `${readme} still shows the bare command, not on PATH after make venv`);
+  }
+  assert.match(read("help/install.js"), /INSTALL_COMMAND/);
+  for (const page of ["options/options.js", "popup/popup.js"]) assert.match(read(page), /installCommand/, page);
+  const help = read("help/install.html");
+  assert.match(help, /<a id="readme-link" href="README\.txt"/);
+  assert.match(JSON.parse(read("package.json")).scripts.build, /^node test-support\/copy-readme\.mjs && /);
+  assert.match(read("test-support/copy-readme.mjs"), /"help", "README\.txt"/);
 });

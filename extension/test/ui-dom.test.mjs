@@ -360,7 +360,7 @@ test("host missing: the panel shows the exact install command and a retry", asyn
   fake.port.hostExit("No such native application org_autocrypt_sma_host");
   await settle();
   assert.equal(doc.getElementById("host-missing").hidden, false);
-  assert.equal(doc.getElementById("install-command").textContent, "sma-host install --user");
+  assert.equal(doc.getElementById("install-command").textContent, "make venv && .venv/bin/sma-host install --user");
   assert.equal(doc.getElementById("host-status").textContent, getMessage("hostMissing"));
   assert.equal(doc.getElementById("retry-host").hidden, false);
   assert.equal(doc.getElementById("help-link").getAttribute("href"), "../help/install.html");

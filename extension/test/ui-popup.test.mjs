@@ -49,5 +49,5 @@ test("popup: host running, a summary per account, a pairing request counted, set
 test("popup: host missing shows the install command", async () => {
   const { doc } = await popup(new FakeRuntime({ mode: "missing" }));
   assert.equal(doc.getElementById("host-missing").hidden, false);
-  assert.equal(doc.getElementById("install-command").textContent, "sma-host install --user");
+  assert.equal(doc.getElementById("install-command").textContent, "make venv && .venv/bin/sma-host install --user");
 });

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 
 Launch = Callable[..., list["Thunderbird"]]
 
-INSTALL_COMMAND = "sma-host install --user"
+INSTALL_COMMAND = "make venv && .venv/bin/sma-host install --user"
 SMA_FOLDER = "_Autocrypt_SMA"
 MUAA_ID = re.compile(r"\(([0-9A-Za-z_-]{8,})\), last seen")
 DEVICE_NAMES = {"laptop": "E2E Laptop", "desktop": "E2E Desktop"}

@@ -64,9 +64,7 @@ def one_click(tb: Thunderbird, server: DovecotServer) -> str:
     wait_host_running(tb)
     assert tb.query("[data-role=other-settings]")[0]["visible"]
     assert not tb.page("isOpen", summary="Other settings"), "the form is not offered first"
-    tb.wait_text(
-        f"Thunderbird reaches this account at {server.host}, port {server.port}, as "
-    )
+    tb.wait_text(f"Thunderbird reaches this account at {server.host}, port {server.port}, as ")
     tb.screenshot("offered")
     tb.click(button=USE_THUNDERBIRD)
     tb.wait_text(
