@@ -8,6 +8,7 @@
 // `accounts` (messenger.accounts-like), `notify` (shows a browser notification),
 // `thunderbird` (thunderbird-accounts.js: the Experiment; without it, the manual form).
 
+import { alertForNotification, passwordNeededAlert } from "./alerts.js";
 import { OPERATIONS } from "./catalogue.js";
 import { createThunderbirdAccounts } from "./thunderbird-accounts.js";
 import { createThunderbirdSetup } from "./thunderbird-setup.js";
@@ -20,7 +21,6 @@ import {
   looksLikeArmoredSecretKey,
   normalizePairingCode,
   opKey,
-  pairFailureKey,
   reducer,
   storableSettings,
   validateKeyEntry,
@@ -143,7 +143,7 @@ export function createController({
       if (!quiet) logger.warn?.(`sma-host: ${OPERATIONS[op]} failed: ${error.reason}`);
       const asked = state.byId[account].needsPassword;
       dispatch({ type: "failure", account, op, target, error });
-      if (!asked && state.byId[account].needsPassword) notifyPasswordNeeded(account);
+      if (!asked && state.byId[account].needsPassword) notify(passwordNeededAlert(account, a.settings.email || a.name));
       return { ok: false, error };
     }
   }
@@ -157,17 +157,6 @@ export function createController({
       if (!(await setup.recover(account, errorInfo(err, () => "")))) throw err;
       return call(op, params);
     }
-  }
-
-  /** The host lost the password of a manually configured account: the page asks, and so does a notification. */
-  function notifyPasswordNeeded(account) {
-    const a = state.byId[account];
-    notify({
-      id: `password-${account}`,
-      titleKey: "notifyPasswordNeededTitle",
-      messageKey: "notifyPasswordNeededBody",
-      subs: [a.settings.email || a.name],
-    });
   }
 
   const setup = createThunderbirdSetup({ thunderbird, getAccount: (id) => state.byId[id], dispatch, run, save });
@@ -251,57 +240,24 @@ export function createController({
     }
   }
 
+  /** What each notification makes the controller re-read or do (besides the state and the alerts). */
+  const FOLLOW_UP = Object.freeze({
+    "pair.completed": refreshStatus,
+    "device.removed": refreshStatus,
+    "sma.changed": refreshStatus,
+    "device.paired": refreshStatus,
+    "keys.changed": refreshKeys,
+    "account.token_needed": (account) => setup.renewToken(account),
+  });
+
   function onNotification(method, params) {
     dispatch({ type: "notification", method, params });
     const account = params && params.account;
     const a = state.byId[account];
     if (!a) return;
-    const label = a.settings.email || a.name;
-    switch (method) {
-      case "pair.requested":
-        notify({
-          id: `pair-${params.pairing_id}`,
-          titleKey: "notifyPairRequestedTitle",
-          messageKey: "notifyPairRequestedBody",
-          subs: [String(params.peer_name ?? params.peer ?? ""), label],
-        });
-        break;
-      case "pair.completed":
-        notify({
-          id: `pair-${params.pairing_id}`,
-          titleKey: "notifyPairCompletedTitle",
-          messageKey: params.account_key_received ? "eventPairCompletedWithKey" : "eventPairCompleted",
-          subs: [String(params.peer_name ?? params.peer ?? "")],
-        });
-        refreshStatus(account);
-        break;
-      case "pair.failed":
-        notify({
-          id: `pair-${params.pairing_id}`,
-          titleKey: "notifyPairFailedTitle",
-          messageKey: pairFailureKey(params.reason),
-          subs: [],
-        });
-        break;
-      case "device.removed":
-        if (params.self) {
-          notify({ id: `removed-${account}`, titleKey: "notifyRemovedTitle", messageKey: "eventThisDeviceRemoved", subs: [] });
-        }
-        refreshStatus(account);
-        break;
-      case "sma.changed":
-      case "device.paired":
-        refreshStatus(account);
-        break;
-      case "keys.changed":
-        refreshKeys(account);
-        break;
-      case "account.token_needed":
-        setup.renewToken(account);
-        break;
-      default:
-        break;
-    }
+    const alert = alertForNotification(method, params, a.settings.email || a.name);
+    if (alert) notify(alert);
+    if (Object.hasOwn(FOLLOW_UP, method)) FOLLOW_UP[method](account);
   }
 
   // ---- intents (what the UI asks for) ----------------------------------------------

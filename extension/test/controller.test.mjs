@@ -6,13 +6,11 @@ import assert from "node:assert/strict";
 import { HostPort, INSTALL_COMMAND } from "../modules/host-port.js";
 import { OPERATIONS } from "../modules/catalogue.js";
 import { STORAGE_PREFIX, createController } from "../modules/controller.js";
-import { createThunderbirdAccounts } from "../modules/thunderbird-accounts.js";
 import { opStatus } from "../modules/state.js";
-import { A, PEER, PID, SELF, SECRET_KEY, TB_ACCOUNTS, SETTINGS, sim } from "../test-support/sim-host.mjs";
+import { A, PEER, PID, SELF, SECRET_KEY, SETTINGS, sim, startController } from "../test-support/sim-host.mjs";
 import {
   FakeRuntime,
   FakeStorageArea,
-  fakeAccounts,
   fakeExperiment,
   flush,
   hostError,
@@ -22,26 +20,7 @@ import {
 
 const getMessage = makeGetMessage();
 
-
-
-async function setup({ handlers = {}, saved = {}, runtime, experiment = {} } = {}) {
-  const { host: fake, world } = sim(handlers);
-  const notified = [];
-  const storage = new FakeStorageArea(saved);
-  const host = new HostPort({ runtime: runtime ?? fake.runtime, getMessage, logger: silentLogger });
-  const controller = createController({
-    host,
-    storage,
-    accounts: fakeAccounts(TB_ACCOUNTS),
-    notify: (n) => notified.push(n),
-    thunderbird: createThunderbirdAccounts(experiment),
-    deviceName: async () => "Thunderbird on Linux",
-    logger: silentLogger,
-  });
-  await controller.start();
-  await flush();
-  return { fake, world, host, controller, storage, notified, state: () => controller.getState(), acc: () => controller.getState().byId[A] };
-}
+const setup = startController;
 
 async function configure(ctx, settings = SETTINGS) {
   const reply = await ctx.controller.handleIntent({ op: "configure", account: A, settings, password: "hunter2" });

@@ -5,20 +5,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { HostPort } from "../modules/host-port.js";
-import { STORAGE_PREFIX, createController } from "../modules/controller.js";
-import { createThunderbirdAccounts } from "../modules/thunderbird-accounts.js";
+import { STORAGE_PREFIX } from "../modules/controller.js";
 import { opStatus } from "../modules/state.js";
-import { A, SETTINGS, SELF, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
-import {
-  FakeStorageArea,
-  fakeAccounts,
-  fakeExperiment,
-  flush,
-  hostError,
-  makeGetMessage,
-  silentLogger,
-} from "../test-support/fakes.mjs";
+import { A, SETTINGS, SELF, startController } from "../test-support/sim-host.mjs";
+import { fakeExperiment, flush, hostError, makeGetMessage } from "../test-support/fakes.mjs";
 
 const getMessage = makeGetMessage();
 const PASSWORD = "tb-saved-secret";
@@ -27,25 +17,10 @@ const OAUTH = { ...IMAP, host: "imap.mochi.test", port: 993, security: "tls", us
 const MARKED = { [STORAGE_PREFIX + A]: { ...SETTINGS, configured: true, joined: true, fromThunderbird: true } };
 
 async function setup({ tb = { settings: { ...IMAP, auth: "password" }, password: PASSWORD }, handlers = {}, saved = {} } = {}) {
-  const { host: fake, world } = sim(handlers);
   const experiment = fakeExperiment({ [A]: tb, account4: { settings: { imap: false, type: "pop3", reason: "not_imap" } } });
-  const notified = [];
-  const storage = new FakeStorageArea(saved);
-  const host = new HostPort({ runtime: fake.runtime, getMessage, logger: silentLogger });
-  const controller = createController({
-    host,
-    storage,
-    accounts: fakeAccounts(TB_ACCOUNTS),
-    notify: (n) => notified.push(n),
-    thunderbird: createThunderbirdAccounts(experiment),
-    deviceName: async () => "Thunderbird on Linux",
-    logger: silentLogger,
-  });
-  await controller.start();
-  await flush();
-  const acc = () => controller.getState().byId[A];
-  const configures = () => fake.calls.filter((c) => c.method === "account.configure").map((c) => c.params);
-  return { fake, world, controller, storage, notified, experiment, acc, configures };
+  const ctx = await startController({ handlers, saved, experiment });
+  const configures = () => ctx.fake.calls.filter((c) => c.method === "account.configure").map((c) => c.params);
+  return { ...ctx, experiment, configures };
 }
 
 const click = async (ctx) => {

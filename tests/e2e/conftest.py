@@ -123,7 +123,8 @@ def launch(
     host installed; ``launch("tb", install_host=False)`` → one without the host manifest;
     ``launch("tb", prefs={...})`` → more prefs in its user.js (more accounts, network);
     ``launch("tb", permanent=True)`` → the XPI installed as a user installs it, so that it
-    and its storage survive ``tb.restart()``.
+    and its storage survive ``tb.restart()``; ``launch("tb", env={...})`` → more environment
+    for Thunderbird and so for the host it starts.
     """
     from tests.e2e.harness import MailAccount, Thunderbird
 
@@ -140,8 +141,9 @@ def launch(
         install_host: bool = True,
         prefs: dict[str, object] | None = None,
         permanent: bool = False,
+        env: dict[str, str] | None = None,
     ) -> list[Thunderbird]:
-        instances = [Thunderbird(name, artifacts, account, prefs) for name in names]
+        instances = [Thunderbird(name, artifacts, account, prefs, env) for name in names]
         started.extend(instances)
         _live.extend(instances)
         for tb in instances:

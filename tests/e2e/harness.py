@@ -160,6 +160,7 @@ class Thunderbird:
         artifacts: Path,
         account: MailAccount,
         extra_prefs: dict[str, Any] | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self.artifacts = artifacts
@@ -188,6 +189,7 @@ class Thunderbird:
             self.env.pop(var, None)  # the host's data dir follows HOME, per instance
         self.env.pop("SMA_HOST_DATA_DIR", None)
         self.env.pop("DISPLAY", None)
+        self.env.update(extra_env or {})  # inherited by the host Thunderbird starts
 
     # ---- set-up ------------------------------------------------------------------------
 

@@ -9,34 +9,40 @@ its Experiment, in its background page, and gives them only to sma-host.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import secrets
+import ssl
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from imapclient import IMAPClient
 
 from devtools.dovecot import DovecotServer, ImapUser
+from tests.e2e.oauth_endpoint import SCOPE, TokenEndpoint
 from tests.e2e.profile_accounts import (
-    AUTH_PASSWORD_CLEARTEXT,
-    SOCKET_PLAIN,
+    AUTH_OAUTH2,
+    SOCKET_SSL,
     account_prefs,
+    pop3_account,
     with_accounts,
 )
 from tests.e2e.test_thunderbird import (
     MUAA_ID,
     SMA_FOLDER,
+    Launch,
     assert_no_dialogs,
     server_messages,
     wait_host_running,
 )
+from tests.imap_inspect import folders
 
 if TYPE_CHECKING:
     from tests.e2e.harness import Thunderbird
 
 pytestmark = pytest.mark.e2e
 
-Launch = Callable[..., list["Thunderbird"]]
-
 USE_THUNDERBIRD = "Use Thunderbird's settings"
+HOST_SITE = Path(__file__).with_name("host_site")  # test-only name resolution for the host
 # The IMAP account's section (account1, listed first as in Thunderbird) and its summary.
 IMAP_SECTION = "#accounts > [data-role=account]:first-child"
 ACCOUNT_SUMMARY = f"{IMAP_SECTION} [data-role=account-details] > summary"
@@ -54,9 +60,9 @@ def save_imap_password(tb: Thunderbird, server: DovecotServer, user: ImapUser) -
 
 def assert_secret_nowhere(tb: Thunderbird, secret: str) -> None:
     """Not in storage.local, the page, or Thunderbird's output (console, host stderr)."""
-    assert secret not in tb.storage_local(), "the password reached storage.local"
-    assert secret not in tb.text(), "the password reached the page"
-    assert secret.encode() not in tb.log_path.read_bytes(), "the password reached the log"
+    assert secret not in tb.storage_local(), "a secret reached storage.local"
+    assert secret not in tb.text(), "a secret reached the page"
+    assert secret.encode() not in tb.log_path.read_bytes(), "a secret reached the log"
 
 
 def one_click(tb: Thunderbird, server: DovecotServer) -> str:
@@ -75,9 +81,10 @@ def one_click(tb: Thunderbird, server: DovecotServer) -> str:
     return found.group(1)
 
 
-def stored_account(tb: Thunderbird) -> dict[str, object]:
+def stored_account_of(tb: Thunderbird, account: str = "account1") -> dict[str, object]:
+    """What storage.local holds for the account (the add-on's key ``account:<id>``)."""
     stored = json.loads(tb.storage_local())
-    return dict(stored["account:account1"])
+    return dict(stored[f"account:{account}"])
 
 
 def test_one_click_joins_with_thunderbirds_settings(
@@ -93,7 +100,7 @@ def test_one_click_joins_with_thunderbirds_settings(
     (announcement,) = on_server[SMA_FOLDER]
     assert f"from={muaa_id}".encode() in announcement
     # Only a marker and the server settings are stored, never the password.
-    stored = stored_account(tb)
+    stored = stored_account_of(tb)
     assert stored["fromThunderbird"] is True and stored["joined"] is True
     assert stored["host"] == imap_server.host and stored["username"] == mail_user.name
     assert_secret_nowhere(tb, mail_user.password)
@@ -130,10 +137,7 @@ def test_after_a_restart_sync_resumes_with_nothing_typed(
 def test_a_pop3_account_gets_one_sentence(
     launch: Launch, imap_server: DovecotServer, mail_user: ImapUser
 ) -> None:
-    pop3 = account_prefs(
-        3, "pop3", "127.0.0.1", 1110, "popuser", SOCKET_PLAIN, AUTH_PASSWORD_CLEARTEXT
-    )
-    (tb,) = launch("tb", prefs=with_accounts(pop3))
+    (tb,) = launch("tb", prefs=with_accounts(pop3_account(3)))
     wait_host_running(tb)
     tb.wait_text(NOT_IMAP)
 
@@ -149,3 +153,61 @@ def test_a_pop3_account_gets_one_sentence(
     assert NOT_IMAP not in section(f"{mail_user.name}@example.org")
     tb.screenshot("pop3")
     assert_no_dialogs(tb)
+
+
+def test_one_click_with_an_oauth2_account(
+    launch: Launch, imap_server: DovecotServer, mail_user: ImapUser
+) -> None:
+    """An account Thunderbird signs in to with OAuth2 (its built-in test provider, host name
+    ``mochi.test``): one click gets a token from Thunderbird's own OAuth2 module, which
+    refreshes the token it holds against a local token endpoint (no window), and the host
+    logs in to a Dovecot that checks that token (XOAUTH2)."""
+    user = f"oauth-{secrets.token_hex(4)}"
+    refresh_token = f"refresh-{secrets.token_urlsafe(16)}"
+    access_token = f"access-{secrets.token_urlsafe(16)}"
+    with (
+        DovecotServer([], oauth2=True, tls_names=("mochi.test",)) as server,
+        TokenEndpoint(refresh_token, access_token) as endpoint,
+    ):
+        server.issue_token(user, access_token)  # Dovecot accepts what the endpoint hands out
+        oauth = account_prefs(
+            3, "imap", "mochi.test", server.tls_port, user, SOCKET_SSL, AUTH_OAUTH2
+        )
+        host_env = {
+            # The host, started by Thunderbird with its environment, resolves mochi.test to
+            # the test Dovecot (host_site/sitecustomize.py) and trusts its certificate.
+            "PYTHONPATH": str(HOST_SITE),
+            "SMA_E2E_HOSTS": f"mochi.test={server.host}",
+            "SSL_CERT_FILE": server.ca_file,
+        }
+        (tb,) = launch("tb", prefs={**with_accounts(oauth), **endpoint.prefs()}, env=host_env)
+        tb.trust_ca(endpoint.ca_der_base64)
+        tb.save_login("oauth://test.test", SCOPE, user, refresh_token)
+        windows = sorted(tb.windows())
+        wait_host_running(tb)
+        section = "#accounts > [data-role=account]:nth-child(3)"
+        tb.wait_text(
+            f"Thunderbird reaches this account at mochi.test, port {server.tls_port}, as {user}, "
+            "signed in with OAuth2."
+        )
+        tb.screenshot("oauth2-offered")
+        tb.click(button=USE_THUNDERBIRD, within=section)
+        tb.wait_text("Set up with Thunderbird's settings for mochi.test and joined.")
+        found = tb.wait_for(
+            lambda: MUAA_ID.search(tb.text(f"{section} [data-role=self]")), "this device's entry"
+        )
+        tb.screenshot("oauth2-joined")
+
+        assert endpoint.requests == [
+            {"path": "/token", "grant_type": "refresh_token", "answered": True}
+        ]
+        assert server.token_checks(access_token) >= 1, "the host did not log in with the token"
+        context = ssl.create_default_context(cafile=server.ca_file)
+        with IMAPClient(server.host, port=server.tls_port, ssl=True, ssl_context=context) as c:
+            c.oauth2_login(user, access_token)
+            assert set(folders(c)) >= {SMA_FOLDER, f"{SMA_FOLDER}_{found.group(1)}"}
+        assert stored_account_of(tb, "account3")["fromThunderbird"] is True
+        assert sorted(tb.windows()) == windows, "a sign-in window opened"
+        assert tb.prompts() == [], "Thunderbird prompted"
+        for secret in (refresh_token, access_token):
+            assert_secret_nowhere(tb, secret)

@@ -1,27 +1,18 @@
 // An account as Thunderbird has it: its IMAP settings (from the smaThunderbird Experiment,
 // never a secret), whether the add-on set it up from them, and its OAuth2 token's renewal.
 
+import { REASONS } from "../thunderbird-accounts.js";
 import { SECURITY_VALUES } from "./settings.js";
 
 /** The fields of the Experiment's settings answer the state keeps (there is no secret in it). */
 const ANSWER_FIELDS = Object.freeze(["available", "imap", "type", "host", "port", "security", "username", "auth", "reason", "detail"]);
 
-/** Why the one-click setup is not offered, as the wrapper's and the Experiment's reasons. */
-export const THUNDERBIRD_REASONS = Object.freeze([
-  "experiment_missing",
-  "unavailable",
-  "background_only",
-  "no_account",
-  "not_imap",
-  "not_oauth2",
-  "primary_password_cancelled",
-  "oauth2_no_provider",
-  "oauth2_failed",
-  "failed",
-  "security_unsupported",
-  "auth_unsupported",
-  "no_saved_password",
-]);
+/**
+ * Why Thunderbird's settings cannot set an account up: the wrapper's reasons (the
+ * Experiment's codes), the settings' own (a server sma-host cannot use), and a password
+ * Thunderbird has not saved.
+ */
+export const THUNDERBIRD_REASONS = Object.freeze([...REASONS, "security_unsupported", "auth_unsupported", "no_saved_password"]);
 
 /** The message key that says `reason` (a Thunderbird-side failure) in words. */
 export function thunderbirdReasonKey(reason) {
