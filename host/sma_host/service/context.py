@@ -4,15 +4,26 @@ password, the connections), and the per-call ``Account`` view of session and mem
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ..credentials import PasswordVault, vault_key
-from ..errors import HostError, NotJoined, TokenExpired, TokenRefused, UnknownAccount
+from ..errors import (
+    ConnectionFailed,
+    HostError,
+    NotJoined,
+    TokenExpired,
+    TokenRefused,
+    UnknownAccount,
+)
 from ..imap.mailbox import ImapSettings, Mailbox
 from ..imap.watcher import InboxWatcher
 from ..protocol.pairing import Party
 from ..store import AccountSettings, Membership, Peer, Store
 from .notifications import Notifier
+
+T = TypeVar("T")
 
 #: A connection used this recently is not checked with NOOP before use.
 FRESH_S = 30.0
@@ -34,6 +45,16 @@ def imap_settings(
         auth=auth,
         access_token=access_token,
     )
+
+
+def retry_once_on_lost_connection(session: AccountSession, action: Callable[[], T]) -> T:
+    """Run ``action``; when the server had closed an idle connection, once more on a new one.
+    Only for idempotent actions: a sync, or flushing the outbox (receivers dedupe)."""
+    try:
+        return action()
+    except ConnectionFailed:
+        session.close_mailbox()
+        return action()
 
 
 def peer_from_party(party: Party, now: int) -> Peer:

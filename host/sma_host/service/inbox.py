@@ -9,37 +9,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from ..errors import ConnectionFailed, HostError, ServerError
+from ..errors import HostError, ServerError
 from ..protocol import channel, envelope
 from ..protocol.crypto import DecryptionFailed
 from ..protocol.pairing_states import UnexpectedEvent
 from ..store import Peer, Store
 from .announcements import HEARTBEAT_S, Announcements
-from .context import Account, AccountSession, Sessions
+from .context import Account, Sessions, retry_once_on_lost_connection
 from .notifications import Notifier
 from .outbox import Outbox
 from .push import Push
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 #: A plain (unsealed) message: its envelope → the summary key it counts under.
 PlainHandler = Callable[[Account, envelope.Envelope], str]
 #: A sealed message from a paired device: (account, sender, payload, changed addresses).
 SealedHandler = Callable[[Account, Peer, dict[str, Any], set[str]], None]
-
-
-def retry_once_on_lost_connection(session: AccountSession, action: Callable[[], T]) -> T:
-    """Run ``action``; when the server had closed an idle connection, once more on a new one
-    (sync is idempotent)."""
-    try:
-        return action()
-    except ConnectionFailed:
-        session.close_mailbox()
-        return action()
 
 
 @dataclass(eq=False)

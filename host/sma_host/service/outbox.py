@@ -13,7 +13,7 @@ from ..errors import ConnectionFailed, HostError
 from ..imap.mailbox import Mailbox
 from ..protocol import channel, codec, envelope
 from ..store import Peer, Store
-from .context import Account, AccountSession, Sessions
+from .context import Account, AccountSession, Sessions, retry_once_on_lost_connection
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,11 @@ class Outbox:
         call, or the caller would retry something that already happened.
         """
         try:
-            self.flush(session, self.sessions.mailbox(session))
+            # A connection the server dropped since it was last used is replaced once:
+            # otherwise every call within FRESH_S would fail on it again.
+            retry_once_on_lost_connection(
+                session, lambda: self.flush(session, self.sessions.mailbox(session))
+            )
         except HostError as exc:
             log.warning(
                 "account %s: queued messages not sent yet (%s); the next sync retries",
