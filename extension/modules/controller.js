@@ -109,7 +109,8 @@ export function createController({
       Object.assign(value, storableSettings(patch.settings));
       delete value.settings;
     }
-    for (const secret of ["password", "accessToken", "access_token"]) delete value[secret]; // never stored, whatever a caller passes
+    // Never stored, whatever a caller passes.
+    for (const secret of ["password", "accessToken", "access_token"]) delete value[secret];
     await storage.set({ [key]: value });
   }
 
