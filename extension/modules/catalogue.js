@@ -16,6 +16,7 @@ export const METHODS = Object.freeze([
   "pair.cancel",
   "keys.put",
   "keys.list",
+  "mail.scan",
   "sma.expire",
   "device.remove",
   "sma.leave",
@@ -31,6 +32,7 @@ export const NOTIFICATIONS = Object.freeze([
   "keys.changed",
   "sma.changed",
   "device.removed",
+  "account_key.changed",
   "account.token_needed",
 ]);
 
@@ -51,6 +53,7 @@ export const OPERATIONS = Object.freeze({
   keysList: "keys.list",
   remove: "device.remove",
   leave: "sma.leave",
+  token: "account.token",
 });
 
 /** Methods the UI calls. The rest of METHODS (expiry) are known but not offered in the UI. */
