@@ -14,6 +14,7 @@ export function serveUi(runtime, controller, { logger = console, clock = globalT
     let open = true;
     controller.uiActive?.();
     const beat = clock.setInterval(() => controller.uiActive?.(), UI_ACTIVE_INTERVAL_MS);
+    beat?.unref?.(); // under Node (tests): a forgotten page must not keep the process alive
     const post = (message) => {
       if (!open) return;
       try {
