@@ -265,7 +265,10 @@ def settle(proxy: ImapProxy, quiet: float = 0.3, timeout: float = 15.0) -> None:
 
 
 def pair_by_push(new: HostProcess, existing: HostProcess, existing_id: str) -> dict[str, float]:
-    """Pair through notifications only, the code typed at once; returns the hop times."""
+    """Pair through notifications only, the code typed at once, both pages open (the
+    add-on's ``ui.active``, which allows fast polling); returns the hop times."""
+    for host in (new, existing):
+        host.send({"jsonrpc": "2.0", "method": "ui.active", "params": {"account": ACCOUNT}})
     started = time.monotonic()
     request = call(new, "pair.request", to=existing_id)
     returned = time.monotonic()
