@@ -4,7 +4,7 @@ queues a sync on the account's worker when something arrives.
 The polling policy (docs/protocol.md §11), bounded so that a server without IDLE is
 not hammered: NOOPs every 50 ms only while this device waits on a peer within a pairing
 *and* the add-on's page or popup is open (``ui.active`` within the last minute), for at
-most 2 minutes per pairing; every 0.5 s while it waits without the page open (on a
+most 2 minutes per pairing; every 0.75 s while it waits without the page open (on a
 server without IDLE; with IDLE, push); every 1 s with only the page open (without IDLE);
 otherwise IDLE, or a sync every ``SMA_HOST_POLL_S`` without IDLE.
 """
@@ -26,7 +26,7 @@ Schedule = Callable[[str, Callable[[], None]], None]
 
 #: NOOP intervals (seconds) of the polling policy above.
 FAST_POLL_S = 0.05
-WAITING_POLL_S = 0.5
+WAITING_POLL_S = 0.75
 UI_POLL_S = 1.0
 #: ``ui.active`` counts this long; the add-on repeats it every 30 s.
 UI_ACTIVE_S = 60.0
