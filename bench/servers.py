@@ -12,7 +12,6 @@ Dovecot holds IDLE pushes back 500 ms, Cyrus pushes at once, Courier's IDLE rech
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import statistics
 import tempfile
@@ -21,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.scenarios import entry, keydata
 from devtools.dovecot import ImapUser
 from devtools.host_process import HostProcess
 from devtools.servers import MATRIX, ImapServer
@@ -84,16 +84,8 @@ def measure(kind_name: str, reps: int) -> dict[str, Any]:
         for i in range(reps):
             time.sleep(1.0)  # B idle again
             addr = f"p{i}@example.net"
-            keydata = base64.b64encode(addr.encode() * 4).decode()
-            entry = {
-                "addr": addr,
-                "keydata": keydata,
-                "prefer_encrypt": "mutual",
-                "autocrypt_timestamp": 10 + i,
-                "last_seen": 10 + i,
-            }
             started = time.monotonic()
-            a.call("keys.put", {"account": ACCOUNT, "peers": [entry]})
+            a.call("keys.put", {"account": ACCOUNT, "peers": [entry(addr, 10 + i, keydata())]})
             b.wait_notification("keys.changed", _naming(addr), timeout=120)
             pushes.append(time.monotonic() - started)
         return {

@@ -6,7 +6,6 @@ docs/servers.md)."""
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from devtools.servers import MATRIX
 from sma_host.native.schemas import validate_result
 from tests import imap_inspect
 from tests.conftest import Account, MatrixServer
+from tests.contract.test_keys import entry
 
 ACCOUNT = "acct1"
 Spawn = Callable[..., HostProcess]
@@ -40,19 +40,9 @@ def device(spawn: Spawn, account: Account, name: str) -> tuple[HostProcess, str]
     return host, call(host, "sma.join")["muaa_id"]
 
 
-def entry(addr: str, ts: int) -> dict[str, Any]:
-    return {
-        "addr": addr,
-        "keydata": base64.b64encode(addr.encode() * 4).decode(),
-        "prefer_encrypt": "mutual",
-        "autocrypt_timestamp": ts,
-        "last_seen": ts,
-    }
-
-
 def put_arrives(sender: HostProcess, receiver: HostProcess, addr: str, within: float) -> None:
     started = time.monotonic()
-    call(sender, "keys.put", peers=[entry(addr, int(started))])
+    call(sender, "keys.put", peers=[entry(addr, int(started), addr)])
     receiver.wait_notification("keys.changed", lambda p: addr in p["addrs"], timeout=within + 5)
     assert time.monotonic() - started < within, "the key update came too late"
 
