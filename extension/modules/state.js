@@ -46,6 +46,13 @@ export {
   looksLikeArmoredSecretKey,
   validateKeyEntry,
 } from "./state/keys.js";
+export {
+  groupedFingerprint,
+  keyCard,
+  openpgpError,
+  openpgpReasonKey,
+  sameFingerprint,
+} from "./state/openpgp.js";
 export { accountSummary, hostStatusMessage } from "./state/summary.js";
 export {
   THUNDERBIRD_REASONS,

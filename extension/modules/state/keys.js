@@ -1,5 +1,6 @@
 // Keys: the account key (set, export) and the correspondent keyring (docs/protocol.md §9).
 
+import { heldKey } from "./openpgp.js";
 import { EMAIL_RE } from "./settings.js";
 
 export const MAX_ARMORED_LENGTH = 262_144;
@@ -96,8 +97,8 @@ export function keyringRows(account) {
 // ---- the keys' slice of the reducer --------------------------------------------------
 
 export const keysOnSuccess = Object.freeze({
-  keySet(a, { notice }) {
-    return { ...a, keyStored: true, keyAvailable: true, notices: notice("noticeKeyStored") };
+  keySet(a, { result, notice }) {
+    return { ...a, keyStored: true, keyAvailable: true, accountKey: heldKey(result) ?? a.accountKey, notices: notice("noticeKeyStored") };
   },
   keyGet(a, { result, notice }) {
     return {
@@ -132,6 +133,7 @@ export const keysOnNotification = Object.freeze({
   "account_key.changed": (a, params) => ({
     ...a,
     keyAvailable: true,
+    accountKey: heldKey(params) ?? a.accountKey,
     event: { key: "eventAccountKeyChanged", subs: [String(params.fingerprint ?? "")] },
   }),
 });
