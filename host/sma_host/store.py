@@ -131,6 +131,10 @@ _MIGRATIONS: list[str] = [
         last_uid     INTEGER NOT NULL
     );
     """,
+    # 5: the one-time passphrase that protects an account key exported by Thunderbird
+    """
+    ALTER TABLE account_key ADD COLUMN passphrase TEXT;
+    """,
 ]
 
 

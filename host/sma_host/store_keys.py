@@ -21,6 +21,10 @@ class AccountKey:
     armored: str = field(repr=False)
     set_at: int
     fingerprint: str | None
+    #: What unlocks ``armored`` when it is protected (Thunderbird's export always is):
+    #: a one-time secret that travels with the key, sealed, so another Thunderbird can
+    #: import it. Not part of the rank: it belongs to the key.
+    passphrase: str | None = field(default=None, repr=False)
 
     def rank(self) -> tuple[int, str, str]:
         return (self.set_at, self.fingerprint or "", self.armored)
@@ -38,18 +42,19 @@ class KeyTables:
     def set_account_key(self, account: str, key: AccountKey) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO account_key (account, armored, set_at, fingerprint)"
-                " VALUES (?, ?, ?, ?)",
-                (account, key.armored, key.set_at, key.fingerprint),
+                "INSERT OR REPLACE INTO account_key"
+                " (account, armored, set_at, fingerprint, passphrase) VALUES (?, ?, ?, ?, ?)",
+                (account, key.armored, key.set_at, key.fingerprint, key.passphrase),
             )
 
     def account_key(self, account: str) -> AccountKey | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT armored, set_at, fingerprint FROM account_key WHERE account = ?",
+                "SELECT armored, set_at, fingerprint, passphrase FROM account_key"
+                " WHERE account = ?",
                 (account,),
             ).fetchone()
-        return AccountKey(row[0], row[1], row[2]) if row else None
+        return AccountKey(row[0], row[1], row[2], row[3]) if row else None
 
     def delete_account_key(self, account: str) -> None:
         with self.transaction() as db:

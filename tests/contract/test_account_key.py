@@ -4,6 +4,7 @@ concurrent sets, handed over by pairing in both directions, and gone from remove
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,3 +187,37 @@ def test_a_removed_device_and_a_device_that_left_lose_the_key(trio) -> None:  # 
     call(c, "sma.leave")
     assert held(c)["armored"] is None
     assert held(a)["armored"] == ACCOUNT_SECRET_KEY
+
+
+PROTECTED = Path(__file__).resolve().parents[1] / "data" / "gnupg-protected-secret-key.asc"
+ONE_TIME = "one-time-passphrase-1234"  # tests/data/README.md
+
+
+def test_the_passphrase_travels_with_the_key_and_only_sealed(trio, account) -> None:  # type: ignore[no-untyped-def]
+    """Thunderbird's export is passphrase-protected: the passphrase goes wherever the key
+    goes, so that another Thunderbird can import it, and never in clear."""
+    (a, _), (b, _), (c, _) = trio
+    armored = PROTECTED.read_text()
+    result = call(b, "account.key.set", armored=armored, passphrase=ONE_TIME)
+    assert held(b)["passphrase"] == ONE_TIME
+    for host in (a, c):
+        host.wait_notification("account_key.changed", timeout=10)
+        got = held(host)
+        assert (got["armored"], got["passphrase"]) == (armored, ONE_TIME)
+        assert got["fingerprint"] == result["fingerprint"]
+    # A later key without a passphrase replaces both: none is left over from the old one.
+    call(c, "account.key.set", armored=ACCOUNT_SECRET_KEY)
+    a.wait_notification("account_key.changed", timeout=10)
+    assert "passphrase" not in held(a)
+    for raw in (m.raw for m in all_sma_messages(account)):
+        assert ONE_TIME.encode() not in raw and ONE_TIME.encode() not in _decoded_bodies(raw)
+    for host in (a, b, c):
+        assert ONE_TIME not in host.stderr_text()
+
+
+def test_a_passphrase_is_text_of_bounded_length(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    host, _ = device(spawn_host, account, "a", push=False)
+    for bad in ("", "x" * 1025):
+        with pytest.raises(RpcError) as refused:
+            call(host, "account.key.set", armored=ACCOUNT_SECRET_KEY, passphrase=bad)
+        assert refused.value.reason == "invalid_params"

@@ -27,28 +27,40 @@ from .outbox import Outbox
 log = logging.getLogger(__name__)
 
 ACCOUNT_KEY = "account-key"
+#: Longest passphrase that may travel with the account key.
+MAX_PASSPHRASE = 1024
 
 
 def key_payload(key: AccountKey, relay: bool = False) -> dict[str, Any]:
     """What an ``account-key`` message carries (sealed on the channel)."""
     payload: dict[str, Any] = {"armored": key.armored, "set_at": key.set_at}
+    if key.passphrase is not None:
+        payload["passphrase"] = key.passphrase
     if relay:
         payload["relay"] = True
     return payload
 
 
-def offered_key(armored: object, set_at: object) -> AccountKey:
+def offered_key(armored: object, set_at: object, passphrase: object = None) -> AccountKey:
     """A key another device sent (``account-key``, or a pairing payload), checked as an
     OpenPGP secret key; ``MalformedMessage`` otherwise."""
     if not isinstance(armored, str) or not codec.is_text(armored):
         raise envelope.MalformedMessage("bad account key")
+    if passphrase is not None and not _is_passphrase(passphrase):
+        raise envelope.MalformedMessage("bad account key passphrase")
     if not isinstance(set_at, int) or isinstance(set_at, bool) or not 0 <= set_at < MAX_TIMESTAMP:
         raise envelope.MalformedMessage("bad account key date")
     try:
         info = openpgp.read_secret_key(armored)
     except InvalidKey as exc:
         raise envelope.MalformedMessage(f"account key: {exc.message}") from None
-    return AccountKey(armored, set_at, info.fingerprint)
+    return AccountKey(
+        armored, set_at, info.fingerprint, passphrase if isinstance(passphrase, str) else None
+    )
+
+
+def _is_passphrase(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_PASSPHRASE and codec.is_text(value)
 
 
 @dataclass(eq=False)
@@ -70,7 +82,7 @@ class AccountKeys:
         current = self.store.account_key(account)
         # Later than the version held here, whatever this clock says: a set always wins.
         set_at = self.now() if current is None else max(self.now(), current.set_at + 1)
-        key = AccountKey(params["armored"], set_at, info.fingerprint)
+        key = AccountKey(params["armored"], set_at, info.fingerprint, params.get("passphrase"))
         membership = self.store.membership(account)
         joined = Account(session, membership) if membership and not membership.removed else None
         peers = self.store.peers(account) if joined is not None else []
@@ -98,17 +110,20 @@ class AccountKeys:
         key = self.store.account_key(params["account"])
         if key is None:
             return {"armored": None, "fingerprint": None, "set_at": None}
-        return {
+        result: dict[str, Any] = {
             "armored": key.armored,
             "fingerprint": key.fingerprint or _fingerprint(key.armored),
             "set_at": key.set_at,
         }
+        if key.passphrase is not None:
+            result["passphrase"] = key.passphrase
+        return result
 
     def on_account_key(
         self, joined: Account, sender: Peer, payload: dict[str, Any], changed: set[str]
     ) -> None:
         """A paired device sent its account key (``account-key``)."""
-        key = offered_key(payload.get("armored"), payload.get("set_at"))
+        key = offered_key(payload.get("armored"), payload.get("set_at"), payload.get("passphrase"))
         relay = payload.get("relay") is True
         self.offer(joined, key, relay_except=sender.muaa_id if relay else None)
 

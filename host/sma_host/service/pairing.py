@@ -132,6 +132,7 @@ class Pairings:
         payload = {
             "account_key": key.armored if key else None,
             "account_key_set_at": key.set_at if key else 0,
+            **({"account_key_passphrase": key.passphrase} if key and key.passphrase else {}),
             "devices": [
                 pairing.Party(p.muaa_id, p.name, p.sign_key, p.dh_key).to_json()
                 for p in self.store.peers(joined.name)

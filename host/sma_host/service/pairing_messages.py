@@ -104,7 +104,12 @@ class PairingMessages:
             for device in devices:
                 if device.muaa_id != joined.muaa_id:
                     self.store.add_peer(account, peer_from_party(device, now))
-            theirs = _their_key(account, armored, payload.get("account_key_set_at", 0))
+            theirs = _their_key(
+                account,
+                armored,
+                payload.get("account_key_set_at", 0),
+                payload.get("account_key_passphrase"),
+            )
             adopted = theirs is not None and self.account_keys.offer(joined, theirs)
             self.store.save_pairing(done)
             # What this device knew before pairing reaches the group too.
@@ -165,13 +170,15 @@ class PairingMessages:
         raise envelope.MalformedMessage("abort for no waiting pairing")
 
 
-def _their_key(account: str, armored: object, set_at: object) -> AccountKey | None:
+def _their_key(
+    account: str, armored: object, set_at: object, passphrase: object
+) -> AccountKey | None:
     """The existing device's account key from the pairing payload; one that is not an
     OpenPGP secret key is left out (the pairing itself holds: the code proved the peer)."""
     if armored is None:
         return None
     try:
-        return offered_key(armored, set_at)
+        return offered_key(armored, set_at, passphrase)
     except envelope.MalformedMessage as exc:
         log.warning("account %s: the paired device's account key was refused: %s", account, exc)
         return None
