@@ -6,16 +6,13 @@
 
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import { JSDOM } from "jsdom";
 
 import { HostPort } from "../modules/host-port.js";
 import { STORAGE_PREFIX, createController } from "../modules/controller.js";
 import { createThunderbirdOpenPGP } from "../modules/thunderbird-openpgp.js";
-import { serveUi } from "../modules/ui-bridge.js";
 import { A, KEY_FINGERPRINT, SETTINGS, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
-import { EXT_DIR, FakeStorageArea, fakeAccounts, fakeOpenPGP, flush, linkedRuntimes, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+import { FakeStorageArea, fakeAccounts, fakeOpenPGP, flush, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+import { openOptionsPage } from "../test-support/options-page.mjs";
 
 const getMessage = makeGetMessage();
 const EXPORTED = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nexported-by-thunderbird\n-----END PGP PRIVATE KEY BLOCK-----\n";
@@ -42,7 +39,6 @@ let tb;
 let sectionOf;
 
 before(async () => {
-  const dom = new JSDOM(readFileSync(path.join(EXT_DIR, "options", "options.html"), "utf8"), { url: "http://localhost/options/options.html" });
   ({ host: fake } = sim());
   tb = fakeOpenPGP(TB);
   const controller = createController({
@@ -53,21 +49,7 @@ before(async () => {
     deviceName: "Thunderbird on Linux",
     logger: silentLogger,
   });
-  const { background, page } = linkedRuntimes();
-  serveUi(background, controller, { logger: silentLogger });
-  await controller.start();
-  doc = dom.window.document;
-  Object.assign(globalThis, {
-    window: dom.window,
-    document: doc,
-    navigator: { clipboard: { writeText: async () => {} } },
-    messenger: { i18n: { getMessage }, runtime: page },
-    setInterval: () => 0,
-  });
-  await import("../options/options.js");
-  await flush(80);
-  const sections = [...doc.querySelectorAll("#accounts [data-role=account]")];
-  sectionOf = (name) => sections.find((s) => s.querySelector("[data-role=title]").textContent.startsWith(name));
+  ({ doc, sectionOf } = await openOptionsPage(controller, getMessage, { rounds: 80 }));
 });
 
 const visible = (el) => Boolean(el) && !el.closest("[hidden]");

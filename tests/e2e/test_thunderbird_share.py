@@ -158,6 +158,10 @@ def test_share_install_and_collected_keys_between_two_thunderbirds(
         append(client, "INBOX", autocrypt_mail("carol@example.net", email, carol))
     assert collected_keys(desktop, "carol@example.net") == []
     assert check_mail(laptop) == 0  # new mail: the laptop's add-on calls mail.scan
+    laptop.wait_for(
+        lambda: b"1 mail(s) scanned, 1 updated" in laptop.log_path.read_bytes(),
+        "the laptop's sma-host scanning the new mail (its stderr in Thunderbird's output)",
+    )
 
     found = desktop.wait_for(
         lambda: collected_keys(desktop, "carol@example.net"), "Carol's key in the collected keys"
