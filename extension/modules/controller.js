@@ -331,8 +331,12 @@ export function createController({
     host.connect();
   }
 
-  /** Thunderbird reported new mail in `account` (messages.onNewMailReceived). */
-  const newMail = (account) => keys.scanMail(account);
+  /** Thunderbird reported new mail in `account` (messages.onNewMailReceived): mail.scan; what it changed is re-read. */
+  async function newMail(account) {
+    const res = await keys.scanMail(account);
+    if (res.ok && res.result.updated && res.result.updated.length) await refreshKeys(account);
+    return res;
+  }
 
   return { start, getState, subscribe, handleIntent, intents, dispatch, refresh, refreshKeys, loadAccounts, newMail };
 }

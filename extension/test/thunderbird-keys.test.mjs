@@ -194,11 +194,22 @@ test("collected keys: at most 1000 per call; a refused batch is given again next
   assert.equal(bare.acc().keyring.peers.length, 1, "the table still shows them");
 });
 
-test("new mail: mail.scan for an account sma-host knows, none for others", async () => {
-  const ctx = await setup();
+test("new mail: mail.scan for an account sma-host knows, none for others; what it changed is re-read and given to Thunderbird", async () => {
+  let updated = [];
+  const ctx = await setup({ handlers: { "mail.scan": () => ({ scanned: 1, updated }) } });
+  const lists = () => ctx.fake.methods().filter((m) => m === "keys.list").length;
+  const before = lists();
   await ctx.controller.newMail(A);
   await ctx.controller.newMail("account4");
   await ctx.controller.newMail("nope");
   assert.deepEqual(ctx.fake.calls.filter((c) => c.method === "mail.scan").map((c) => c.params), [{ account: A }]);
   assert.equal(opStatus(ctx.acc(), "mailScan").kind, "none", "nothing to read on the page");
+  assert.equal(lists(), before, "nothing changed: the keyring is not re-read");
+
+  ctx.world.keyring = [entry(7)];
+  updated = ["peer0007@example.net"];
+  await ctx.controller.newMail(A);
+  await flush();
+  assert.equal(lists(), before + 1);
+  assert.deepEqual(ctx.tb.collected.at(-1).map((k) => k.email), ["peer0007@example.net"]);
 });
