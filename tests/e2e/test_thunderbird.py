@@ -30,6 +30,7 @@ SMA_FOLDER = "_Autocrypt_SMA"
 MUAA_ID = re.compile(r"\(([0-9A-Za-z_-]{8,})\), last seen")
 DEVICE_NAMES = {"laptop": "E2E Laptop", "desktop": "E2E Desktop"}
 MANUAL_KEY_WAYS = "Other ways: paste a key or use a file"
+NO_THUNDERBIRD_KEY = "Thunderbird's OpenPGP has no key of yours for this account's address."
 
 
 def armored_key(seed: str) -> str:
@@ -271,6 +272,7 @@ def test_5_account_key_travels_with_pairing(
     # The account key is set on the first device, before the new one pairs: it travels
     # inside the pairing. Thunderbird has no key of its own here: the paste and file paths
     # are behind "Other ways".
+    laptop.wait_text(NO_THUNDERBIRD_KEY)  # the card has Thunderbird's answer: it moves no more
     laptop.expand(MANUAL_KEY_WAYS)
     laptop.paste("Paste the ASCII-armored secret key", key)
     laptop.click(button="Set account key")
@@ -279,6 +281,7 @@ def test_5_account_key_travels_with_pairing(
 
     configure(desktop, imap_server, mail_user)
     desktop_id = join(desktop)
+    desktop.wait_text(NO_THUNDERBIRD_KEY)
     desktop.expand(MANUAL_KEY_WAYS)
     desktop.click(button="Export account key")
     desktop.wait_text("There is no account key on this device yet.")
