@@ -96,7 +96,9 @@ def assert_no_secret_key(tb: Thunderbird) -> None:
     """No secret key in the page, storage.local or Thunderbird's output."""
     assert SECRET_ARMOR not in tb.text(), f"{tb.name}: a secret key reached the page"
     assert SECRET_ARMOR not in tb.storage_local(), f"{tb.name}: a secret key reached storage.local"
-    assert SECRET_ARMOR.encode() not in tb.log_path.read_bytes(), f"{tb.name}: a secret key in the log"
+    assert SECRET_ARMOR.encode() not in tb.log_path.read_bytes(), (
+        f"{tb.name}: a secret key in the log"
+    )
 
 
 def test_share_install_and_collected_keys_between_two_thunderbirds(
@@ -117,7 +119,9 @@ def test_share_install_and_collected_keys_between_two_thunderbirds(
     desktop_id = one_click(desktop, imap_server)
 
     # --- laptop: the card shows Thunderbird's key; one click shares it ------------------
-    laptop.wait_text(grouped(fingerprint), f"E2E Tester <{email}>", "Share this key with my devices")
+    laptop.wait_text(
+        grouped(fingerprint), f"E2E Tester <{email}>", "Share this key with my devices"
+    )
     laptop.screenshot("key-offered")
     laptop.click(button="Share this key with my devices")
     laptop.wait_text(
@@ -129,14 +133,24 @@ def test_share_install_and_collected_keys_between_two_thunderbirds(
     # --- pair through the page (the key travels in the pairing payload) ------------------
     laptop.click(button="Refresh")
     laptop.wait_for(lambda: is_listed(laptop, desktop_id, "Not paired"), "the desktop listed")
-    pair(desktop, laptop, desktop_id, laptop_id, names=dict.fromkeys(("laptop", "desktop"), SHOWN_NAME))
+    pair(
+        desktop,
+        laptop,
+        desktop_id,
+        laptop_id,
+        names=dict.fromkeys(("laptop", "desktop"), SHOWN_NAME),
+    )
 
     # --- desktop: "Install in Thunderbird", confirmed ------------------------------------
-    desktop.wait_text(f"sma-host holds the account key {grouped(fingerprint)}.", "Install in Thunderbird")
+    desktop.wait_text(
+        f"sma-host holds the account key {grouped(fingerprint)}.", "Install in Thunderbird"
+    )
     assert desktop.query("[data-role=install-confirm]")[0]["visible"] is False
     desktop.screenshot("install-offered")
     desktop.click(button="Install in Thunderbird")
-    desktop.wait_text(f"Import the account's secret key into Thunderbird's OpenPGP and use it for {email}?")
+    desktop.wait_text(
+        f"Import the account's secret key into Thunderbird's OpenPGP and use it for {email}?"
+    )
     assert desktop.prompts() == [], "the question is the page's, not a prompt"
     desktop.click(button="Install")
     desktop.wait_text(
@@ -167,7 +181,9 @@ def test_share_install_and_collected_keys_between_two_thunderbirds(
         lambda: collected_keys(desktop, "carol@example.net"), "Carol's key in the collected keys"
     )
     assert [k["fingerprint"] for k in found] == [carol_fpr]
-    assert found[0]["sources"] == [{"uri": "", "type": "autocrypt", "description": COLLECTED_SOURCE}]
+    assert found[0]["sources"] == [
+        {"uri": "", "type": "autocrypt", "description": COLLECTED_SOURCE}
+    ]
     desktop.wait_text("carol@example.net")  # the keyring table, re-read on keys.changed
     desktop.screenshot("collected")
 
