@@ -48,6 +48,7 @@ export {
 } from "./state/keys.js";
 export {
   groupedFingerprint,
+  isoDay,
   keyCard,
   openpgpError,
   openpgpReasonKey,

@@ -4,7 +4,7 @@
 // Thunderbird's OpenPGP cannot help (saying why). Only fingerprints, user IDs and dates
 // reach this page.
 
-import { groupedFingerprint, isoDate, keyCard, openpgpReasonKey } from "../modules/state.js";
+import { groupedFingerprint, isoDay, keyCard, openpgpReasonKey } from "../modules/state.js";
 import { q, setText, show } from "./dom.js";
 import { msg, page, send } from "./page.js";
 
@@ -14,7 +14,7 @@ function renderShare(view, share) {
   if (share.kind === "offer") {
     setText(q(root, "[data-role=share-fingerprint]"), groupedFingerprint(share.key.fingerprint));
     setText(q(root, "[data-role=share-user-id]"), share.key.userId);
-    setText(q(root, "[data-role=share-created]"), isoDate(share.key.created));
+    setText(q(root, "[data-role=share-created]"), isoDay(share.key.created));
   }
   const why = q(root, "[data-role=key-share-why]");
   const text = { loading: msg("keyShareLoading"), none: msg("keyShareNone") }[share.kind] ?? "";

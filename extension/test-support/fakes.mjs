@@ -341,7 +341,7 @@ export function fakeOpenPGP(accounts = {}) {
         const fingerprint = value(a.install);
         installed.push({ accountId: id, armored, passphrase });
         const alreadyPresent = Boolean(a.identityKey && a.identityKey.fingerprint === fingerprint);
-        a.identityKey = { fingerprint, userId: "Alice <alice@example.org>", created: 1_600_000_000 };
+        a.identityKey = { fingerprint, userId: "Alice <alice@example.org>", created: "2020-09-13T12:26:40.000Z" };
         return { fingerprint, alreadyPresent };
       },
       async addCollectedKeys(keys) {

@@ -15,7 +15,7 @@ import { fakeOpenPGP, flush, hostError, makeGetMessage } from "../test-support/f
 const getMessage = makeGetMessage();
 const EXPORTED = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nexported-by-thunderbird\n-----END PGP PRIVATE KEY BLOCK-----\n";
 const ONE_TIME = "one-time-passphrase-0123456789";
-const TB_KEY = { fingerprint: KEY_FINGERPRINT, userId: "Alice <alice@example.org>", created: 1_600_000_000 };
+const TB_KEY = { fingerprint: KEY_FINGERPRINT, userId: "Alice <alice@example.org>", created: "2020-09-13T12:26:40.000Z" };
 const OTHER_FPR = "FEDCBA9876543210FEDCBA9876543210FEDCBA98";
 const CONFIGURED = { [STORAGE_PREFIX + A]: { ...SETTINGS, configured: true, joined: true } };
 
@@ -52,6 +52,7 @@ test("share: the identity's key is on the card; one click exports it and calls a
   assert.deepEqual(ctx.acc().accountKey, { fingerprint: KEY_FINGERPRINT });
   assert.deepEqual(opStatus(ctx.acc(), "keyShare"), { kind: "notice", key: "noticeKeyShared", subs: ["1"] });
   assert.deepEqual(keyCard(ctx.acc()).install, { kind: "installed", fingerprint: KEY_FINGERPRINT }, "this device's Thunderbird has it");
+  assert.deepEqual(keyCard(ctx.acc()).share, { kind: "shared" }, "the account key now: nothing more to share");
   assertNowhere(ctx, ONE_TIME, reply);
   assertNowhere(ctx, "exported-by-thunderbird", reply);
 });

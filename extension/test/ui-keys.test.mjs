@@ -29,8 +29,8 @@ const saved = (id) => ({ [STORAGE_PREFIX + id]: { ...SETTINGS, configured: true,
 // Work: Thunderbird has a key for the identity. Second: another key, to be replaced by the
 // account key. Plain: Thunderbird's OpenPGP does not know the account (no_account).
 const TB = {
-  [A]: { identityKey: { fingerprint: KEY_FINGERPRINT, userId: "Alice <alice@example.org>", created: 1_600_000_000 }, export: { armored: EXPORTED, passphrase: ONE_TIME } },
-  account5: { identityKey: { fingerprint: OTHER_FPR, userId: "Alice (old)", created: 1_500_000_000 }, install: KEY_FINGERPRINT },
+  [A]: { identityKey: { fingerprint: KEY_FINGERPRINT, userId: "Alice <alice@example.org>", created: "2020-09-13T12:26:40.000Z" }, export: { armored: EXPORTED, passphrase: ONE_TIME } },
+  account5: { identityKey: { fingerprint: OTHER_FPR, userId: "Alice (old)", created: "2017-07-14T02:40:00.000Z" }, install: KEY_FINGERPRINT },
 };
 
 let doc;
@@ -78,6 +78,7 @@ test("Thunderbird's key for the identity: fingerprint, user ID, created and one 
   assert.equal(text(work, "[data-op-status=keyShare]"), getMessage("noticeKeyShared", ["0"]));
   assert.equal(text(work, "[data-role=install-text]"), getMessage("keyInstalledText", [GROUPED, "alice@example.org"]));
   assert.equal(visible($(work, "[data-action=keyInstall]")), false, "already Thunderbird's key: no button");
+  assert.equal(visible($(work, "[data-role=key-share]")), false, "shared: the account key now, no button");
   assertNoSecretInPage();
 });
 
@@ -107,6 +108,7 @@ test("a device that holds the account key: its fingerprint and “Install in Thu
   assert.equal(text(second, "[data-op-status=keyInstall]"), getMessage("noticeKeyInstalled", [GROUPED]));
   assert.equal(text(second, "[data-role=install-text]"), getMessage("keyInstalledText", [GROUPED, "alice@example.org"]));
   assert.equal(visible($(second, "[data-action=keyInstall]")), false);
+  assert.equal(visible($(second, "[data-role=key-share]")), false, "nothing to share back");
   assertNoSecretInPage();
 });
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from devtools.dovecot import DovecotServer, ImapUser
+from tests.e2e.thunderbird_openpgp import keys_in
 from tests.imap_inspect import connect, folders, messages
 
 if TYPE_CHECKING:  # the harness needs marionette-driver, which only `make e2e` installs
@@ -336,7 +337,9 @@ def test_6_key_update_is_pushed(
     laptop.screenshot("key-entered")
     laptop.click(button="Store correspondent key")
     laptop.wait_text("Stored; sent to 1 device(s).")
-    row = f"{addr} Yes (mutual) {keydata[:16]}"
+    (fingerprint,) = keys_in(base64.b64decode(keydata))
+    grouped = " ".join(re.findall(".{4}", fingerprint))
+    row = f"{addr} Yes (mutual) {grouped}"
     assert any(r.startswith(row) for r in keyring_rows(laptop)), keyring_rows(laptop)
     laptop.screenshot("key-stored")
 

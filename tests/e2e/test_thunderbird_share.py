@@ -119,8 +119,9 @@ def test_share_install_and_collected_keys_between_two_thunderbirds(
     desktop_id = one_click(desktop, imap_server)
 
     # --- laptop: the card shows Thunderbird's key; one click shares it ------------------
+    today = datetime.now(UTC).date().isoformat()  # Thunderbird made the key just now
     laptop.wait_text(
-        grouped(fingerprint), f"E2E Tester <{email}>", "Share this key with my devices"
+        grouped(fingerprint), f"E2E Tester <{email}>", today, "Share this key with my devices"
     )
     laptop.screenshot("key-offered")
     laptop.click(button="Share this key with my devices")
@@ -128,6 +129,7 @@ def test_share_install_and_collected_keys_between_two_thunderbirds(
         "Shared: 0 paired devices get the key.",
         f"Thunderbird already uses the account key {grouped(fingerprint)} for {email}.",
     )
+    assert "Share this key with my devices" not in laptop.text(), "shared: nothing more to share"
     laptop.screenshot("key-shared")
 
     # --- pair through the page (the key travels in the pairing payload) ------------------
@@ -157,6 +159,7 @@ def test_share_install_and_collected_keys_between_two_thunderbirds(
         f"Installed in Thunderbird: {grouped(fingerprint)} is now this account's key.",
         f"Thunderbird already uses the account key {grouped(fingerprint)} for {email}.",
     )
+    assert "Share this key with my devices" not in desktop.text(), "nothing to share back"
     desktop.screenshot("installed")
     # Thunderbird's keyring files hold the secret key with that fingerprint, accepted as
     # the user's own, set for the identity.

@@ -16,14 +16,14 @@ export function openpgpError(reason) {
   return { reason: known, code: null, text: "", key: openpgpReasonKey(known), subs: [], data: {} };
 }
 
-/** Only the public facts of an identityKey answer: {available, key: {fingerprint, userId, created} | null, reason?}. */
+/** Only the public facts of an identityKey answer: {available, key: {fingerprint, userId, created (ISO 8601)} | null, reason?}. */
 export function sanitizeIdentityKey(answer) {
   if (!answer || !answer.available) return { available: false, reason: (answer && answer.reason) || "failed" };
   const key = answer.key;
   if (!key || typeof key.fingerprint !== "string") return { available: true, key: null };
   return {
     available: true,
-    key: { fingerprint: key.fingerprint, userId: String(key.userId ?? ""), created: Number(key.created) || null },
+    key: { fingerprint: key.fingerprint, userId: String(key.userId ?? ""), created: String(key.created ?? "") },
   };
 }
 
@@ -41,10 +41,16 @@ export function groupedFingerprint(fingerprint) {
     .replace(/(.{4})(?=.)/g, "$1 ");
 }
 
+/** YYYY-MM-DD of an ISO 8601 time, or "" when it is not one. */
+export function isoDay(iso) {
+  return /^\d{4}-\d{2}-\d{2}/.test(String(iso ?? "")) ? String(iso).slice(0, 10) : "";
+}
+
 /**
  * What the keys card offers, from the state (no secret):
- * - share: {kind: "loading"} | {kind: "offer", key} (Thunderbird has a key for the identity) |
- *   {kind: "none"} (it has none) | {kind: "unavailable", reason}
+ * - share: {kind: "loading"} | {kind: "offer", key} (Thunderbird has a key for the identity
+ *   that is not the account key sma-host holds) | {kind: "shared"} (it is: nothing to share)
+ *   | {kind: "none"} (it has none) | {kind: "unavailable", reason}
  * - install: {kind: "none"} (no account key here, or it cannot be installed) |
  *   {kind: "offer", fingerprint} | {kind: "installed", fingerprint} (the identity uses it)
  * - manual: the paste and file paths are the way (the Experiment cannot help), and why.
@@ -55,6 +61,7 @@ export function keyCard(account) {
   let share;
   if (!identity) share = { kind: "loading" };
   else if (!identity.available) share = { kind: "unavailable", reason: identity.reason };
+  else if (identity.key && sameFingerprint(identity.key.fingerprint, held)) share = { kind: "shared" };
   else if (identity.key) share = { kind: "offer", key: identity.key };
   else share = { kind: "none" };
   let install = { kind: "none" };
