@@ -19,7 +19,7 @@ skipped, so nothing in an APPENDed message is ever taken for a command. Lines wi
 than two tokens are no commands: ``DONE`` ending IDLE, AUTHENTICATE responses. After
 STARTTLS or COMPRESS the connection is no longer parsed (its stream becomes binary).
 
-Faults: hold_response_to() stops delivering the server's replies on the connection that
+Faults: stall_all() silences every current connection. hold_response_to() stops delivering the server's replies on the connection that
 sent a chosen command (the server did get and process it), cut_held() then drops that
 connection on both sides, so "the server applied it but the client never learnt". And
 cut_all() drops every connection, like a network failure.
@@ -388,6 +388,16 @@ class ImapProxy:
         with self._cond:
             conns = [c for c in self._conns if c.holding]
         self._cut(conns)
+
+    def stall_all(self) -> None:
+        """From now on nothing the server sends on the current connections reaches the
+        client, and nothing closes them: a server (or a path to it) gone silent. New
+        connections work."""
+        with self._cond:
+            conns = list(self._conns)
+        for conn in conns:
+            with conn.lock:
+                conn.holding = True
 
     def cut_all(self) -> None:
         """Abruptly close every proxied connection (a network drop); new ones still work."""

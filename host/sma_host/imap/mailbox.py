@@ -19,6 +19,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 from imapclient.response_parser import parse_fetch_response
 from imapclient.util import to_unicode
 
+from ..config import CONFIG
 from ..errors import AuthFailed, ConnectionFailed, MailboxError, TlsFailed, TokenRefused
 from ..protocol.folders import Namespace
 from ..protocol.uidset import uid_set
@@ -26,8 +27,12 @@ from .errors import leaves_connection_usable, map_imap_errors
 
 log = logging.getLogger(__name__)
 
+#: Connecting, the greeting and the TLS handshake (imapclient's connect timeout covers
+#: all three).
 CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 60.0
+#: No answer for this long while one is owed: the server stalled or the network dropped
+#: the connection silently. Raised as ``connection_failed`` and recovered from like a reset.
+READ_TIMEOUT = CONFIG.stall_s
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 
 

@@ -32,6 +32,12 @@ IDLE_TICK_S = 0.5
 #: NOOP interval while a pairing is live.
 FAST_POLL_S = 0.05
 MAX_BACKOFF_S = 60.0
+#: TCP keepalive on the watcher's socket: an IDLE connection the network dropped without a
+#: word is found dead after about KEEPALIVE_IDLE_S + KEEPALIVE_COUNT × KEEPALIVE_INTERVAL_S
+#: (90 s), instead of at the next IDLE renewal.
+KEEPALIVE_IDLE_S = 60
+KEEPALIVE_INTERVAL_S = 10
+KEEPALIVE_COUNT = 3
 
 
 class InboxWatcher:
@@ -85,7 +91,10 @@ class InboxWatcher:
         lost = False
         while not self._stop.is_set():
             try:
-                self._mailbox = Mailbox.connect(self._settings, read_timeout=IDLE_RENEW_S + 60)
+                # The read timeout bounds each command's answer only (IDLE waits in ticks):
+                # the default stall bound, not the IDLE renewal, is the right margin.
+                self._mailbox = Mailbox.connect(self._settings)
+                _keep_alive(self._mailbox.socket())
                 self._folder = self._mailbox.namespace.inbox_folder(self._muaa_id)
                 if not self._mailbox.folder_exists(self._folder):
                     self._on_gone()
@@ -162,6 +171,17 @@ class InboxWatcher:
                 # EXISTS to the NOOPs that follow. Renewing: the sync it triggers also
                 # keeps the heartbeat going when nothing else happens.
                 self._on_messages()
+
+
+def _keep_alive(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE_S),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        if hasattr(socket, option):  # Linux, and recent macOS and Windows
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def _has_messages(responses: list[tuple[Any, ...]]) -> bool:

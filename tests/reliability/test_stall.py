@@ -1,0 +1,45 @@
+"""A server that goes silent without closing anything (a stalled process, or a network
+that drops packets) is found out by the read timeout and left for a fresh connection."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from devtools.imap_proxy import ImapProxy
+from tests.contract.test_delivery import through
+from tests.contract.test_keys import ACCOUNT, call, entry
+from tests.reliability.helpers import addrs_of, assert_converged, wait_until
+
+STALL_S = 2  # SMA_HOST_STALL_S for the stalled host; the default is 30
+
+
+@pytest.fixture
+def proxy(dovecot) -> Iterator[ImapProxy]:  # type: ignore[no-untyped-def]
+    with ImapProxy(dovecot.host, dovecot.port) as running:
+        yield running
+
+
+def test_a_stalled_connection_is_replaced_and_the_put_delivered(spawn_host, account, proxy) -> None:  # type: ignore[no-untyped-def]
+    env = {"SMA_HOST_PUSH": "off", "SMA_HOST_STALL_S": str(STALL_S)}
+    a = spawn_host(f"{account.user.name}-a", env=env)
+    b = spawn_host(f"{account.user.name}-b")
+    a.call("account.configure", through(proxy, account, "a"))
+    b.call("account.configure", account.configure_params(ACCOUNT, device_name="b"))
+    a_id = call(a, "sma.join")["muaa_id"]
+    call(b, "sma.join")
+    request = call(b, "pair.request", to=a_id)
+    call(a, "sma.sync")
+    call(a, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    b.wait_notification("pair.completed")
+    call(a, "sma.sync")
+    proxy.stall_all()  # A's connection goes silent; new connections still work
+    started = time.monotonic()
+    put = {"account": ACCOUNT, "peers": [entry("quiet@example.net", 3, b"q" * 32)]}
+    a.call("keys.put", put, timeout=25)
+    # One stall bound for the silent APPEND, then a fresh connection sends it.
+    assert time.monotonic() - started < STALL_S + 10
+    wait_until(lambda: addrs_of(b) == {"quiet@example.net"}, 20, "the put after the stall")
+    assert_converged(account, a, b, {"quiet@example.net"})
