@@ -198,6 +198,11 @@ class ImapProxy:
             raise ValueError(f"cut_at cuts {MODES[1:]}: use hold_response_to to hold")
         return self._arm(command, nth, mode)
 
+    def disarm(self) -> None:
+        """Forget every hold and cut armed that has not fired yet."""
+        with self._cond:
+            self._armed.clear()
+
     def cut_held(self) -> None:
         """Close every connection whose replies are held, on both sides, without ever
         delivering what was held; returns once they are closed. Holds armed but not yet
