@@ -3,28 +3,13 @@ was committed and its internal retry finished the job."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from devtools.imap_proxy import ImapProxy
 from tests.contract.test_delivery import paired_pair, through
 from tests.contract.test_keys import ACCOUNT, call, entry, keyring
 
 
-@pytest.fixture
-def proxy(dovecot) -> Iterator[ImapProxy]:  # type: ignore[no-untyped-def]
-    with ImapProxy(dovecot.host, dovecot.port) as running:
-        yield running
-
-
 def test_sync_counts_the_batch_the_dropped_attempt_committed(spawn_host, account, proxy) -> None:  # type: ignore[no-untyped-def]
-    a, _, b, _ = paired_pair(
-        spawn_host,
-        account,
-        account.configure_params(ACCOUNT, device_name="a"),
-        through(proxy, account, "b"),
-    )
+    a_params = account.configure_params(ACCOUNT, device_name="a")
+    a, _, b, _ = paired_pair(spawn_host, account, a_params, through(proxy, account, "b"))
     for i in range(9):
         call(a, "keys.put", peers=[entry(f"n{i}@example.net", 10 + i, bytes([i]) * 32)])
     # The batch is committed before its messages are deleted: cut the connection there.

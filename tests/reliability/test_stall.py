@@ -4,22 +4,12 @@ that drops packets) is found out by the read timeout and left for a fresh connec
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
-
-from devtools.imap_proxy import ImapProxy
 from tests.contract.test_delivery import through
 from tests.contract.test_keys import ACCOUNT, call, entry
 from tests.reliability.helpers import addrs_of, assert_converged, wait_until
 
 STALL_S = 2  # SMA_HOST_STALL_S for the stalled host; the default is 30
-
-
-@pytest.fixture
-def proxy(dovecot) -> Iterator[ImapProxy]:  # type: ignore[no-untyped-def]
-    with ImapProxy(dovecot.host, dovecot.port) as running:
-        yield running
 
 
 def test_a_stalled_connection_is_replaced_and_the_put_delivered(spawn_host, account, proxy) -> None:  # type: ignore[no-untyped-def]
