@@ -12,6 +12,8 @@ runs ``python -m devtools.campaign --long``, prints the summary table and writes
 - ``kill -9 keys.put``: A is killed at a seeded random moment after sending a put and
   started again on the same data dir; ``PRAGMA integrity_check`` must say ok, and an
   acknowledged put must arrive.
+- ``stall``: A's connection goes silent before a put; ``slow link``: the server's bytes
+  reach A 10 ms apart during a put and the syncs that follow.
 - ``restart``: push on both sides, Dovecot killed and started again on the same ports
   during a stream of puts (one per 0.5 s); nobody syncs by hand. Lost: an entry B lacks
   75 s after the last put; doubled: an address B announced in two ``keys.changed``.
@@ -24,6 +26,7 @@ processed more key updates than A sent.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sqlite3
 import sys
@@ -34,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from bench.scenarios import (
     ACCOUNT,
@@ -50,6 +54,9 @@ from devtools.host_process import HostProcess, RpcError
 from devtools.imap_proxy import ImapProxy
 
 MODES = ("before_reply", "after_reply")
+#: ``SMA_HOST_STALL_S`` of every host the campaign starts (the default 30 s would make the
+#: stall case slow); loopback answers in milliseconds, so it is no false alarm.
+STALL_S = "3"
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 
 
@@ -168,6 +175,32 @@ def cut_sync(bench: Bench, rng: random.Random, rounds: int) -> Tally:
     return tally
 
 
+def stall_put(bench: Bench, rng: random.Random, rounds: int) -> Tally:
+    """A's connection goes silent (``stall_all``) before each put: the put's APPEND waits
+    one stall bound (``STALL_S``), then a fresh connection sends it."""
+    tally = Tally()
+    with paired(bench, a_via=True) as pair:
+        for index in range(rounds * 2):
+            pair.proxy.stall_all()
+            pair.put(f"stall-{index}@example.net")
+            pair.settle(tally, f"stalled server during keys.put {index}")
+    return tally
+
+
+def slow_link(bench: Bench, rng: random.Random, rounds: int) -> Tally:
+    """The server's bytes reach A one at a time, 10 ms apart, for a put and a sync."""
+    tally = Tally()
+    with paired(bench, a_via=True) as pair:
+        for index in range(rounds):
+            pair.proxy.slow_s = 0.01
+            try:
+                pair.put(f"slow-{index}@example.net")
+                pair.settle(tally, f"slow link during keys.put and sync {index}", timeout=60)
+            finally:
+                pair.proxy.slow_s = 0.0
+    return tally
+
+
 def integrity(host: HostProcess) -> str:
     db = sqlite3.connect(host.data_dir / "sma-host.sqlite3")
     try:
@@ -251,6 +284,8 @@ CASES: dict[str, Callable[[Bench, random.Random, int], Tally]] = {
     "cut at every command boundary of sma.sync": cut_sync,
     "kill -9 during keys.put (integrity_check)": kill_put,
     "Dovecot restart during a stream of puts, push on": restart_push,
+    "stalled server during keys.put": stall_put,
+    "slow link (10 ms per byte) during keys.put and sync": slow_link,
 }
 
 
@@ -259,7 +294,11 @@ def run(seed: int, scale: int, budget_s: float) -> dict[str, Tally]:
     rng = random.Random(seed)
     results: dict[str, Tally] = {}
     started = time.monotonic()
-    with DovecotServer([]) as server, tempfile.TemporaryDirectory(prefix="sma-fuzz-") as tmp:
+    with (
+        patch.dict(os.environ, {"SMA_HOST_STALL_S": STALL_S}),  # hosts inherit it
+        DovecotServer([]) as server,
+        tempfile.TemporaryDirectory(prefix="sma-fuzz-") as tmp,
+    ):
         bench = Bench(Plan.tiny(448), server, Path(tmp))
         try:
             for name, case in CASES.items():
@@ -312,8 +351,6 @@ def _report(summary: str, seed: int, seconds: float, failures: list[str]) -> str
 
 
 def _cpus() -> int:
-    import os
-
     return os.cpu_count() or 1
 
 
