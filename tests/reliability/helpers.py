@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from devtools.host_process import HostProcess
-from tests.contract.test_keys import keyring
+from tests.contract.test_keys import call, keyring
 from tests.imap_inspect import connect, messages
 
 
@@ -58,3 +58,13 @@ def assert_converged(
     with connect(account.server, account.user) as client:
         for folder in (f for _f, _d, f in client.list_folders() if f.startswith("_Autocrypt_SMA_")):
             assert messages(client, folder) == {}, f"{folder} still holds messages"
+
+
+def pair_with_syncing(a: HostProcess, a_id: str, b: HostProcess) -> None:
+    """Pair B (push on) with A (push off: A syncs by hand). B's confirmation may still be
+    on its way when B says it is paired, so A syncs until it has paired too."""
+    request = call(b, "pair.request", to=a_id)
+    call(a, "sma.sync")
+    call(a, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    b.wait_notification("pair.completed")
+    wait_until(lambda: call(a, "sma.sync")["paired"] == 1, 20, "A pairs", step=0.2)

@@ -7,7 +7,7 @@ import time
 
 from tests.contract.test_delivery import through
 from tests.contract.test_keys import ACCOUNT, call, entry
-from tests.reliability.helpers import addrs_of, assert_converged, wait_until
+from tests.reliability.helpers import addrs_of, assert_converged, pair_with_syncing, wait_until
 
 STALL_S = 2  # SMA_HOST_STALL_S for the stalled host; the default is 30
 
@@ -20,11 +20,7 @@ def test_a_stalled_connection_is_replaced_and_the_put_delivered(spawn_host, acco
     b.call("account.configure", account.configure_params(ACCOUNT, device_name="b"))
     a_id = call(a, "sma.join")["muaa_id"]
     call(b, "sma.join")
-    request = call(b, "pair.request", to=a_id)
-    call(a, "sma.sync")
-    call(a, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
-    b.wait_notification("pair.completed")
-    call(a, "sma.sync")
+    pair_with_syncing(a, a_id, b)
     proxy.stall_all()  # A's connection goes silent; new connections still work
     started = time.monotonic()
     put = {"account": ACCOUNT, "peers": [entry("quiet@example.net", 3, b"q" * 32)]}
