@@ -11,15 +11,15 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .protocol.crypto import Identity
-from .protocol.keyring import PeerEntry, entry_from_json
 from .protocol.pairing_states import Attempt
+from .store_keys import KeyTables
 
 DB_NAME = "sma-host.sqlite3"
 
@@ -120,6 +120,21 @@ _MIGRATIONS: list[str] = [
     );
     ALTER TABLE membership ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: fingerprints (NULL: not computed yet), the account key's date, the INBOX scan
+    """
+    ALTER TABLE keyring ADD COLUMN fingerprint TEXT;
+    ALTER TABLE account_key ADD COLUMN set_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE account_key ADD COLUMN fingerprint TEXT;
+    CREATE TABLE inbox_scan (
+        account      TEXT PRIMARY KEY REFERENCES account(account) ON DELETE CASCADE,
+        uidvalidity  INTEGER NOT NULL,
+        last_uid     INTEGER NOT NULL
+    );
+    """,
+    # 5: the one-time passphrase that protects an account key exported by Thunderbird
+    """
+    ALTER TABLE account_key ADD COLUMN passphrase TEXT;
+    """,
 ]
 
 
@@ -175,7 +190,7 @@ class OutboxItem:
     message: bytes
 
 
-class Store:
+class Store(KeyTables):
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
@@ -435,19 +450,6 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
 
-    # the account's Autocrypt secret key (opaque armored text)
-
-    def set_account_key(self, account: str, armored: str) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO account_key VALUES (?, ?)", (account, armored))
-
-    def account_key(self, account: str) -> str | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT armored FROM account_key WHERE account = ?", (account,)
-            ).fetchone()
-        return row[0] if row else None
-
     def set_removed(self, account: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE membership SET removed = 1 WHERE account = ?", (account,))
@@ -475,31 +477,3 @@ class Store:
             db.execute("DELETE FROM outbox WHERE account = ? AND recipient = ?", (account, muaa_id))
             db.execute("DELETE FROM device WHERE account = ? AND muaa_id = ?", (account, muaa_id))
             return gone > 0
-
-    # the keyring
-
-    def keyring(self, account: str, addrs: Iterable[str] | None = None) -> dict[str, PeerEntry]:
-        with self._lock:
-            if addrs is None:
-                rows = self._db.execute(
-                    "SELECT entry FROM keyring WHERE account = ? ORDER BY addr", (account,)
-                ).fetchall()
-            else:
-                wanted = sorted(set(addrs))
-                rows = []
-                for start in range(0, len(wanted), 500):
-                    chunk = wanted[start : start + 500]
-                    rows += self._db.execute(
-                        f"SELECT entry FROM keyring WHERE account = ? AND addr IN"
-                        f" ({','.join('?' * len(chunk))})",
-                        (account, *chunk),
-                    ).fetchall()
-        entries = [entry_from_json(json.loads(row[0])) for row in rows]
-        return {e.addr: e for e in entries}
-
-    def put_keyring(self, account: str, entries: Iterable[PeerEntry]) -> None:
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO keyring VALUES (?, ?, ?)",
-                [(account, e.addr, json.dumps(e.to_json())) for e in entries],
-            )
