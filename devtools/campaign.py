@@ -95,7 +95,7 @@ class Pair:
         self.sent += 1
         self.expected.add(addr)
         result: dict[str, Any] = call(
-            self.a, "keys.put", peers=[entry(addr, 1 + self.sent, keydata(32))]
+            self.a, "keys.put", peers=[entry(addr, 1 + self.sent, keydata())]
         )
         return result
 
@@ -219,7 +219,7 @@ def kill_put(bench: Bench, rng: random.Random, kills: int) -> Tally:
                 "jsonrpc": "2.0",
                 "id": f"put-{index}",
                 "method": "keys.put",
-                "params": {"account": ACCOUNT, "peers": [entry(addr, 1 + pair.sent, keydata(32))]},
+                "params": {"account": ACCOUNT, "peers": [entry(addr, 1 + pair.sent, keydata())]},
             }
             pair.a.send(request)
             time.sleep(rng.uniform(0.0, 0.05))
@@ -265,7 +265,7 @@ def restart_push(bench: Bench, rng: random.Random, rounds: int) -> Tally:
                 if i == up_at:
                     bench.server.up()
                 addr = f"r{round_}-{i}@example.net"
-                call(a, "keys.put", peers=[entry(addr, 1 + i, keydata(32))])
+                call(a, "keys.put", peers=[entry(addr, 1 + i, keydata())])
                 put.add(addr)
                 time.sleep(0.5)
             if not bench.server.running:
