@@ -100,30 +100,46 @@ class Announcements:
         self, session: AccountSession, mailbox: Mailbox, membership: Membership | None
     ) -> announce.Digest:
         """Every valid announcement, judged against the keys of the devices we trust."""
+        return self._read(session, mailbox, membership)[0]
+
+    def _read(
+        self, session: AccountSession, mailbox: Mailbox, membership: Membership | None
+    ) -> tuple[announce.Digest, list[int]]:
+        """``read``, and the UIDs of junk: what no SMA version can read (§13.1)."""
         folder = mailbox.namespace.announcement_folder()
         mailbox.select(folder, readonly=True)
         fetched = mailbox.fetch_all(max_size=announce.MAX_MESSAGE_BYTES)
         parsed: list[tuple[int, announce.Announcement]] = []
+        junk = list(fetched.oversize)
         dropped = len(fetched.oversize)
         for uid, raw in fetched.messages:
             try:
-                parsed.append(
-                    (uid, announce.decode(envelope.parse_message(raw), session.settings.email))
-                )
+                sma = envelope.parse_message(raw)
+            except envelope.UnsupportedVersion:
+                dropped += 1  # another version's: a newer device may read it
+                continue
             except envelope.MalformedMessage:
                 dropped += 1
+                junk.append(uid)
+                continue
+            try:
+                parsed.append((uid, announce.decode(sma, session.settings.email)))
+            except envelope.MalformedMessage:
+                dropped += 1  # an SMA message, only not an announcement we can use: kept
         if dropped:
             log.info("account %s: ignored %d malformed announcement(s)", session.account, dropped)
         mailbox.unselect()
         trusted = {p.muaa_id: p.sign_key for p in self.store.peers(session.account)}
         if membership:
             trusted[membership.muaa_id] = membership.identity.sign_public
-        return announce.digest(parsed, membership.muaa_id if membership else None, trusted)
+        digest = announce.digest(parsed, membership.muaa_id if membership else None, trusted)
+        return digest, junk
 
     def announce(self, joined: Account, mailbox: Mailbox) -> None:
-        """Keep exactly one fresh announcement of ours: append the new one, then delete the old."""
+        """Keep exactly one fresh announcement of ours: append the new one, then delete the
+        old one, and the junk no SMA version can read."""
         session, membership = joined.session, joined.membership
-        digest = self.read(session, mailbox, membership)
+        digest, junk = self._read(session, mailbox, membership)
         mine = digest.devices.get(membership.muaa_id)
         now = self.now()
         fresh = (
@@ -131,7 +147,8 @@ class Announcements:
             and mine.name == session.settings.device_name
             and now - mine.last_seen < HEARTBEAT_S
         )
-        stale = list(digest.own_stale_uids)
+        # Junk goes with our stale announcements, in the same deletion (§13.1).
+        stale = list(digest.own_stale_uids) + junk
         if not fresh:
             ann = announce.Announcement(
                 muaa_id=membership.muaa_id,

@@ -7,6 +7,7 @@ savepoint, so a message that fails leaves no half-applied trace and is dropped.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,22 +52,21 @@ class Inbox:
     def sync(self, params: dict[str, Any]) -> dict[str, Any]:
         """``sma.sync``."""
         joined = self.sessions.joined(params["account"], allow_removed=True)
-        return retry_once_on_lost_connection(joined.session, lambda: self._sync(joined))
+        return self._sync_with_retry(joined)
 
     def background_sync(self, account: str) -> None:
         """A sync that push asked for: failures are logged, never raised."""
         membership = self.store.membership(account)
         if membership is None or membership.removed:
             return
-        joined = Account(self.sessions.get(account), membership)
         try:
-            retry_once_on_lost_connection(joined.session, lambda: self._sync(joined))
+            self._sync_with_retry(Account(self.sessions.get(account), membership))
         except HostError as exc:
             log.info("account %s: background sync failed: %s", account, exc.reason)
 
-    def _sync(self, joined: Account) -> dict[str, Any]:
-        """Costs one STATUS when nothing waits and nothing is queued."""
-        account, session, membership = joined.name, joined.session, joined.membership
+    def _sync_with_retry(self, joined: Account) -> dict[str, Any]:
+        """A sync, once more on a fresh connection if the first one dropped. Both attempts
+        add to one summary: what the first committed before the drop was applied too."""
         summary: dict[str, Any] = {
             "processed": 0,
             "dropped": 0,
@@ -74,10 +74,18 @@ class Inbox:
             "pairing_failed": 0,
             "sent": 0,
             "keys_changed": 0,
-            "removed": membership.removed,
+            "removed": joined.membership.removed,
         }
+        changed: set[str] = set()
+        retry_once_on_lost_connection(joined.session, lambda: self._sync(joined, summary, changed))
+        return summary
+
+    def _sync(self, joined: Account, summary: dict[str, Any], changed: set[str]) -> None:
+        """Costs one STATUS when nothing waits and nothing is queued. Counts into
+        ``summary`` only what was committed, so that a retry can go on counting."""
+        account, session, membership = joined.name, joined.session, joined.membership
         if membership.removed:
-            return summary
+            return
         # Fresh enough by construction: a dead connection is caught by the caller's retry.
         mailbox = self.sessions.mailbox(session, check=False)
         self.expire_pairings(account)
@@ -90,8 +98,7 @@ class Inbox:
                 raise
             self.this_device_removed(joined, None)
             summary["removed"] = True
-            return summary
-        changed: set[str] = set()
+            return
         more = waiting > 0
         while more:
             mailbox.select(inbox)
@@ -99,15 +106,18 @@ class Inbox:
             more = fetched.more
             handled = [uid for uid, _ in fetched.messages] + fetched.oversize
             batch_changed: set[str] = set()
+            outcomes: Counter[str] = Counter(dropped=len(fetched.oversize))
             with self.store.transaction():
                 # drain(): each body is freed once processed, not kept to the batch's end.
                 for _uid, raw in fetched.drain():
-                    outcome = self._process(joined, raw, batch_changed)
-                    summary[outcome] = summary.get(outcome, 0) + 1
-            # Told right after the commit: a failure further on must not lose the news.
+                    outcomes[self._process(joined, raw, batch_changed)] += 1
+            # Told and counted right after the commit: a failure further on (a dropped
+            # connection, then the retry) must not lose the news.
             self.notifier.keys_changed(account, batch_changed)
             changed |= batch_changed
-            summary["dropped"] += len(fetched.oversize)
+            for outcome, count in outcomes.items():
+                summary[outcome] = summary.get(outcome, 0) + count
+            summary["keys_changed"] = len(changed)
             # Everything fetched is handled (applied or refused) and committed: delete it.
             mailbox.delete_messages(handled)
             mailbox.unselect()
@@ -115,7 +125,6 @@ class Inbox:
             if now_member is None or now_member.removed:  # told we were removed
                 break
         summary["sent"] += self.outbox.flush(session, mailbox)
-        summary["keys_changed"] = len(changed)
         self.announcements.check(session, mailbox)
         current = self.store.membership(account)
         if current is not None and not current.removed:
@@ -124,7 +133,6 @@ class Inbox:
         else:
             summary["removed"] = True
         self.push.update_live(account)
-        return summary
 
     def _process(self, joined: Account, raw: bytes, changed: set[str]) -> str:
         """Apply one inbox message; returns the summary key it counts under."""
