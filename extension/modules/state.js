@@ -52,6 +52,7 @@ export {
   keyCard,
   openpgpError,
   openpgpReasonKey,
+  removedKeyNotice,
   sameFingerprint,
 } from "./state/openpgp.js";
 export { accountSummary, hostStatusMessage } from "./state/summary.js";

@@ -1,6 +1,14 @@
 // The "Your devices" card: membership (join, sync, refresh, leave), this device, the other devices and removing one.
 
-import { anyTargetStatus, devicesOf, isJoined, isPending, lastSeenText, smaHint } from "../modules/state.js";
+import {
+  anyTargetStatus,
+  devicesOf,
+  isJoined,
+  isPending,
+  lastSeenText,
+  removedKeyNotice,
+  smaHint,
+} from "../modules/state.js";
 import { q, setText, show } from "./dom.js";
 import { msg, page, renderStatus, send } from "./page.js";
 
@@ -93,6 +101,10 @@ export function renderDevicesCard(view, account, now) {
   } else {
     setText(q(root, "[data-role=self]"), msg(removed ? "selfRemoved" : "selfNotJoined"));
   }
+  const keyNotice = removedKeyNotice(account);
+  const keyLine = q(root, "[data-role=removed-key]");
+  show(keyLine, Boolean(keyNotice));
+  setText(keyLine, keyNotice ? msg(keyNotice.key, keyNotice.subs) : "");
   renderOtherDevices(view, account, now);
 }
 

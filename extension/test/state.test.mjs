@@ -13,6 +13,7 @@ import {
   hostStatusMessage,
   incomingMessage,
   initialState,
+  removedKeyNotice,
   isJoined,
   isValidPairingCode,
   keyFileName,
@@ -453,4 +454,24 @@ test("every message key the state functions produce exists", () => {
     "smaJoined",
   ];
   for (const key of keys) assert.ok(messages[key], key);
+});
+
+test("a removed device says whether Thunderbird still uses the account key the host forgot", () => {
+  const FPR = "AAAA1111BBBB2222CCCC3333DDDD4444EEEE5555";
+  const held = { type: "notification", method: "account_key.changed", params: { account: A, fingerprint: FPR } };
+  const removed = { type: "notification", method: "device.removed", params: { account: A, muaa_id: SELF, self: true, by: PEER } };
+  const tb = (fingerprint) => ({
+    type: "identityKey",
+    account: A,
+    answer: { available: true, key: fingerprint ? { fingerprint, userId: "Alice <a@example.org>", created: "2026-11-01T00:00:00Z" } : null },
+  });
+  let s = apply(withAccount(), start("join"), ok("join", { muaa_id: SELF, created_sma: true }), ok("status", STATUS), held, tb(FPR));
+  assert.equal(removedKeyNotice(s.byId[A]), null, "nothing to say while joined");
+  s = apply(s, removed, ok("keyRead", { armored: null, fingerprint: null, set_at: null }));
+  assert.deepEqual(removedKeyNotice(s.byId[A]), { key: "removedKeyInThunderbird", subs: [FPR] });
+  assert.equal(JSON.stringify(s).includes("PRIVATE KEY"), false);
+  s = reducer(s, tb("FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000"));
+  assert.deepEqual(removedKeyNotice(s.byId[A]), { key: "removedKeyNotInThunderbird", subs: [] });
+  s = reducer(s, { type: "identityKey", account: A, answer: { available: false, reason: "experiment_missing" } });
+  assert.equal(removedKeyNotice(s.byId[A]), null, "without Thunderbird's answer the page says nothing");
 });

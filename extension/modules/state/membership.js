@@ -67,7 +67,10 @@ function markRemoved(account, sma) {
   for (const key of Object.keys(notices)) {
     if (key.startsWith("pairAccept:") || key.startsWith("pairCancel:")) notices = without(notices, key);
   }
-  return { ...account, sma: { ...base, removed: true, muaas }, outgoing: null, incoming: {}, notices };
+  // The host forgets the account key of a removed device; the page still says whether
+  // Thunderbird keeps a copy, so the fingerprint it had is remembered (no key material).
+  const removedKey = (account.accountKey && account.accountKey.fingerprint) || account.removedKey || null;
+  return { ...account, sma: { ...base, removed: true, muaas }, outgoing: null, incoming: {}, notices, removedKey };
 }
 
 // ---- the membership's slice of the reducer -------------------------------------------

@@ -73,6 +73,20 @@ export function keyCard(account) {
   return { share, install, manual };
 }
 
+/**
+ * On a removed device: whether Thunderbird still uses the account key the host held before
+ * the removal (the host has deleted its copy). null when there is nothing to say.
+ */
+export function removedKeyNotice(account) {
+  const fingerprint = account && account.sma && account.sma.removed ? account.removedKey : null;
+  const identity = account && account.identityKey;
+  if (!fingerprint || !identity || !identity.available) return null;
+  if (identity.key && sameFingerprint(identity.key.fingerprint, fingerprint)) {
+    return { key: "removedKeyInThunderbird", subs: [fingerprint] };
+  }
+  return { key: "removedKeyNotInThunderbird", subs: [] };
+}
+
 // ---- the OpenPGP slice of the reducer --------------------------------------------------
 
 /** {type: "identityKey", account, answer}: what Thunderbird's OpenPGP said about the identity's key. */
