@@ -132,6 +132,10 @@ class Host:
                 session.close_mailbox()
             raise
 
+    def has_account(self, account: str) -> bool:
+        """Whether ``account.configure`` ever succeeded for ``account``."""
+        return self.store.load_account(account) is not None
+
     def resume_accounts(self) -> None:
         self.accounts.resume_all()
 
