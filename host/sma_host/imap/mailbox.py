@@ -22,6 +22,7 @@ from ..errors import AuthFailed, ConnectionFailed, TlsFailed, TokenRefused
 from ..protocol.folders import Namespace
 from ..protocol.uidset import uid_set
 from .errors import map_imap_errors
+from .literals import LiteralGuard
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ class Mailbox:
         self._client = client
         self._secret = settings.secret
         self._early_empty_idles = 0
+        self._guard = LiteralGuard(client._imap)
         self.capabilities = [to_unicode(c) for c in client.capabilities()]
         self.namespace = self._read_namespace()
 
@@ -269,7 +271,10 @@ class Mailbox:
         ``max_size`` bytes, at most ``budget`` bytes in all (``more`` says some were left).
 
         Two round trips whatever the count: sizes over the UID range, then bodies over a
-        compact UID set.
+        compact UID set. The sizes only plan the batch: bodies are fetched as partial
+        ranges of ``max_size + 1`` bytes, and what arrives is counted (``LiteralGuard``),
+        so a server that understates sizes delivers no more than the limits; a body that
+        turns out longer than ``max_size`` is oversize, like one announced so.
         """
         with map_imap_errors("fetching messages", self._secret):
             sizes = self._fetch_sizes(since_uid)
@@ -287,9 +292,19 @@ class Mailbox:
                     wanted.append(uid)
                     used += size
             del sizes  # freed before the bodies arrive, not beside them
-            bodies = self._fetch_bodies(wanted) if wanted else {}
-        messages = [(uid, body) for uid in wanted if (body := bodies.pop(uid, None)) is not None]
-        return FetchedMessages(messages, oversize, more)
+            cap = max_size + 1
+            with self._guard.limit(each=cap, total=budget + cap):
+                bodies = self._fetch_bodies(wanted, cap) if wanted else {}
+        messages: list[tuple[int, bytes]] = []
+        for uid in wanted:
+            body = bodies.pop(uid, None)
+            if body is None:
+                continue
+            if len(body) > max_size:  # the size it claimed was a lie
+                oversize.append(uid)
+            else:
+                messages.append((uid, body))
+        return FetchedMessages(messages, sorted(oversize), more)
 
     def _fetch_sizes(self, since_uid: int) -> dict[int, int]:
         """UID → RFC822.SIZE of every message from ``since_uid`` on."""
@@ -309,11 +324,12 @@ class Mailbox:
                         sizes.setdefault(uid, 0)
         return sizes
 
-    def _fetch_bodies(self, uids: list[int]) -> dict[int, bytes]:
-        """UID → whole message for those of ``uids`` the server still has."""
+    def _fetch_bodies(self, uids: list[int], cap: int) -> dict[int, bytes]:
+        """UID → the first ``cap`` bytes of each of ``uids`` the server still has."""
         wanted = set(uids)
         bodies: dict[int, bytes] = {}
-        for response in _responses(self._fetch_raw(uid_set(uids), b"(BODY.PEEK[])")):
+        items = f"(BODY.PEEK[]<0.{cap}>)".encode("ascii")
+        for response in _responses(self._fetch_raw(uid_set(uids), items)):
             first = response[0]
             if len(response) == 2 and response[1] == b")" and isinstance(first, tuple):
                 match = _BODY_RESPONSE.fullmatch(first[0])
@@ -323,7 +339,7 @@ class Mailbox:
                         bodies[uid] = first[1]
                     continue
             for item in parse_fetch_response(response, False, False).values():
-                uid, body = item.get(b"UID"), item.get(b"BODY[]")
+                uid, body = item.get(b"UID"), item.get(b"BODY[]<0>", item.get(b"BODY[]"))
                 if isinstance(uid, int) and uid in wanted and isinstance(body, bytes):
                     bodies[uid] = body
         return bodies
@@ -481,11 +497,11 @@ class Mailbox:
                 self._client.close_folder()
 
 
-#: ``* n FETCH (UID u RFC822.SIZE s)`` and ``* n FETCH (UID u BODY[] {s}`` as imaplib hands
+#: ``* n FETCH (UID u RFC822.SIZE s)`` and ``* n FETCH (UID u BODY[]<0> {s}`` as imaplib hands
 #: them over (without ``* `` and ``FETCH``): what servers send for our two FETCHes. Anything
 #: else goes through imapclient's general parser.
 _SIZE_RESPONSE = re.compile(rb"\d+ \(UID (\d+) RFC822\.SIZE (\d+)\)")
-_BODY_RESPONSE = re.compile(rb"\d+ \(UID (\d+) BODY\[\] \{\d+\}")
+_BODY_RESPONSE = re.compile(rb"\d+ \(UID (\d+) BODY\[\](?:<0>)? \{\d+\}")
 
 
 def _responses(data: list[Any]) -> Iterator[list[Any]]:
