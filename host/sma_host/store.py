@@ -322,8 +322,45 @@ class Store:
         )
         return rows[0] if rows else None
 
-    def pairings(self, account: str) -> list[Attempt]:
-        return self._pairings("WHERE account = ? ORDER BY created, pairing_id", (account,))
+    def pairings(self, account: str, live_only: bool = False) -> list[Attempt]:
+        where = "WHERE account = ?" + (" AND state = 'waiting'" if live_only else "")
+        return self._pairings(where + " ORDER BY created, pairing_id", (account,))
+
+    def count_incoming(self, account: str) -> tuple[int, int]:
+        """(waiting, all) incoming attempts of ``account``: one query, no rows loaded."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FILTER (WHERE state = 'waiting'), COUNT(*) FROM pairing"
+                " WHERE account = ? AND direction = 'incoming'",
+                (account,),
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def drop_oldest_ended_incoming(self, account: str) -> bool:
+        """Make room for a new incoming attempt; False when every one is still waiting."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM pairing WHERE rowid = (SELECT rowid FROM pairing WHERE account = ?"
+                " AND direction = 'incoming' AND state != 'waiting' ORDER BY created LIMIT 1)",
+                (account,),
+            )
+            return cursor.rowcount > 0
+
+    def purge_pairings(self, account: str, now: int, retention: int) -> int:
+        """Ended attempts are stamped when first seen ended (``data.ended_at``) and deleted
+        ``retention`` seconds later; returns how many were deleted."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE pairing SET data = json_object('ended_at', ?) WHERE account = ?"
+                " AND state != 'waiting' AND json_extract(data, '$.ended_at') IS NULL",
+                (now, account),
+            )
+            cursor = db.execute(
+                "DELETE FROM pairing WHERE account = ? AND state != 'waiting'"
+                " AND json_extract(data, '$.ended_at') <= ?",
+                (account, now - retention),
+            )
+            return cursor.rowcount
 
     def _pairings(self, where: str, args: tuple[Any, ...]) -> list[Attempt]:
         with self._lock:

@@ -75,6 +75,7 @@ class Host:
         )
         messages = PairingMessages(store, outbox, notifier, keys, pairings, now)
         members = Membership(store, self.sessions, outbox, notifier, announcements, keys, push, now)
+        self._pairings, self._messages = pairings, messages
         self.inbox = inbox = Inbox(
             store,
             self.sessions,
@@ -94,7 +95,7 @@ class Host:
                 MEMBER_ADD: members.on_member_add,
                 MEMBER_REMOVE: members.on_member_remove,
             },
-            expire_pairings=pairings.expire,
+            expire_pairings=self._before_sync,
             this_device_removed=members.this_device_removed,
             heartbeat=members.heartbeat,
         )
@@ -117,6 +118,11 @@ class Host:
             "keys.put": keys.put_entries,
             "keys.list": keys.list_entries,
         }
+
+    def _before_sync(self, account: str) -> None:
+        """Pairing housekeeping at the start of every sync."""
+        self._pairings.expire(account)
+        self._messages.begin_sync(account)
 
     def _background_sync(self, account: str) -> None:
         self.inbox.background_sync(account)

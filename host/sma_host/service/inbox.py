@@ -24,6 +24,9 @@ from .push import Push
 
 log = logging.getLogger(__name__)
 
+#: Inbox messages applied per transaction (each still in a savepoint of its own).
+COMMIT_EVERY = 32
+
 #: A plain (unsealed) message: its envelope → the summary key it counts under.
 PlainHandler = Callable[[Account, envelope.Envelope], str]
 #: A sealed message from a paired device: (account, sender, payload, changed addresses).
@@ -98,14 +101,29 @@ class Inbox:
             fetched = mailbox.fetch_all(max_size=envelope.MAX_MESSAGE_BYTES)
             more = fetched.more
             handled = [uid for uid, _ in fetched.messages] + fetched.oversize
+            # drain(): each body is freed once processed, not kept to the batch's end.
+            bodies = fetched.drain()
             batch_changed: set[str] = set()
-            with self.store.transaction():
-                # drain(): each body is freed once processed, not kept to the batch's end.
-                for _uid, raw in fetched.drain():
-                    outcome = self._process(joined, raw, batch_changed)
-                    summary[outcome] = summary.get(outcome, 0) + 1
-            # Told right after the commit: a failure further on must not lose the news.
-            self.notifier.keys_changed(account, batch_changed)
+            try:
+                while True:
+                    chunk_changed: set[str] = set()
+                    # A commit every COMMIT_EVERY messages: a batch of hostile messages
+                    # never holds the store (shared by every account) for long.
+                    with self.store.transaction():
+                        count = 0
+                        for _uid, raw in bodies:
+                            outcome = self._process(joined, raw, chunk_changed)
+                            summary[outcome] = summary.get(outcome, 0) + 1
+                            count += 1
+                            if count == COMMIT_EVERY:
+                                break
+                    batch_changed |= chunk_changed  # committed: now it is news
+                    if count < COMMIT_EVERY:
+                        break
+            finally:
+                # Told once per batch, right after its last commit; a failure further on
+                # must not lose what was committed.
+                self.notifier.keys_changed(account, batch_changed)
             changed |= batch_changed
             summary["dropped"] += len(fetched.oversize)
             # Everything fetched is handled (applied or refused) and committed: delete it.
