@@ -9,8 +9,9 @@ The new device N shows a code; the user types it on an existing device E.
 3. ``pair-confirm``  N → E: N's confirmation value.
 
 Every key and confirmation value is derived with HKDF-SHA256 from the SPAKE2 key, salted
-with a hash of the whole transcript (account, pairing id, both ids, both identities, both
-SPAKE2 messages): a server that swaps any of them makes the confirmation fail. SPAKE2
+with a hash of the whole transcript (account, pairing id, both ids, both names, both
+identities, both SPAKE2 messages): a server that swaps or rewrites any of them makes the
+confirmation fail. SPAKE2
 gives an attacker who does not know the code one online guess per attempt and nothing
 to test guesses offline. A failed confirmation ends the attempt for good.
 
@@ -119,9 +120,11 @@ def transcript_hash(
         addr.lower().encode(),
         pairing_id.encode(),
         new.muaa_id.encode(),
+        new.name.encode("utf-8"),  # every field the user sees about the peer is bound
         new.sign_key,
         new.dh_key,
         existing.muaa_id.encode(),
+        existing.name.encode("utf-8"),
         existing.sign_key,
         existing.dh_key,
         pake_new,
