@@ -120,6 +120,23 @@ _MIGRATIONS: list[str] = [
     );
     ALTER TABLE membership ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: durable removals (issue 12): who is out for good, and which peers still have to
+    # confirm a removal this device made
+    """
+    CREATE TABLE removed_device (
+        account      TEXT NOT NULL REFERENCES account(account) ON DELETE CASCADE,
+        muaa_id      TEXT NOT NULL,
+        removed_by   TEXT NOT NULL,
+        at           INTEGER NOT NULL,
+        PRIMARY KEY (account, muaa_id)
+    );
+    CREATE TABLE removal_wait (
+        account      TEXT NOT NULL REFERENCES account(account) ON DELETE CASCADE,
+        muaa_id      TEXT NOT NULL,
+        peer         TEXT NOT NULL,
+        PRIMARY KEY (account, muaa_id, peer)
+    );
+    """,
 ]
 
 
@@ -377,8 +394,11 @@ class Store:
     # paired devices
 
     def add_peer(self, account: str, peer: Peer) -> bool:
-        """Remember a paired device; False when it was known already (keys are kept)."""
+        """Remember a paired device; False when it was known already (keys are kept) or
+        was removed: a removed id never becomes a peer again."""
         with self.transaction() as db:
+            if self.is_removed(account, peer.muaa_id):
+                return False
             cursor = db.execute(
                 "INSERT OR IGNORE INTO peer VALUES (?, ?, ?, ?, ?, ?)",
                 (account, peer.muaa_id, peer.name, peer.sign_key, peer.dh_key, peer.paired_at),
@@ -501,8 +521,66 @@ class Store:
                 "send_seq",
                 "seen",
                 "seen_floor",
+                "removed_device",
+                "removal_wait",
             ):
                 db.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
+
+    # removals
+
+    def mark_removed(self, account: str, muaa_id: str, by: str, at: int) -> bool:
+        """Record that ``muaa_id`` is out for good; False when it was known already."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO removed_device VALUES (?, ?, ?, ?)",
+                (account, muaa_id, by, at),
+            )
+            return cursor.rowcount > 0
+
+    def is_removed(self, account: str, muaa_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM removed_device WHERE account = ? AND muaa_id = ?",
+                (account, muaa_id),
+            ).fetchone()
+        return row is not None
+
+    def removed_by(self, account: str, by: str, limit: int) -> list[str]:
+        """The ``limit`` most recent removals ``by`` made, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT muaa_id FROM removed_device WHERE account = ? AND removed_by = ?"
+                " ORDER BY at DESC, muaa_id LIMIT ?",
+                (account, by, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def wait_for_confirmation(self, account: str, muaa_id: str, peers: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO removal_wait VALUES (?, ?, ?)",
+                [(account, muaa_id, peer) for peer in peers],
+            )
+
+    def confirmed(self, account: str, muaa_id: str, peer: str) -> bool:
+        with self.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM removal_wait WHERE account = ? AND muaa_id = ? AND peer = ?",
+                (account, muaa_id, peer),
+            )
+            return cursor.rowcount > 0
+
+    def unconfirmed(self, account: str) -> dict[str, list[str]]:
+        """Removed id → the peers that have not confirmed its removal yet."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT muaa_id, peer FROM removal_wait WHERE account = ? ORDER BY muaa_id, peer",
+                (account,),
+            ).fetchall()
+        waiting: dict[str, list[str]] = {}
+        for muaa_id, peer in rows:
+            waiting.setdefault(muaa_id, []).append(peer)
+        return waiting
 
     def remove_peer(self, account: str, muaa_id: str) -> bool:
         with self.transaction() as db:

@@ -27,7 +27,7 @@ from ..config import CONFIG, Config
 from ..credentials import PasswordVault
 from ..errors import ConnectionFailed
 from ..protocol import pairing as pairing_types
-from ..protocol.membership import MEMBER_ADD, MEMBER_REMOVE
+from ..protocol.membership import MEMBER_ADD, MEMBER_REMOVE, MEMBER_REMOVE_ACK
 from ..store import Store
 from .accounts import Accounts
 from .announcements import Announcements
@@ -75,7 +75,7 @@ class Host:
         )
         messages = PairingMessages(store, outbox, notifier, keys, pairings, now)
         members = Membership(store, self.sessions, outbox, notifier, announcements, keys, push, now)
-        self._pairings, self._messages = pairings, messages
+        self._pairings, self._messages, self._members = pairings, messages, members
         self.inbox = inbox = Inbox(
             store,
             self.sessions,
@@ -94,10 +94,12 @@ class Host:
                 KEY_UPDATE: keys.on_key_update,
                 MEMBER_ADD: members.on_member_add,
                 MEMBER_REMOVE: members.on_member_remove,
+                MEMBER_REMOVE_ACK: members.on_member_remove_ack,
             },
             expire_pairings=self._before_sync,
             this_device_removed=members.this_device_removed,
             heartbeat=members.heartbeat,
+            apply_removals=members.apply_removals,
         )
         #: Method name → handler: the methods of ``methods.METHODS`` except ``hello``.
         self.methods: Mapping[str, Handler] = {
@@ -123,6 +125,7 @@ class Host:
         """Pairing housekeeping at the start of every sync."""
         self._pairings.expire(account)
         self._messages.begin_sync(account)
+        self._members.resend_removals(self.sessions.joined(account))
 
     def _background_sync(self, account: str) -> None:
         self.inbox.background_sync(account)

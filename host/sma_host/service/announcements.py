@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import ServerError
 from ..imap.mailbox import Mailbox
 from ..protocol import announce, envelope
+from ..protocol.announce import Digest
 from ..protocol.crypto import Identity
 from ..protocol.folders import muaa_id_from_random
 from ..protocol.paging import page_by_size
@@ -126,9 +127,13 @@ class Announcements:
         digest = self.read(session, mailbox, membership)
         mine = digest.devices.get(membership.muaa_id)
         now = self.now()
+        removed = tuple(
+            self.store.removed_by(session.account, membership.muaa_id, announce.MAX_REMOVED)
+        )
         fresh = (
             mine is not None
             and mine.name == session.settings.device_name
+            and mine.removed == removed
             and now - mine.last_seen < HEARTBEAT_S
         )
         stale = list(digest.own_stale_uids)
@@ -141,6 +146,7 @@ class Announcements:
                 last_seen=now,
                 sign_key=membership.identity.sign_public,
                 dh_key=membership.identity.dh_public,
+                removed=removed,
             )
             raw = envelope.build_message(
                 sma_type=announce.SMA_TYPE,
@@ -159,19 +165,21 @@ class Announcements:
             mailbox.delete_messages(stale)
             mailbox.unselect()
 
-    def check(self, session: AccountSession, mailbox: Mailbox) -> None:
+    def check(self, session: AccountSession, mailbox: Mailbox) -> Digest | None:
         """One STATUS: when the announcement folder changed since we last looked, read it
-        again and tell the add-on (a device joined, left, or refreshed its heartbeat)."""
+        again and tell the add-on (a device joined, left, or refreshed its heartbeat).
+        Returns what it read, for the removal records in it."""
         folder = mailbox.namespace.announcement_folder()
         try:
             seen = mailbox.status(folder)
         except ServerError:
-            return
+            return None
         if seen == session.announcements_seen:
-            return
+            return None
         first_look = session.announcements_seen is None
         session.announcements_seen = seen
         if first_look:
-            return
+            return None
         digest = self.read(session, mailbox, self.store.membership(session.account))
         self.notifier.sma_changed(session.account, len(digest.devices))
+        return digest

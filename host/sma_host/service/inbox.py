@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import HostError, ServerError
+from ..imap.mailbox import Mailbox
 from ..protocol import channel, envelope
 from ..protocol.crypto import DecryptionFailed
 from ..protocol.pairing_states import UnexpectedEvent
@@ -50,6 +51,13 @@ class Inbox:
     this_device_removed: Callable[[Account, str | None], None]
     #: Runs when this device's announcement is a day old.
     heartbeat: Callable[[Account], None]
+    #: Removal records read in the announcement folder: removed id → remover.
+    apply_removals: Callable[[Account, dict[str, str]], None] | None = None
+
+    def _removed_by(self, joined: Account, mailbox: Mailbox) -> str | None:
+        """The trusted device whose announcement records this device's removal, if any."""
+        digest = self.announcements.read(joined.session, mailbox, joined.membership)
+        return digest.removals.get(joined.muaa_id)
 
     def sync(self, params: dict[str, Any]) -> dict[str, Any]:
         """``sma.sync``."""
@@ -85,15 +93,31 @@ class Inbox:
         mailbox = self.sessions.mailbox(session, check=False)
         self.expire_pairings(account)
         summary["sent"] += self.outbox.flush(session, mailbox)
+        # Removal records first: a removed device's messages waiting below are refused.
+        digest = self.announcements.check(session, mailbox)
+        if digest is not None and digest.removals and self.apply_removals is not None:
+            self.apply_removals(joined, digest.removals)
+            now_member = self.store.membership(account)
+            if now_member is None or now_member.removed:
+                summary["removed"] = True
+                return summary
         inbox = mailbox.namespace.inbox_folder(membership.muaa_id)
         try:
             waiting, _uidnext = mailbox.status(inbox)
         except ServerError:
             if mailbox.folder_exists(inbox):
                 raise
-            self.this_device_removed(joined, None)
-            summary["removed"] = True
-            return summary
+            # A missing inbox is no evidence: only a removal signed by a trusted device is
+            # (§14). Without one the folder is made again (a server that lost or hid it,
+            # or whose folder list lags), and the sync goes on.
+            remover = self._removed_by(joined, mailbox)
+            if remover is not None:
+                self.this_device_removed(joined, remover)
+                summary["removed"] = True
+                return summary
+            log.warning("account %s: own inbox missing without a removal: made again", account)
+            mailbox.create_folder(inbox)
+            waiting = 0
         changed: set[str] = set()
         more = waiting > 0
         while more:
@@ -134,7 +158,6 @@ class Inbox:
                 break
         summary["sent"] += self.outbox.flush(session, mailbox)
         summary["keys_changed"] = len(changed)
-        self.announcements.check(session, mailbox)
         current = self.store.membership(account)
         if current is not None and not current.removed:
             if self.now() - current.announced_at >= HEARTBEAT_S:
