@@ -41,6 +41,10 @@ CODE_DIGITS = 10
 DEFAULT_TTL_S = 600
 #: The longest a code may live; an existing device caps what a request claims to this.
 MAX_TTL_S = 3600
+#: A ``pair.request`` without ``to`` asks at most this many devices: the most recently
+#: seen ones, and only those seen within ``RECENT_S`` (announcements refresh daily).
+MAX_BROADCAST = 4
+RECENT_S = 3 * 24 * 3600
 #: Abort reasons a peer may give; anything else is reported as ``aborted``.
 ABORT_REASONS = frozenset({"confirmation_failed", "cancelled", "completed_elsewhere", "expired"})
 _PAKE_MESSAGE_BYTES = 33
@@ -105,6 +109,15 @@ def normalize_code(typed: str) -> str | None:
 
 def is_pairing_id(value: object) -> bool:
     return isinstance(value, str) and _PAIRING_ID.fullmatch(value) is not None
+
+
+def broadcast_targets(last_seen: dict[str, int], now: int) -> list[str]:
+    """The devices a request without ``to`` goes to: recent ones, newest first, capped.
+    Each target holds its own SPAKE2 state, and any one can end the attempt: fakes must not
+    multiply either."""
+    recent = [m for m, seen in last_seen.items() if seen >= now - RECENT_S]
+    recent.sort(key=lambda m: (-last_seen[m], m))
+    return sorted(recent[:MAX_BROADCAST])
 
 
 def _spake_ids(addr: str, pairing_id: str, new_id: str, existing_id: str) -> tuple[bytes, bytes]:

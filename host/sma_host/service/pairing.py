@@ -64,9 +64,10 @@ class Pairings:
                 raise NotFound(f"no device {target} has announced itself", muaa_id=target)
             targets = [target]
         else:
-            targets = sorted(others)
+            seen = {m: a.last_seen for m, a in others.items()}
+            targets = pairing.broadcast_targets(seen, self.now())
             if not targets:
-                raise NotFound("no other device has joined the SMA of this account yet")
+                raise NotFound("no other device has been seen in the SMA of this account lately")
         transition = step(OUT, None, Event.REQUEST)
         now = self.now()
         pairing_id = self.random(8).hex()
