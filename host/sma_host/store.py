@@ -22,6 +22,8 @@ from .protocol.keyring import PeerEntry, entry_from_json
 from .protocol.pairing_states import Attempt
 
 DB_NAME = "sma-host.sqlite3"
+#: Sequence numbers kept above the replay floor per sender at most (§8.3).
+MAX_SEEN_ABOVE_FLOOR = 256
 
 _MIGRATIONS: list[str] = [
     # 1: accounts and SMA membership
@@ -449,15 +451,30 @@ class Store:
             )
             if cursor.rowcount == 0:
                 return False
-            while db.execute(
-                "DELETE FROM seen WHERE account = ? AND sender = ? AND seq = ?",
-                (account, sender, floor + 1),
-            ).rowcount:
-                floor += 1
+            floor = self._collapse_seen(db, account, sender, floor)
+            above = db.execute(
+                "SELECT COUNT(*), MIN(seq) FROM seen WHERE account = ? AND sender = ?",
+                (account, sender),
+            ).fetchone()
+            if above[0] > MAX_SEEN_ABOVE_FLOOR:
+                # A gap this old will not be filled (a dropped message): close it, so one
+                # drop does not cost a row per later message. A very late message from
+                # inside the gap is then refused as a replay.
+                floor = self._collapse_seen(db, account, sender, above[1] - 1)
             db.execute(
                 "INSERT OR REPLACE INTO seen_floor VALUES (?, ?, ?)", (account, sender, floor)
             )
             return True
+
+    @staticmethod
+    def _collapse_seen(db: sqlite3.Connection, account: str, sender: str, floor: int) -> int:
+        """Raise the floor over every seen number right above it; returns the new floor."""
+        while db.execute(
+            "DELETE FROM seen WHERE account = ? AND sender = ? AND seq = ?",
+            (account, sender, floor + 1),
+        ).rowcount:
+            floor += 1
+        return floor
 
     # outbox
 

@@ -103,16 +103,22 @@ class Announcements:
         """Every valid announcement, judged against the keys of the devices we trust."""
         folder = mailbox.namespace.announcement_folder()
         mailbox.select(folder, readonly=True)
-        fetched = mailbox.fetch_all(max_size=announce.MAX_MESSAGE_BYTES)
         parsed: list[tuple[int, announce.Announcement]] = []
-        dropped = len(fetched.oversize)
-        for uid, raw in fetched.messages:
-            try:
-                parsed.append(
-                    (uid, announce.decode(envelope.parse_message(raw), session.settings.email))
-                )
-            except envelope.MalformedMessage:
-                dropped += 1
+        dropped, since, more = 0, 1, True
+        # Batch after batch to the end: junk filling one batch cannot hide what follows,
+        # and only the parsed announcements are kept, never a batch's bodies.
+        while more:
+            fetched = mailbox.fetch_all(max_size=announce.MAX_MESSAGE_BYTES, since_uid=since)
+            more = fetched.more
+            dropped += len(fetched.oversize)
+            uids = [uid for uid, _ in fetched.messages] + fetched.oversize
+            since = max(uids, default=since - 1) + 1
+            for uid, raw in fetched.drain():
+                try:
+                    ann = announce.decode(envelope.parse_message(raw), session.settings.email)
+                    parsed.append((uid, ann))
+                except envelope.MalformedMessage:
+                    dropped += 1
         if dropped:
             log.info("account %s: ignored %d malformed announcement(s)", session.account, dropped)
         mailbox.unselect()
