@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,55 +17,23 @@ import pytest
 from devtools.host_process import RpcError
 from tests.contract.test_keys import ACCOUNT, call, inbox_counts
 from tests.imap_inspect import connect
-from tests.native.test_stdio_contract import vm_hwm_bytes
+from tests.native.test_stdio_contract import StallProxy, vm_hwm_bytes
 
 MiB = 1024 * 1024
 _SIZE = re.compile(rb"RFC822\.SIZE \d+")
 _PARTIAL = re.compile(rb"BODY\.PEEK\[\]<0\.\d+>")
 
 
-class SizeLiar:
+class SizeLiar(StallProxy):
     """A plaintext IMAP relay that claims every message is 100 bytes."""
 
     def __init__(self, upstream_port: int, whole_bodies: bool = False) -> None:
-        self.upstream_port = upstream_port
         #: Also turn partial body fetches into whole ones: the server sends everything.
         self.whole_bodies = whole_bodies
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.server.getsockname()[1]
-        self.sockets: list[socket.socket] = []
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
+        super().__init__(upstream_port)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-            self.sockets += [client, upstream]
-            for source, sink, rewrite in (
-                (client, upstream, self._to_server),
-                (upstream, client, self._to_client),
-            ):
-                pump = threading.Thread(
-                    target=self._pump, args=(source, sink, rewrite), daemon=True
-                )
-                self.threads.append(pump)
-                pump.start()
-
-    def _to_server(self, data: bytes) -> bytes:
-        return _PARTIAL.sub(b"BODY.PEEK[]", data) if self.whole_bodies else data
-
-    @staticmethod
-    def _to_client(data: bytes) -> bytes:
-        return _SIZE.sub(b"RFC822.SIZE 100", data)
-
-    @staticmethod
-    def _pump(
-        source: socket.socket, sink: socket.socket, rewrite: Callable[[bytes], bytes]
-    ) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        from_server = source.getpeername()[1] == self.upstream_port
         pending = b""
         while True:
             try:
@@ -77,20 +44,14 @@ class SizeLiar:
                 pending += data
                 cut = pending.rfind(b"\r\n") + 2
                 if cut >= 2:
-                    sink.sendall(rewrite(pending[:cut]))
-                    pending = pending[cut:]
+                    lines, pending = pending[:cut], pending[cut:]
+                    if from_server:
+                        lines = _SIZE.sub(b"RFC822.SIZE 100", lines)
+                    elif self.whole_bodies:
+                        lines = _PARTIAL.sub(b"BODY.PEEK[]", lines)
+                    sink.sendall(lines)
             except OSError:
                 return
-
-    def close(self) -> None:
-        for sock in [self.server, *self.sockets]:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-        for thread in self.threads:
-            thread.join(10)
 
 
 @pytest.fixture(params=["sizes", "sizes-and-whole-bodies"])
