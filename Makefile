@@ -4,13 +4,19 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap venv demo test check pytest bench bench-smoke clean xpi extension-test e2e
+.PHONY: bootstrap venv dist demo test check pytest bench bench-smoke clean xpi extension-test e2e
 
 bootstrap:
 	@scripts/bootstrap
 
 venv:
 	@scripts/bootstrap --venv-only
+
+# The host as a wheel (dist/sma_host-<version>-py3-none-any.whl), for users without the
+# source folder: README, "Install from a wheel".
+dist: venv
+	rm -f dist/sma_host-*.whl
+	$(PY) -m pip wheel -q --disable-pip-version-check --no-deps --wheel-dir dist .
 
 demo: bootstrap
 	@$(PY) -m devtools.demo

@@ -134,6 +134,7 @@ class DovecotServer:
         separator: str = "/",
         oauth2: bool = False,
         oauth2_mechanisms: Sequence[str] = _OAUTH2_MECHANISMS,
+        tls_names: Sequence[str] = (),
     ) -> None:
         mechanisms = tuple(m.lower() for m in oauth2_mechanisms)
         if oauth2 and (not mechanisms or not set(mechanisms) <= set(_OAUTH2_MECHANISMS)):
@@ -146,6 +147,7 @@ class DovecotServer:
         self._namespace_prefix = namespace_prefix
         self._separator = separator
         self._oauth2_mechanisms = mechanisms if oauth2 else ()
+        self._tls_names = tuple(tls_names)  # host names the certificate names besides localhost
         self._tokens: TokenServer | None = None
         self.port = 0
         self.tls_port = 0
@@ -333,7 +335,7 @@ class DovecotServer:
         for user in self._users:
             self._write_passwd(user)
         self.ca_file = self._path("tls", "cert.pem")
-        write_self_signed_cert(self.ca_file, self._path("tls", "key.pem"))
+        write_self_signed_cert(self.ca_file, self._path("tls", "key.pem"), self._tls_names)
 
     def _write_passwd(self, user: ImapUser) -> None:
         """Create ``passwd.d/<name>`` atomically (Dovecot must never read it half-written)."""
@@ -623,8 +625,9 @@ def _probe(
                 sock.close()
 
 
-def write_self_signed_cert(cert_path: str, key_path: str) -> None:
-    """A self-signed CA certificate for localhost and 127.0.0.1 (PEM), and its key (0600)."""
+def write_self_signed_cert(cert_path: str, key_path: str, extra_names: Sequence[str] = ()) -> None:
+    """A self-signed CA certificate for localhost, 127.0.0.1 and ``extra_names`` (PEM), and
+    its key (0600)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
@@ -639,7 +642,11 @@ def write_self_signed_cert(cert_path: str, key_path: str) -> None:
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    *(x509.DNSName(name) for name in extra_names),
+                ]
             ),
             critical=False,
         )

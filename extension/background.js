@@ -4,6 +4,7 @@
 
 import { HostPort } from "./modules/host-port.js";
 import { createController } from "./modules/controller.js";
+import { createThunderbirdAccounts } from "./modules/thunderbird-accounts.js";
 import { serveUi } from "./modules/ui-bridge.js";
 
 const api = globalThis.messenger ?? globalThis.browser;
@@ -42,6 +43,7 @@ const controller = createController({
   storage: api.storage.local,
   accounts: api.accounts,
   notify,
+  thunderbird: createThunderbirdAccounts(api),
   deviceName: platformDeviceName,
 });
 

@@ -50,6 +50,7 @@ export const OPERATIONS = Object.freeze({
   keysList: "keys.list",
   remove: "device.remove",
   leave: "sma.leave",
+  token: "account.token",
 });
 
 /** Methods the UI calls. The rest of METHODS (expiry) are known but not offered in the UI. */

@@ -5,9 +5,13 @@
 // here, connectUi in the pages).
 //
 // Dependencies are injected: `host` (a HostPort), `storage` (storage.local-like),
-// `accounts` (messenger.accounts-like), `notify` (shows a browser notification).
+// `accounts` (messenger.accounts-like), `notify` (shows a browser notification),
+// `thunderbird` (thunderbird-accounts.js: the Experiment; without it, the manual form).
 
+import { alertForNotification, passwordNeededAlert } from "./alerts.js";
 import { OPERATIONS } from "./catalogue.js";
+import { createThunderbirdAccounts } from "./thunderbird-accounts.js";
+import { createThunderbirdSetup } from "./thunderbird-setup.js";
 import {
   buildConfigureParams,
   buildKeyEntry,
@@ -17,7 +21,6 @@ import {
   looksLikeArmoredSecretKey,
   normalizePairingCode,
   opKey,
-  pairFailureKey,
   reducer,
   storableSettings,
   validateKeyEntry,
@@ -57,6 +60,7 @@ export function createController({
   storage,
   accounts,
   notify = () => {},
+  thunderbird = createThunderbirdAccounts({}),
   deviceName = "",
   logger = console,
   now = () => Date.now(),
@@ -105,7 +109,8 @@ export function createController({
       Object.assign(value, storableSettings(patch.settings));
       delete value.settings;
     }
-    delete value.password; // never stored, whatever a caller passes
+    // Never stored, whatever a caller passes.
+    for (const secret of ["password", "accessToken", "access_token"]) delete value[secret];
     await storage.set({ [key]: value });
   }
 
@@ -117,6 +122,7 @@ export function createController({
         typeof deviceName === "function" ? deviceName() : deviceName,
       ]);
       dispatch({ type: "accounts", accounts: list, saved, deviceName: name });
+      await setup.readAll(list.filter((a) => a.type === "imap").map((a) => a.id));
     } catch (e) {
       logger.error?.("sma-host: reading the Thunderbird accounts failed", e);
       dispatch({ type: "accountsError", error: String((e && e.message) || e) });
@@ -130,16 +136,31 @@ export function createController({
     if (a.pending[opKey(op, target)]) return { ok: false, busy: true };
     dispatch({ type: "start", account, op, target });
     try {
-      const result = await call(op, params);
+      const result = await callRecovering(account, op, params);
       dispatch({ type: "success", account, op, target, params: successParams ?? params, result });
       return { ok: true, result };
     } catch (err) {
       const error = errorInfo(err, (e) => host.describeError(e));
       if (!quiet) logger.warn?.(`sma-host: ${OPERATIONS[op]} failed: ${error.reason}`);
+      const asked = state.byId[account].needsPassword;
       dispatch({ type: "failure", account, op, target, error });
+      if (!asked && state.byId[account].needsPassword) notify(passwordNeededAlert(account, a.settings.email || a.name));
       return { ok: false, error };
     }
   }
+
+  /** One call; when it fails in a way Thunderbird can fix (a token, a restarted host), fixed and tried once more. */
+  async function callRecovering(account, op, params) {
+    try {
+      return await call(op, params);
+    } catch (err) {
+      if (op === "configure" || op === "token") throw err;
+      if (!(await setup.recover(account, errorInfo(err, () => "")))) throw err;
+      return call(op, params);
+    }
+  }
+
+  const setup = createThunderbirdSetup({ thunderbird, getAccount: (id) => state.byId[id], dispatch, run, save });
 
   /** The list each paged method returns (docs/protocol.md §4.3). */
   const PAGED = Object.freeze({ status: "muaas", keysList: "peers" });
@@ -209,62 +230,35 @@ export function createController({
     const before = state.host.state;
     dispatch({ type: "host", status });
     if (status.state === "connected" && before !== "connected") {
-      // A (re)started host: re-read what it knows; with a remembered password it knows
-      // the account, otherwise the UI asks for the password (credentials_missing).
+      // A (re)started host: re-read what it knows. An account set up from Thunderbird's
+      // settings gets its password or token from Thunderbird again first; with a remembered
+      // password the host knows the account, otherwise the UI asks for it (credentials_missing).
       for (const id of state.order) {
-        if (state.byId[id].savedConfigured) refresh(id);
+        const a = state.byId[id];
+        if (a.savedConfigured && a.fromThunderbird) setup.restore(id).then((res) => res.ok && refresh(id));
+        else if (a.savedConfigured) refresh(id);
       }
     }
   }
+
+  /** What each notification makes the controller re-read or do (besides the state and the alerts). */
+  const FOLLOW_UP = Object.freeze({
+    "pair.completed": refreshStatus,
+    "device.removed": refreshStatus,
+    "sma.changed": refreshStatus,
+    "device.paired": refreshStatus,
+    "keys.changed": refreshKeys,
+    "account.token_needed": (account) => setup.renewToken(account),
+  });
 
   function onNotification(method, params) {
     dispatch({ type: "notification", method, params });
     const account = params && params.account;
     const a = state.byId[account];
     if (!a) return;
-    const label = a.settings.email || a.name;
-    switch (method) {
-      case "pair.requested":
-        notify({
-          id: `pair-${params.pairing_id}`,
-          titleKey: "notifyPairRequestedTitle",
-          messageKey: "notifyPairRequestedBody",
-          subs: [String(params.peer_name ?? params.peer ?? ""), label],
-        });
-        break;
-      case "pair.completed":
-        notify({
-          id: `pair-${params.pairing_id}`,
-          titleKey: "notifyPairCompletedTitle",
-          messageKey: params.account_key_received ? "eventPairCompletedWithKey" : "eventPairCompleted",
-          subs: [String(params.peer_name ?? params.peer ?? "")],
-        });
-        refreshStatus(account);
-        break;
-      case "pair.failed":
-        notify({
-          id: `pair-${params.pairing_id}`,
-          titleKey: "notifyPairFailedTitle",
-          messageKey: pairFailureKey(params.reason),
-          subs: [],
-        });
-        break;
-      case "device.removed":
-        if (params.self) {
-          notify({ id: `removed-${account}`, titleKey: "notifyRemovedTitle", messageKey: "eventThisDeviceRemoved", subs: [] });
-        }
-        refreshStatus(account);
-        break;
-      case "sma.changed":
-      case "device.paired":
-        refreshStatus(account);
-        break;
-      case "keys.changed":
-        refreshKeys(account);
-        break;
-      default:
-        break;
-    }
+    const alert = alertForNotification(method, params, a.settings.email || a.name);
+    if (alert) notify(alert);
+    if (Object.hasOwn(FOLLOW_UP, method)) FOLLOW_UP[method](account);
   }
 
   // ---- intents (what the UI asks for) ----------------------------------------------
@@ -277,9 +271,14 @@ export function createController({
       const params = buildConfigureParams(account, settings, password);
       const res = await run(account, "configure", params, { successParams: { settings } });
       if (res.ok) {
-        await save(account, { settings, configured: true });
+        await save(account, { settings, configured: true, fromThunderbird: false });
         refresh(account);
       }
+      return res;
+    },
+    async useThunderbird({ account }) {
+      const res = await setup.useThunderbird(account);
+      if (res.ok) await refresh(account);
       return res;
     },
     refresh: ({ account }) => refresh(account),

@@ -8,7 +8,14 @@
 export const HOST_NAME = "org_autocrypt_sma_host";
 
 /** The command that registers the host with Thunderbird (shown when the host is missing). */
-export const INSTALL_COMMAND = "sma-host install --user";
+/**
+ * The one line that installs and registers the host, as the README and the help page show
+ * it: run in the sma-host source folder, it makes .venv with the host in it (make venv)
+ * and registers that executable, by its real path, with Thunderbird.
+ */
+export const INSTALL_COMMAND = "make venv && .venv/bin/sma-host install --user";
+/** The installation check, from the same folder. */
+export const DOCTOR_COMMAND = ".venv/bin/sma-host doctor";
 
 /** Every `data.reason` the host can send (host/sma_host/errors.py ALL_REASONS). */
 export const HOST_REASONS = Object.freeze([

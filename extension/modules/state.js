@@ -47,3 +47,12 @@ export {
   validateKeyEntry,
 } from "./state/keys.js";
 export { accountSummary, hostStatusMessage } from "./state/summary.js";
+export {
+  THUNDERBIRD_REASONS,
+  buildThunderbirdConfigureParams,
+  isImapAccount,
+  settingsFromThunderbird,
+  thunderbirdError,
+  thunderbirdReasonKey,
+  thunderbirdSetup,
+} from "./state/thunderbird.js";

@@ -25,30 +25,43 @@ export const REASONS = Object.freeze([
 const CODED = /^([a-z0-9_]+): (.*)$/s;
 
 /** An error from the Experiment as {available: false, reason, message}. */
-function unavailable(error) {
+function unavailable(error, reasons) {
   const text = String((error && error.message) || error || "");
   const match = CODED.exec(text);
-  if (match && REASONS.includes(match[1])) {
+  if (match && reasons.includes(match[1])) {
     return { available: false, reason: match[1], message: match[2] };
   }
   return { available: false, reason: "failed", message: text };
 }
 
 /**
- * @param {object} [api] the messenger namespace (default: the add-on's own)
+ * The one way the add-on calls the Experiment (here and in thunderbird-openpgp.js):
+ * `ask(name, args, wrap)` answers {available: true, ...wrap(answer)}, or
+ * {available: false, reason, message} when the function is missing ("experiment_missing")
+ * or throws (its code when it is one of `reasons`, otherwise "failed"). It never throws.
+ *
+ * @param {object} api the messenger namespace
+ * @param {readonly string[]} reasons the codes the caller's functions may answer
  */
-export function createThunderbirdAccounts(api = globalThis.messenger ?? globalThis.browser) {
-  async function ask(name, accountId, wrap) {
+export function experimentCaller(api, reasons) {
+  return async function ask(name, args, wrap) {
     const fn = api?.smaThunderbird?.[name];
     if (typeof fn !== "function") {
       return { available: false, reason: "experiment_missing", message: `smaThunderbird.${name} is missing` };
     }
     try {
-      return { available: true, ...wrap(await fn(accountId)) };
+      return { available: true, ...wrap(await fn(...args)) };
     } catch (e) {
-      return unavailable(e);
+      return unavailable(e, reasons);
     }
-  }
+  };
+}
+
+/**
+ * @param {object} [api] the messenger namespace (default: the add-on's own)
+ */
+export function createThunderbirdAccounts(api = globalThis.messenger ?? globalThis.browser) {
+  const ask = experimentCaller(api, REASONS);
 
   return {
     /** True when this add-on runs with its Experiment (the answers may still be unavailable). */
@@ -61,15 +74,15 @@ export function createThunderbirdAccounts(api = globalThis.messenger ?? globalTh
      * {available: false, reason, message}
      */
     imapSettings(accountId) {
-      return ask("getImapSettings", accountId, (settings) => settings);
+      return ask("getImapSettings", [accountId], (settings) => settings);
     },
     /** {available: true, password: string | null} | {available: false, reason, message} */
     password(accountId) {
-      return ask("getPassword", accountId, (password) => ({ password: password ?? null }));
+      return ask("getPassword", [accountId], (password) => ({ password: password ?? null }));
     },
     /** {available: true, accessToken} | {available: false, reason, message} */
     accessToken(accountId) {
-      return ask("getAccessToken", accountId, (accessToken) => ({ accessToken }));
+      return ask("getAccessToken", [accountId], (accessToken) => ({ accessToken }));
     },
   };
 }

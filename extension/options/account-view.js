@@ -1,16 +1,17 @@
 // One account's section of the settings page: built once from the template, its buttons wired, rendered from the state.
 
 import { localize } from "../modules/i18n.js";
-import { isPending, opStatus } from "../modules/state.js";
+import { isImapAccount, isPending, opStatus } from "../modules/state.js";
 import { devicesActions, renderDevicesCard } from "./devices.js";
 import { busyGuard, q, setText, show, wireIds } from "./dom.js";
 import { bindImapForm, fillImapForm } from "./imap-form.js";
 import { bindKeyForms, exportKey, renderKeyring } from "./keys.js";
 import { getMessage, msg, renderStatus } from "./page.js";
 import { pairingActions, renderPairing } from "./pairing.js";
+import { initialFold, renderSetup, setupActions } from "./setup.js";
 
 /** data-action → (view, button, action) → (maybe a promise): every button in an account's section. */
-const ACTIONS = Object.freeze({ ...devicesActions, ...pairingActions, keyGet: exportKey });
+const ACTIONS = Object.freeze({ ...setupActions, ...devicesActions, ...pairingActions, keyGet: exportKey });
 
 let viewCounter = 0;
 
@@ -32,7 +33,15 @@ export function buildView(account) {
     confirmRemove: null, // muaa_id awaiting confirmation
     dismissedOutgoing: null,
     downloadUrl: null,
+    disclosureDecided: false, // "Other settings" opened or closed once Thunderbird answered
+    askedPassword: false,
+    imap: isImapAccount(account), // POP3 and Local Folders: a sentence, none of the cards
   };
+  initialFold(view, account);
+  if (!view.imap) {
+    q(root, "[data-role=imap-account]").remove();
+    return view;
+  }
   fillImapForm(view, account);
   bindView(view);
   return view;
@@ -52,7 +61,12 @@ function bindView(view) {
 
 export function renderAccount(view, account, now) {
   const root = view.root;
-  setText(q(root, "[data-role=title]"), msg("accountTitle", [account.name, account.settings.email || ""]));
+  const email = account.settings.email || "";
+  setText(q(root, "[data-role=title]"), email ? msg("accountTitle", [account.name, email]) : account.name);
+  if (!view.imap) {
+    renderSetup(view, account);
+    return;
+  }
   const event = account.event;
   setText(q(root, "[data-role=event]"), event ? msg(event.key, event.subs) : "");
   show(q(root, "[data-role=needs-password]"), account.needsPassword);
@@ -65,6 +79,7 @@ export function renderAccount(view, account, now) {
   }
   root.setAttribute("aria-busy", String(Object.keys(account.pending).length > 0));
 
+  renderSetup(view, account);
   renderDevicesCard(view, account, now);
   renderPairing(view, account, now);
   renderKeyring(view, account);

@@ -36,6 +36,7 @@ function render() {
   else if (status.dataset.kind !== "error") setText(status, "");
 
   const container = document.getElementById("accounts");
+  let previous = null;
   for (const id of state.order) {
     let view = views.get(id);
     if (!view) {
@@ -43,7 +44,9 @@ function render() {
       views.set(id, view);
     }
     // Keeps Thunderbird's account order; a node already in place is not moved (that would blur it).
-    if (view.root.parentNode !== container || view.root.nextElementSibling) container.append(view.root);
+    const inPlace = view.root.parentNode === container && view.root.previousElementSibling === previous;
+    if (!inPlace) container.insertBefore(view.root, previous ? previous.nextElementSibling : container.firstElementChild);
+    previous = view.root;
     renderAccount(view, state.byId[id], now);
   }
   for (const [id, view] of views) {

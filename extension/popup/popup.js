@@ -3,7 +3,7 @@
 
 import { localize, t } from "../modules/i18n.js";
 import { connectUi } from "../modules/ui-bridge.js";
-import { accountSummary, hostStatusMessage } from "../modules/state.js";
+import { accountSummary, hostStatusMessage, isImapAccount } from "../modules/state.js";
 
 const api = globalThis.messenger ?? globalThis.browser;
 const getMessage = (key, subs) => api.i18n.getMessage(key, subs);
@@ -15,8 +15,9 @@ function render(state) {
   document.getElementById("host-missing").hidden = state.host.state !== "host_missing";
   document.getElementById("install-command").textContent = state.host.installCommand;
   const list = document.getElementById("accounts");
-  const items = state.order.map((id) => {
-    const account = state.byId[id];
+  // POP3 and Local Folders accounts have nothing to set up: the settings page says why.
+  const imapAccounts = state.order.map((id) => state.byId[id]).filter(isImapAccount);
+  const items = imapAccounts.map((account) => {
     const li = document.createElement("li");
     const name = document.createElement("strong");
     name.textContent = account.settings.email || account.name;

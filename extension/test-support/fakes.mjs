@@ -274,3 +274,29 @@ export function linkedRuntimes() {
   };
   return { background, page };
 }
+
+/**
+ * messenger.smaThunderbird as the Experiment answers, for createThunderbirdAccounts(): per
+ * account id its IMAP settings, saved password and OAuth2 tokens (handed out in turn). An
+ * Error instance in place of a value is thrown, as the Experiment throws ExtensionErrors.
+ * `calls` records which function was asked for which account.
+ */
+export function fakeExperiment(accounts = {}) {
+  const calls = [];
+  const answer = (name, pick) => async (accountId) => {
+    calls.push({ name, accountId });
+    const account = accounts[accountId];
+    if (!account) throw new Error(`no_account: no account ${accountId}`);
+    const value = pick(account);
+    if (value instanceof Error) throw value;
+    return structuredClone(value);
+  };
+  return {
+    calls,
+    smaThunderbird: {
+      getImapSettings: answer("getImapSettings", (a) => a.settings),
+      getPassword: answer("getPassword", (a) => a.password ?? null),
+      getAccessToken: answer("getAccessToken", (a) => (Array.isArray(a.tokens) ? a.tokens.shift() : a.tokens)),
+    },
+  };
+}

@@ -1,6 +1,9 @@
 // A simulated sma-host world shared by the controller and DOM tests.
 
-import { FakeHost } from "./fakes.mjs";
+import { HostPort } from "../modules/host-port.js";
+import { createController } from "../modules/controller.js";
+import { createThunderbirdAccounts } from "../modules/thunderbird-accounts.js";
+import { FakeHost, FakeStorageArea, fakeAccounts, flush, makeGetMessage, silentLogger } from "./fakes.mjs";
 import { assertValidNotification } from "./notification-schemas.mjs";
 
 export const A = "account1";
@@ -54,6 +57,7 @@ export function sim(overrides = {}) {
       world.configured = true;
       return { account: p.account, capabilities: ["IMAP4rev1", "IDLE"], password_storage: p.remember ? "keyring" : "memory" };
     },
+    "account.token": (p) => ({ account: p.account }),
     "sma.status": () => ({
       exists: true,
       self: world.joined ? SELF : null,
@@ -92,4 +96,29 @@ export function sim(overrides = {}) {
   };
   const host = new SimHost(handlers);
   return { host, world };
+}
+
+/**
+ * A started controller on the simulated host (through the real HostPort): `experiment` is
+ * the messenger namespace its Thunderbird wrapper asks (fakeExperiment; {} = no Experiment),
+ * `saved` the storage.local it starts with. Returns the pieces a test looks at.
+ */
+export async function startController({ handlers = {}, saved = {}, runtime, experiment = {} } = {}) {
+  const { host: fake, world } = sim(handlers);
+  const notified = [];
+  const storage = new FakeStorageArea(saved);
+  const host = new HostPort({ runtime: runtime ?? fake.runtime, getMessage: makeGetMessage(), logger: silentLogger });
+  const controller = createController({
+    host,
+    storage,
+    accounts: fakeAccounts(TB_ACCOUNTS),
+    notify: (n) => notified.push(n),
+    thunderbird: createThunderbirdAccounts(experiment),
+    deviceName: async () => "Thunderbird on Linux",
+    logger: silentLogger,
+  });
+  await controller.start();
+  await flush();
+  const state = () => controller.getState();
+  return { fake, world, host, controller, storage, notified, state, acc: () => state().byId[A] };
 }

@@ -20,7 +20,7 @@ test("METHODS is exactly the host's schema catalogue", () => {
 test("NOTIFICATIONS is exactly docs/protocol.md §5.2", () => {
   const doc = readFileSync(path.join(REPO_DIR, "docs", "protocol.md"), "utf8");
   const section = doc.split("### 5.2")[1].split("\n## ")[0];
-  const documented = [...section.matchAll(/^\| `([a-z.]+)` \|/gm)].map((m) => m[1]).sort();
+  const documented = [...section.matchAll(/^\| `([a-z._]+)` \|/gm)].map((m) => m[1]).sort();
   assert.deepEqual([...NOTIFICATIONS].sort(), documented);
 });
 

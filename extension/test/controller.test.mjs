@@ -7,11 +7,11 @@ import { HostPort, INSTALL_COMMAND } from "../modules/host-port.js";
 import { OPERATIONS } from "../modules/catalogue.js";
 import { STORAGE_PREFIX, createController } from "../modules/controller.js";
 import { opStatus } from "../modules/state.js";
-import { A, PEER, PID, SELF, SECRET_KEY, TB_ACCOUNTS, SETTINGS, sim } from "../test-support/sim-host.mjs";
+import { A, PEER, PID, SELF, SECRET_KEY, SETTINGS, sim, startController } from "../test-support/sim-host.mjs";
 import {
   FakeRuntime,
   FakeStorageArea,
-  fakeAccounts,
+  fakeExperiment,
   flush,
   hostError,
   makeGetMessage,
@@ -20,25 +20,7 @@ import {
 
 const getMessage = makeGetMessage();
 
-
-
-async function setup({ handlers = {}, saved = {}, runtime } = {}) {
-  const { host: fake, world } = sim(handlers);
-  const notified = [];
-  const storage = new FakeStorageArea(saved);
-  const host = new HostPort({ runtime: runtime ?? fake.runtime, getMessage, logger: silentLogger });
-  const controller = createController({
-    host,
-    storage,
-    accounts: fakeAccounts(TB_ACCOUNTS),
-    notify: (n) => notified.push(n),
-    deviceName: async () => "Thunderbird on Linux",
-    logger: silentLogger,
-  });
-  await controller.start();
-  await flush();
-  return { fake, world, host, controller, storage, notified, state: () => controller.getState(), acc: () => controller.getState().byId[A] };
-}
+const setup = startController;
 
 async function configure(ctx, settings = SETTINGS) {
   const reply = await ctx.controller.handleIntent({ op: "configure", account: A, settings, password: "hunter2" });
@@ -46,9 +28,9 @@ async function configure(ctx, settings = SETTINGS) {
   return reply;
 }
 
-test("start: lists IMAP and POP accounts only, prefilled, and connects to the host", async () => {
+test("start: lists the mail accounts (IMAP, Local Folders, POP3; not news), prefilled, and connects to the host", async () => {
   const ctx = await setup();
-  assert.deepEqual(ctx.state().order, [A, "account4"]);
+  assert.deepEqual(ctx.state().order, [A, "account2", "account4"]);
   assert.equal(ctx.acc().settings.host, "imap.example.org");
   assert.equal(ctx.acc().settings.deviceName, "Thunderbird on Linux");
   assert.equal(ctx.state().byId.account4.settings.host, "imap.example.net");
@@ -152,8 +134,8 @@ test("join, sync, pair request/cancel, remove and leave call their methods and r
   }
 });
 
-test("every UI operation maps to a contract method that an intent calls", async () => {
-  const ctx = await setup();
+test("every UI operation maps to a contract method that an intent (or account.token_needed) calls", async () => {
+  const ctx = await setup({ experiment: fakeExperiment({ [A]: { tokens: "fresh-token" } }) });
   await configure(ctx);
   await ctx.controller.handleIntent({ op: "join", account: A });
   const intents = [
@@ -169,6 +151,7 @@ test("every UI operation maps to a contract method that an intent calls", async 
     { op: "leave", account: A },
   ];
   for (const intent of intents) await ctx.controller.handleIntent(intent);
+  ctx.fake.notify("account.token_needed", { account: A });
   await flush();
   const called = new Set(ctx.fake.methods());
   for (const [op, method] of Object.entries(OPERATIONS)) assert.ok(called.has(method), `${op} → ${method} never called`);

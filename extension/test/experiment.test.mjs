@@ -137,14 +137,45 @@ test("manifest: the Experiment is declared once, parent-only, under one name eve
       ["getImapSettings", true, ["accountId:string"]],
       ["getPassword", true, ["accountId:string"]],
       ["getAccessToken", true, ["accountId:string"]],
+      ["getIdentityKey", true, ["accountId:string"]],
+      ["exportIdentityKey", true, ["accountId:string"]],
+      ["installAccountKey", true, ["accountId:string", "armored:string", "passphrase:string"]],
+      ["addCollectedKeys", true, ["keys:array"]],
     ],
   );
   const impl = read("experiments/implementation.js");
   assert.match(impl, /^var smaThunderbird = class extends ExtensionCommon\.ExtensionAPI \{$/m);
-  for (const f of namespace.functions) assert.match(impl, new RegExp(`async ${f.name}\\(accountId\\)`));
+  for (const f of namespace.functions) {
+    const params = f.parameters.map((p) => p.name).join(", ");
+    assert.match(impl, new RegExp(`async ${f.name}\\(${params}\\)`));
+  }
+  // Correspondents' keys: each entry an object of strings, the source optional.
+  const keys = namespace.functions.find((f) => f.name === "addCollectedKeys").parameters[0];
+  assert.deepEqual(
+    Object.entries(keys.items.properties).map(([name, p]) => [name, p.type, Boolean(p.optional)]),
+    [
+      ["email", "string", false],
+      ["keydata", "string", false],
+      ["source", "string", true],
+    ],
+  );
+});
+
+test("secrets only to the background: the functions handing out or taking one check first", () => {
+  const impl = read("experiments/implementation.js");
+  const body = (name) => {
+    const start = impl.indexOf(`async ${name}(`);
+    return impl.slice(start, impl.indexOf("\n        },\n", start));
+  };
+  for (const name of ["getPassword", "getAccessToken", "exportIdentityKey", "installAccountKey"]) {
+    assert.match(body(name), /^\s*(backgroundOnly\(|const server = imapServerForCredentials\()/m, name);
+  }
+  for (const name of ["getImapSettings", "getIdentityKey", "addCollectedKeys"]) {
+    assert.doesNotMatch(body(name), /backgroundOnly|imapServerForCredentials/, name);
+  }
 });
 
 test("the Experiment logs nothing and has no generic entry point", () => {
-  const impl = read("experiments/implementation.js") + read("experiments/mapping.js");
+  const impl = ["implementation.js", "mapping.js", "openpgp.js"].map((f) => read(`experiments/${f}`)).join("\n");
   assert.doesNotMatch(impl, /console\.|dump\(|Services\.console|\beval\(|new Function|Cu\.evalInSandbox/);
 });

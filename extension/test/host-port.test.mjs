@@ -183,7 +183,7 @@ test("host missing: 'No such native application' becomes host_missing with the i
   const err = await port.call("sma.status", { account: "a" }).catch((e) => e);
   assert.equal(err.reason, "host_missing");
   assert.equal(port.state, "host_missing");
-  assert.equal(port.status.installCommand, "sma-host install --user");
+  assert.equal(port.status.installCommand, "make venv && .venv/bin/sma-host install --user");
   const text = port.describeError(err);
   assert.ok(text.includes(INSTALL_COMMAND), text);
   // no automatic retries

@@ -197,7 +197,7 @@ test("host status messages for every state", () => {
   assert.equal(hostStatusMessage({ state: "disconnected" }).key, "hostDisconnected");
   assert.equal(hostStatusMessage({ state: "closed" }).key, "hostClosed");
   assert.equal(hostStatusMessage({ state: "idle" }).key, "hostConnecting");
-  assert.equal(reducer(initialState(), { type: "host", status: { state: "host_missing" } }).host.installCommand, "sma-host install --user");
+  assert.equal(reducer(initialState(), { type: "host", status: { state: "host_missing" } }).host.installCommand, "make venv && .venv/bin/sma-host install --user");
 });
 
 const STATUS = {

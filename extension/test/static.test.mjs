@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
-import { HOST_REASONS, LOCAL_REASONS, reasonMessageKey } from "../modules/host-port.js";
+import { HOST_REASONS, INSTALL_COMMAND, LOCAL_REASONS, reasonMessageKey } from "../modules/host-port.js";
 import { OPERATIONS } from "../modules/catalogue.js";
-import { PAIR_FAILURE_REASONS } from "../modules/state.js";
+import { PAIR_FAILURE_REASONS, THUNDERBIRD_REASONS, thunderbirdReasonKey } from "../modules/state.js";
 import { EXT_DIR, loadMessages } from "../test-support/fakes.mjs";
 
 const read = (rel) => readFileSync(path.join(EXT_DIR, rel), "utf8");
@@ -88,7 +88,8 @@ function dynamicKeys() {
   return new Set([
     ...[...HOST_REASONS, ...LOCAL_REASONS, "ui_disconnected", "unknown_intent"].map(reasonMessageKey),
     "error_unknown_account_credentials_missing",
-    ...Object.keys(OPERATIONS).map((op) => `pending_${op}`),
+    ...[...Object.keys(OPERATIONS), "useThunderbird"].map((op) => `pending_${op}`),
+    ...THUNDERBIRD_REASONS.map(thunderbirdReasonKey),
     ...[...PAIR_FAILURE_REASONS, "other"].map((r) => `pairReason_${r}`),
     ...["linux", "mac", "win", "openbsd", "android", "cros"].map((os) => `os_${os}`),
   ]);
@@ -147,4 +148,18 @@ test("operation status lines are live regions", () => {
   for (const op of ["configure", "join", "sync", "leave", "pairRequest", "keySet", "keyGet", "status"]) {
     assert.match(html, new RegExp(`data-op-status="${op}"`), op);
   }
+});
+
+test("one install command: the same on the page, the popup, the help page and in both READMEs; the help page links the README", () => {
+  const command = INSTALL_COMMAND;
+  for (const readme of ["../README.md", "README.md"]) {
+    assert.ok(read(readme).includes(command), `${readme} does not show “${command}”`);
+    assert.ok(!/^\s*sma-host install --user\s*$/m.test(read(readme)), `${readme} still shows the bare command, not on PATH after make venv`);
+  }
+  assert.match(read("help/install.js"), /INSTALL_COMMAND/);
+  for (const page of ["options/options.js", "popup/popup.js"]) assert.match(read(page), /installCommand/, page);
+  const help = read("help/install.html");
+  assert.match(help, /<a id="readme-link" href="README\.txt"/);
+  assert.match(JSON.parse(read("package.json")).scripts.build, /^node test-support\/copy-readme\.mjs && /);
+  assert.match(read("test-support/copy-readme.mjs"), /"help", "README\.txt"/);
 });

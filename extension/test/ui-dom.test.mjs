@@ -70,7 +70,7 @@ test("the page is localized, with every label tied to its control", () => {
   assert.equal(doc.title, getMessage("optionsTitle"));
   for (const el of doc.querySelectorAll("main [data-i18n]")) assert.ok(el.textContent.trim(), el.outerHTML);
   const sections = doc.querySelectorAll("#accounts [data-role=account]");
-  assert.equal(sections.length, 2, "the IMAP and the POP account");
+  assert.equal(sections.length, 3, "the IMAP, the Local Folders and the POP3 account");
   assert.equal($("[data-role=title]").textContent, "Work (alice@example.org)");
   assert.equal(section.getAttribute("aria-labelledby"), $("[data-role=title]").id);
   for (const label of section.querySelectorAll("label")) {
@@ -81,6 +81,12 @@ test("the page is localized, with every label tied to its control", () => {
   assert.equal(new Set(ids).size, ids.length, "ids are unique across accounts");
   assert.equal(doc.getElementById("host-status").textContent, "sma-host 0.1.0-test is running.");
   assert.equal(doc.getElementById("host-missing").hidden, true);
+});
+
+test("without the Experiment the form is open and the page says why", () => {
+  assert.equal($("[data-role=thunderbird-setup]").hidden, true);
+  assert.equal($("[data-role=thunderbird-why]").textContent, getMessage("thunderbird_experiment_missing"));
+  assert.equal($("[data-role=other-settings]").open, true);
 });
 
 test("the IMAP form is prefilled from the identity", () => {
@@ -354,7 +360,7 @@ test("host missing: the panel shows the exact install command and a retry", asyn
   fake.port.hostExit("No such native application org_autocrypt_sma_host");
   await settle();
   assert.equal(doc.getElementById("host-missing").hidden, false);
-  assert.equal(doc.getElementById("install-command").textContent, "sma-host install --user");
+  assert.equal(doc.getElementById("install-command").textContent, "make venv && .venv/bin/sma-host install --user");
   assert.equal(doc.getElementById("host-status").textContent, getMessage("hostMissing"));
   assert.equal(doc.getElementById("retry-host").hidden, false);
   assert.equal(doc.getElementById("help-link").getAttribute("href"), "../help/install.html");

@@ -37,7 +37,7 @@ test("popup: host running, a summary per account, a pairing request counted, set
   const { doc, controller, opened } = await popup(fake.runtime);
   assert.equal(doc.getElementById("host-status").textContent, "sma-host 0.1.0-test is running.");
   const items = [...doc.querySelectorAll("#accounts li")].map((li) => li.textContent);
-  assert.deepEqual(items, [`alice@example.org${getMessage("summaryNotConfigured")}`, `bob@example.net${getMessage("summaryNotConfigured")}`]);
+  assert.deepEqual(items, [`alice@example.org${getMessage("summaryNotConfigured")}`], "IMAP accounts only: POP3 and Local Folders have nothing to set up");
   controller.dispatch({ type: "notification", method: "pair.requested", params: { account: A, pairing_id: PID, peer: PEER, peer_name: "D", expires_at: 1 } });
   await flush(40);
   assert.equal(doc.querySelector("#accounts li").textContent, `alice@example.org${getMessage("summaryIncoming", ["1"])}`);
@@ -49,5 +49,5 @@ test("popup: host running, a summary per account, a pairing request counted, set
 test("popup: host missing shows the install command", async () => {
   const { doc } = await popup(new FakeRuntime({ mode: "missing" }));
   assert.equal(doc.getElementById("host-missing").hidden, false);
-  assert.equal(doc.getElementById("install-command").textContent, "sma-host install --user");
+  assert.equal(doc.getElementById("install-command").textContent, "make venv && .venv/bin/sma-host install --user");
 });

@@ -10,7 +10,7 @@
 //
 // Protocol: "sma-e2e-probe:call" {id, verb, args} → "sma-e2e-probe:reply" {id, ok, value | error}.
 
-/* global content, addMessageListener, sendAsyncMessage, Cc, Ci */
+/* global content, addMessageListener, sendAsyncMessage, Cc, Ci, Cu */
 "use strict";
 
 (() => {
@@ -56,6 +56,19 @@
       if (error) return { error };
       if (value === null || value === undefined) return { found: false };
       return { found: true, matches: sha256(String(value)) === expected };
+    },
+    /**
+     * One of the Experiment's OpenPGP functions (these four only), as the add-on's
+     * background calls it. exportIdentityKey's answer (a passphrase-protected key and its
+     * one-time passphrase) goes back to the test, which hands it to the other profile's
+     * installAccountKey and never logs it.
+     */
+    async openpgp({ name, args }) {
+      const allowed = ["getIdentityKey", "exportIdentityKey", "installAccountKey", "addCollectedKeys"];
+      if (!allowed.includes(name)) throw new Error(`not an OpenPGP function: ${name}`);
+      const page = content.wrappedJSObject;
+      const { value, error } = await attempt(() => experiment()[name](...Cu.cloneInto(args || [], page)));
+      return error ? { error } : { value: plain(value) };
     },
   };
 

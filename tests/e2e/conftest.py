@@ -121,7 +121,10 @@ def launch(
 
     ``launch("laptop", "desktop")`` → two instances on the same mail account, each with the
     host installed; ``launch("tb", install_host=False)`` → one without the host manifest;
-    ``launch("tb", prefs={...})`` → more prefs in its user.js (more accounts, network).
+    ``launch("tb", prefs={...})`` → more prefs in its user.js (more accounts, network);
+    ``launch("tb", permanent=True)`` → the XPI installed as a user installs it, so that it
+    and its storage survive ``tb.restart()``; ``launch("tb", env={...})`` → more environment
+    for Thunderbird and so for the host it starts.
     """
     from tests.e2e.harness import MailAccount, Thunderbird
 
@@ -134,9 +137,13 @@ def launch(
     started: list[Thunderbird] = []
 
     def start(
-        *names: str, install_host: bool = True, prefs: dict[str, object] | None = None
+        *names: str,
+        install_host: bool = True,
+        prefs: dict[str, object] | None = None,
+        permanent: bool = False,
+        env: dict[str, str] | None = None,
     ) -> list[Thunderbird]:
-        instances = [Thunderbird(name, artifacts, account, prefs) for name in names]
+        instances = [Thunderbird(name, artifacts, account, prefs, env) for name in names]
         started.extend(instances)
         _live.extend(instances)
         for tb in instances:
@@ -144,7 +151,7 @@ def launch(
                 tb.install_host()
             tb.spawn()
         for tb in instances:
-            tb.connect(xpi)
+            tb.connect(xpi, permanent=permanent)
         return instances
 
     try:

@@ -160,6 +160,7 @@ class Thunderbird:
         artifacts: Path,
         account: MailAccount,
         extra_prefs: dict[str, Any] | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self.artifacts = artifacts
@@ -188,6 +189,7 @@ class Thunderbird:
             self.env.pop(var, None)  # the host's data dir follows HOME, per instance
         self.env.pop("SMA_HOST_DATA_DIR", None)
         self.env.pop("DISPLAY", None)
+        self.env.update(extra_env or {})  # inherited by the host Thunderbird starts
 
     # ---- set-up ------------------------------------------------------------------------
 
@@ -228,16 +230,35 @@ class Thunderbird:
             cwd=str(self.workdir),
         )
 
-    def connect(self, xpi: Path) -> None:
-        """Open the Marionette session, install the add-on, open its settings page."""
+    def connect(self, xpi: Path | None, *, permanent: bool = False) -> None:
+        """Open the Marionette session, install the add-on (temporarily, or ``permanent``ly
+        as a user installs the XPI, so that it and its storage survive a restart; ``None``:
+        already installed), open its settings page."""
         wait_until(self._port_open, f"{self.name}: Marionette port {self.port}", START_TIMEOUT)
         self.client = Marionette(host="127.0.0.1", port=self.port, startup_timeout=START_TIMEOUT)
         self.client.start_session(timeout=START_TIMEOUT)
         self.client.set_context("chrome")
         self.client.timeout.script = WAIT_TIMEOUT
         self._watch_chrome()
-        Addons(self.client).install(str(xpi), temp=True)
+        if xpi is not None:
+            Addons(self.client).install(str(xpi), temp=not permanent)
         self._open_addon_page()
+
+    def restart(self) -> None:
+        """Quit Thunderbird (the host sees EOF and exits) and start it again on the same
+        profile and HOME: a permanently installed add-on comes back with its storage, and a
+        new host process starts that knows only what it stored itself."""
+        assert self.client is not None and self.process is not None
+        with contextlib.suppress(Exception):
+            self.client._request_in_app_shutdown()
+        self.process.wait(30)
+        with contextlib.suppress(Exception):
+            self.client.delete_session(send_request=False)
+        self.client = None
+        if self._log is not None:
+            self._log.close()
+        self.spawn()
+        self.connect(None)
 
     def _port_open(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
@@ -529,6 +550,32 @@ class Thunderbird:
         if not reply.get("ok"):
             raise PageError(f"{self.name}: probe {verb} in the {where}: {reply.get('error')}")
         return reply.get("value")
+
+    def storage_local(self) -> str:
+        """The add-on's storage.local as JSON text (read from chrome, as the notes show)."""
+        return str(
+            self.chrome_async(
+                """
+                const [addonId, resolve] = arguments;
+                const { ExtensionStorageIDB } = ChromeUtils.importESModule(
+                  "resource://gre/modules/ExtensionStorageIDB.sys.mjs");
+                const ext = WebExtensionPolicy.getByID(addonId).extension;
+                ExtensionStorageIDB.open(ExtensionStorageIDB.getStoragePrincipal(ext))
+                  .then((db) => db.get(null))
+                  .then((all) => resolve(JSON.stringify(all)), (e) => resolve(`error: ${e}`));
+                """,
+                ADDON_ID,
+            )
+        )
+
+    def expand(self, summary: str, **scope: str) -> None:
+        """Open the disclosure (``<details>``) whose summary reads ``summary``, as a person
+        clicks it; nothing when it is open already."""
+        if not self.page("isOpen", summary=summary, **scope):
+            self.click(summary=summary, **scope)
+            self.wait_for(
+                lambda: self.page("isOpen", summary=summary, **scope), f"“{summary}” opened"
+            )
 
     def text(self, selector: str | None = None) -> str:
         value = self.page("text", selector=selector) if selector else self.page("text")

@@ -40,7 +40,7 @@
     return scope;
   }
 
-  /** Resolve {button}, {link}, {label}, {selector} (optionally {within}) to one visible element. */
+  /** Resolve {button}, {summary}, {link}, {label}, {selector} (optionally {within}) to one visible element. */
   function find(spec) {
     const scope = within(spec);
     let candidates;
@@ -48,6 +48,9 @@
     if (spec.button !== undefined) {
       what = `button “${spec.button}”`;
       candidates = [...scope.querySelectorAll("button")].filter((b) => accessibleName(b) === spec.button);
+    } else if (spec.summary !== undefined) {
+      what = `disclosure “${spec.summary}”`;
+      candidates = [...scope.querySelectorAll("summary")].filter((el) => accessibleName(el) === spec.summary);
     } else if (spec.link !== undefined) {
       what = `link “${spec.link}”`;
       candidates = [...scope.querySelectorAll("a")].filter((a) => accessibleName(a) === spec.link);
@@ -119,6 +122,10 @@
     },
     query({ selector }) {
       return [...doc().querySelectorAll(selector)].map(describe);
+    },
+    /** Whether the disclosure whose summary is `spec.summary` is open. */
+    isOpen(spec) {
+      return find(spec).parentElement.open === true;
     },
     async click(spec) {
       await click(find(spec));

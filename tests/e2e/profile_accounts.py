@@ -41,6 +41,13 @@ def account_prefs(
     }
 
 
+def pop3_account(n: int) -> dict[str, Any]:
+    """account<n>: a POP3 account (on a port nothing listens on: Thunderbird never logs in)."""
+    return account_prefs(
+        n, "pop3", "127.0.0.1", 1110, "popuser", SOCKET_PLAIN, AUTH_PASSWORD_CLEARTEXT
+    )
+
+
 def with_accounts(*extra: dict[str, Any]) -> dict[str, Any]:
     """The prefs of ``extra`` accounts, listed after the profile's own two."""
     prefs: dict[str, Any] = {}

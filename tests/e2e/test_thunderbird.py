@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 
 Launch = Callable[..., list["Thunderbird"]]
 
-INSTALL_COMMAND = "sma-host install --user"
+INSTALL_COMMAND = "make venv && .venv/bin/sma-host install --user"
 SMA_FOLDER = "_Autocrypt_SMA"
 MUAA_ID = re.compile(r"\(([0-9A-Za-z_-]{8,})\), last seen")
 DEVICE_NAMES = {"laptop": "E2E Laptop", "desktop": "E2E Desktop"}
@@ -52,7 +52,9 @@ def wait_host_running(tb: Thunderbird) -> None:
 
 
 def fill_server_form(tb: Thunderbird, server: DovecotServer, user: ImapUser, password: str) -> None:
-    """The IMAP form: the e-mail address comes prefilled from Thunderbird's identity."""
+    """The IMAP form, behind "Other settings" (Thunderbird's own settings are offered first):
+    the e-mail address comes prefilled from Thunderbird's identity."""
+    tb.expand("Other settings")
     (email,) = tb.query("[data-role=imap-form] input[type=email]")
     assert email["value"] == f"{user.name}@example.org", "the address is not prefilled"
     tb.type("Name of this device", DEVICE_NAMES.get(tb.name, tb.name))

@@ -21,10 +21,9 @@ from devtools.dovecot import DovecotServer, ImapUser
 from tests.e2e.oauth_endpoint import SCOPE, TokenEndpoint
 from tests.e2e.profile_accounts import (
     AUTH_OAUTH2,
-    AUTH_PASSWORD_CLEARTEXT,
-    SOCKET_PLAIN,
     SOCKET_SSL,
     account_prefs,
+    pop3_account,
     with_accounts,
 )
 
@@ -51,10 +50,7 @@ def assert_secret_nowhere(tb: Thunderbird, secret: str) -> None:
 def test_experiment_reads_thunderbird_accounts(
     launch: Launch, imap_server: DovecotServer, mail_user: ImapUser
 ) -> None:
-    pop3 = account_prefs(
-        3, "pop3", "127.0.0.1", 1110, "popuser", SOCKET_PLAIN, AUTH_PASSWORD_CLEARTEXT
-    )
-    (tb,) = launch("tb", prefs=with_accounts(pop3))
+    (tb,) = launch("tb", prefs=with_accounts(pop3_account(3)))
     # The password Thunderbird saved for the IMAP server, and another user's on the same host.
     origin = f"imap://{imap_server.host}"
     tb.save_login(origin, origin, "someone-else", "not-this-one")

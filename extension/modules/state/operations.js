@@ -22,7 +22,9 @@ export function opStatus(account, op, target) {
   const key = opKey(op, target);
   if (!account) return { kind: "none" };
   if (account.pending[key]) return { kind: "pending", key: `pending_${op}`, subs: [] };
-  if (account.errors[key]) return { kind: "error", text: account.errors[key].text, reason: account.errors[key].reason };
+  const error = account.errors[key];
+  if (error && error.key) return { kind: "error", key: error.key, subs: error.subs || [], reason: error.reason };
+  if (error) return { kind: "error", text: error.text, reason: error.reason };
   if (account.notices[key]) return { kind: "notice", key: account.notices[key].key, subs: account.notices[key].subs };
   return { kind: "none" };
 }

@@ -6,6 +6,7 @@ import { membershipOnFailure, membershipOnNotification, membershipOnSuccess } fr
 import { opKey, without } from "./operations.js";
 import { pairingOnFailure, pairingOnNotification, pairingOnSuccess } from "./pairing.js";
 import { defaultSettings, isValidAccountId, settingsOnFailure, settingsOnSuccess, storableSettings } from "./settings.js";
+import { thunderbirdOnNotification, thunderbirdOnSuccess, withThunderbirdAnswer } from "./thunderbird.js";
 
 /** One table from the slices' tables; a name claimed by two slices is a mistake. */
 function merged(...tables) {
@@ -20,9 +21,14 @@ function merged(...tables) {
 }
 
 /** op → (account, {target, params, result, notice}) → account, for a call that succeeded. */
-const ON_SUCCESS = merged(settingsOnSuccess, membershipOnSuccess, pairingOnSuccess, keysOnSuccess);
+const ON_SUCCESS = merged(settingsOnSuccess, membershipOnSuccess, pairingOnSuccess, keysOnSuccess, thunderbirdOnSuccess);
 /** method → (account, params) → account, for a notification about the account. */
-const ON_NOTIFICATION = merged(pairingOnNotification, membershipOnNotification, keysOnNotification);
+const ON_NOTIFICATION = merged(
+  pairingOnNotification,
+  membershipOnNotification,
+  keysOnNotification,
+  thunderbirdOnNotification,
+);
 /** (account, op, target, error) → account: what a failed call tells each slice. */
 const ON_FAILURE = Object.freeze([settingsOnFailure, membershipOnFailure, pairingOnFailure]);
 
@@ -46,6 +52,10 @@ export function emptyAccount({ id, name, type, emails }, saved, deviceName) {
     emails: emails || [],
     settings,
     savedConfigured: Boolean(saved && saved.configured),
+    savedJoined: Boolean(saved && saved.configured && saved.joined), // set up when the page opened
+    fromThunderbird: Boolean(saved && saved.fromThunderbird), // set up from Thunderbird's settings
+    thunderbird: null, // the Experiment's answer about its IMAP settings (no secret), once read
+    tokenNeeded: false, // account.token_needed arrived and no new token was accepted yet
     configured: false, // account.configure succeeded with the host that is running now
     needsPassword: false,
     capabilities: [],
@@ -106,6 +116,7 @@ function onNotification(state, method, params) {
  *   {type: "accounts", accounts, saved, deviceName}  Thunderbird accounts + stored settings
  *   {type: "accountsError", error}
  *   {type: "settings", account, settings}       form edits (storable fields only)
+ *   {type: "thunderbird", account, answer}      the Experiment's IMAP settings of the account
  *   {type: "start", account, op, target?}
  *   {type: "success", account, op, target?, params, result}
  *   {type: "failure", account, op, target?, error: {reason, text, data}}
@@ -158,6 +169,8 @@ export function reducer(state, action) {
         ...a,
         settings: { ...a.settings, ...storableSettings(action.settings) },
       }));
+    case "thunderbird":
+      return patchAccount(state, action.account, (a) => withThunderbirdAnswer(a, action.answer));
     case "start":
       return patchAccount(state, action.account, (a) => {
         const key = opKey(action.op, action.target);

@@ -17,9 +17,9 @@ export const SETTINGS_FIELDS = Object.freeze([
   "remember",
 ]);
 
-/** Account types that have an IMAP-capable mailbox behind an e-mail address. */
+/** Thunderbird's mail accounts: IMAP, POP3 and Local Folders ("none", or "local" from Thunderbird 128 on); not news or feeds. */
 export function isMailAccount(account) {
-  return account && (account.type === "imap" || account.type === "pop3");
+  return Boolean(account) && ["imap", "pop3", "none", "local"].includes(account.type);
 }
 
 export function isValidAccountId(id) {
@@ -104,7 +104,9 @@ export const settingsOnSuccess = Object.freeze({
       ...a,
       configured: true,
       savedConfigured: true,
+      fromThunderbird: Boolean(params && params.fromThunderbird),
       needsPassword: false,
+      tokenNeeded: false,
       capabilities: (result && result.capabilities) || [],
       passwordStorage: storage,
       settings,
@@ -113,9 +115,14 @@ export const settingsOnSuccess = Object.freeze({
   },
 });
 
-/** A host that does not know the account (any more) needs account.configure, maybe a password. */
+/**
+ * A host that does not know the account (any more) needs account.configure. A manually
+ * configured account then needs its password typed again; one set up from Thunderbird's
+ * settings gets it from Thunderbird (the controller does that), so it never asks.
+ */
 export function settingsOnFailure(a, op, target, error) {
   if (error.reason !== "unknown_account") return a;
   const data = error.data || {};
-  return { ...a, configured: false, needsPassword: Boolean(data.credentials_missing) || a.savedConfigured };
+  const missing = Boolean(data.credentials_missing) || a.savedConfigured;
+  return { ...a, configured: false, needsPassword: missing && !a.fromThunderbird };
 }

@@ -2,6 +2,7 @@
 
 import { devicesOf, isJoined } from "./membership.js";
 import { incomingPairings } from "./pairing.js";
+import { isImapAccount } from "./thunderbird.js";
 
 /** The host connection as {key, subs}. */
 export function hostStatusMessage(host) {
@@ -25,6 +26,7 @@ export function hostStatusMessage(host) {
 
 /** One account's summary as {key, subs}. */
 export function accountSummary(account) {
+  if (!isImapAccount(account)) return { key: "summaryNotImap", subs: [] };
   const waiting = incomingPairings(account).filter((p) => p.state === "waiting" && !p.accepted).length;
   if (waiting > 0) return { key: "summaryIncoming", subs: [String(waiting)] };
   if (account.needsPassword) return { key: "summaryNeedsPassword", subs: [] };

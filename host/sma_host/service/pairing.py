@@ -97,7 +97,7 @@ class Pairings:
                     now,
                     expires_at,
                     targets=per_target,
-                )  # fmt: skip
+                )
             )
         self.push.update_live(joined.name)
         self.outbox.flush_soon(joined.session)
