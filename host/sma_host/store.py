@@ -136,6 +136,7 @@ _MIGRATIONS: list[str] = [
         account      TEXT NOT NULL REFERENCES account(account) ON DELETE CASCADE,
         muaa_id      TEXT NOT NULL,
         peer         TEXT NOT NULL,
+        sent_at      INTEGER NOT NULL,
         PRIMARY KEY (account, muaa_id, peer)
     );
     """,
@@ -572,11 +573,14 @@ class Store:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def wait_for_confirmation(self, account: str, muaa_id: str, peers: Iterable[str]) -> None:
+    def wait_for_confirmation(
+        self, account: str, muaa_id: str, peers: Iterable[str], sent_at: int
+    ) -> None:
+        """``peers`` were sent a removal of ``muaa_id`` at ``sent_at`` and must confirm it."""
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO removal_wait VALUES (?, ?, ?)",
-                [(account, muaa_id, peer) for peer in peers],
+                "INSERT OR REPLACE INTO removal_wait VALUES (?, ?, ?, ?)",
+                [(account, muaa_id, peer, sent_at) for peer in peers],
             )
 
     def confirmed(self, account: str, muaa_id: str, peer: str) -> bool:
@@ -587,12 +591,14 @@ class Store:
             )
             return cursor.rowcount > 0
 
-    def unconfirmed(self, account: str) -> dict[str, list[str]]:
-        """Removed id → the peers that have not confirmed its removal yet."""
+    def unconfirmed(self, account: str, sent_before: int | None = None) -> dict[str, list[str]]:
+        """Removed id → the peers that have not confirmed its removal yet (those last sent
+        it before ``sent_before``, when given)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT muaa_id, peer FROM removal_wait WHERE account = ? ORDER BY muaa_id, peer",
-                (account,),
+                "SELECT muaa_id, peer FROM removal_wait WHERE account = ? AND sent_at < ?"
+                " ORDER BY muaa_id, peer",
+                (account, 2**62 if sent_before is None else sent_before),
             ).fetchall()
         waiting: dict[str, list[str]] = {}
         for muaa_id, peer in rows:

@@ -2,13 +2,15 @@
 
 Devices A, B and X are paired; the user removes X on A. The provider drops what A put
 into B's inbox, deletes A's announcement (the signed removal record) and re-creates X's
-inbox. A resends the ``member-remove`` at its next sync until B confirms; from then on B
+inbox. A resends the ``member-remove`` (at a sync once an hour has passed, simulated here
+in A's database) until B confirms; from then on B
 refuses X's key updates and X's ``member-add``. A missing inbox alone never makes a
 device believe it was removed.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from devtools.host_process import HostProcess
@@ -28,6 +30,17 @@ def clear(account: Any, folder: str) -> None:
         client.select_folder(folder)
         client.delete_messages(client.search("ALL"))
         client.expunge()
+
+
+def inbox_count(account: Any, muaa_id: str) -> int:
+    with connect(account.server, account.user) as client:
+        return int(client.folder_status(f"_Autocrypt_SMA_{muaa_id}", ["MESSAGES"])[b"MESSAGES"])
+
+
+def resend_window_passes(host: HostProcess) -> None:
+    """As if REMOVAL_RESEND_S had passed since the last send (the host's clock is real)."""
+    with sqlite3.connect(host.data_dir / "sma-host.sqlite3") as db:
+        db.execute("UPDATE removal_wait SET sent_at = 0")
 
 
 def peers(host: HostProcess) -> set[str]:
@@ -57,7 +70,10 @@ def test_a_dropped_removal_is_resent_and_x_stays_out(spawn_host, account) -> Non
         client.create_folder(f"_Autocrypt_SMA_{x_id}")
 
     call(x, "sma.join")  # X's announcement is posted again
-    call(a, "sma.sync")  # within the retry window: the member-remove goes again
+    call(a, "sma.sync")  # too early: nothing is resent yet
+    assert inbox_count(account, b_id) == 0
+    resend_window_passes(a)
+    call(a, "sma.sync")  # the member-remove goes again
     # X, unaware, sends a key update and vouches for a new device T.
     call(x, "keys.put", peers=[entry("mallory@example.net", 1, b"m" * 32)])
     t, t_id = paired_member(spawn_host, account, "t", x, x_id)

@@ -21,6 +21,8 @@ from .push import Push
 
 log = logging.getLogger(__name__)
 
+#: An unconfirmed ``member-remove`` is sent again after this long (§14.1).
+REMOVAL_RESEND_S = 3600
 #: Announcements older than this are expired (``sma.expire`` default).
 DEFAULT_EXPIRY_S = 90 * 24 * 3600
 
@@ -53,7 +55,7 @@ class Membership:
             raise NotFound(f"no device {target} is known", muaa_id=target)
         self.store.mark_removed(joined.name, target, joined.muaa_id, self.now())
         told = self._tell_peers_gone(joined, [target])
-        self.store.wait_for_confirmation(joined.name, target, told)
+        self.store.wait_for_confirmation(joined.name, target, told, self.now())
         uids = [digest.live_uids[target]] if target in digest.live_uids else []
         self._erase_device(joined.session, mailbox, target, uids)
         # The signed record every peer reads anyway: our announcement names the removed.
@@ -69,8 +71,11 @@ class Membership:
         return {"removed": target, "told": told, "confirmed": confirmed, "waiting": waiting}
 
     def resend_removals(self, joined: Account) -> None:
-        """At each sync: a ``member-remove`` not yet confirmed goes again to that peer."""
-        for gone, peers in self.store.unconfirmed(joined.name).items():
+        """At a sync: a ``member-remove`` not confirmed within ``REMOVAL_RESEND_S`` goes
+        again to that peer (an hour: an offline peer does not find a copy per sync)."""
+        now = self.now()
+        due = self.store.unconfirmed(joined.name, sent_before=now - REMOVAL_RESEND_S + 1)
+        for gone, peers in due.items():
             payloads = members.member_remove_payloads(joined.membership.identity, [gone])
             for muaa_id in peers:
                 peer = self.store.peer(joined.name, muaa_id)
@@ -79,6 +84,7 @@ class Membership:
                     continue
                 for payload in payloads:
                     self.outbox.send_sealed(joined, peer, members.MEMBER_REMOVE, payload)
+                self.store.wait_for_confirmation(joined.name, gone, [muaa_id], now)
 
     def apply_removals(self, joined: Account, removals: dict[str, str]) -> None:
         """Removal records in trusted announcements: the same evidence as a member-remove."""
@@ -141,7 +147,7 @@ class Membership:
                 self.store.mark_removed(joined.name, muaa_id, joined.muaa_id, self.now())
             told = self._tell_peers_gone(joined, paired_gone)
             for muaa_id in paired_gone:
-                self.store.wait_for_confirmation(joined.name, muaa_id, told)
+                self.store.wait_for_confirmation(joined.name, muaa_id, told, self.now())
         for muaa_id in expired:
             self._erase_device(joined.session, mailbox, muaa_id, [digest.live_uids[muaa_id]])
             log.info("account %s: expired MUAA %s", joined.name, muaa_id)
