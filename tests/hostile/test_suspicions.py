@@ -55,3 +55,23 @@ def test_no_secret_in_a_repr() -> None:
     for text in map(repr, [session, membership, attempt, imap, identity]):
         assert "SECRET" not in text
         assert identity.sign_secret.hex() not in text and identity.dh_secret.hex() not in text
+
+
+def test_unchanged_announcements_are_not_downloaded_again(spawn_host, account, dovecot) -> None:  # type: ignore[no-untyped-def]
+    from devtools.imap_proxy import ImapProxy
+
+    joined(spawn_host, account, "laptop")
+    with ImapProxy(dovecot.host, dovecot.port) as proxy:
+        host = spawn_host("desktop", env={"SMA_HOST_PUSH": "off"})
+        host.call(
+            "account.configure",
+            account.configure_params(
+                "acct1", device_name="desktop", host=proxy.host, port=proxy.port, security="none"
+            ),
+        )
+        call(host, "sma.join")
+        call(host, "sma.status")
+        proxy.reset()
+        assert len(call(host, "sma.status")["muaas"]) == 2
+        # Sizes only: every UID was parsed before, no body is fetched again.
+        assert proxy.commands().count("UID FETCH") == 1, proxy.commands()

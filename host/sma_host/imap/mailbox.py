@@ -8,8 +8,8 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -89,6 +89,8 @@ class FetchedMessages:
     oversize: list[int]
     #: The byte budget was reached: call again for the rest.
     more: bool = False
+    #: UIDs present but not downloaded because the caller asked to skip them.
+    skipped: list[int] = field(default_factory=list)
 
     def drain(self) -> Iterator[tuple[int, bytes]]:
         """``messages`` in order, each dropped from the list as it is handed out (the list
@@ -265,7 +267,11 @@ class Mailbox:
         )
 
     def fetch_all(
-        self, max_size: int, since_uid: int = 1, budget: int = 64 << 20
+        self,
+        max_size: int,
+        since_uid: int = 1,
+        budget: int = 64 << 20,
+        skip: Collection[int] = (),
     ) -> FetchedMessages:
         """Messages of the selected folder from ``since_uid`` on: the bodies of those up to
         ``max_size`` bytes, at most ``budget`` bytes in all (``more`` says some were left).
@@ -280,10 +286,13 @@ class Mailbox:
             sizes = self._fetch_sizes(since_uid)
             wanted: list[int] = []
             oversize: list[int] = []
+            skipped: list[int] = []
             used, more = 0, False
             for uid in sorted(u for u in sizes if u >= since_uid):
                 size = sizes[uid]
-                if size > max_size:
+                if uid in skip:  # the caller has it already: UIDs never change content
+                    skipped.append(uid)
+                elif size > max_size:
                     oversize.append(uid)
                 elif used + size > budget and wanted:
                     more = True
@@ -304,7 +313,7 @@ class Mailbox:
                 oversize.append(uid)
             else:
                 messages.append((uid, body))
-        return FetchedMessages(messages, sorted(oversize), more)
+        return FetchedMessages(messages, sorted(oversize), more, skipped)
 
     def _fetch_sizes(self, since_uid: int) -> dict[int, int]:
         """UID → RFC822.SIZE of every message from ``since_uid`` on."""

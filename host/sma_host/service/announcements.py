@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ServerError
@@ -36,6 +36,10 @@ class Announcements:
     push: Push
     now: Callable[[], int]
     random: Callable[[int], bytes]
+    #: Per account: (UIDVALIDITY, UID → parsed announcement or None) of the last read.
+    _parsed: dict[str, tuple[int, dict[int, announce.Announcement | None]]] = field(
+        default_factory=dict
+    )
 
     def join(self, params: dict[str, Any]) -> dict[str, Any]:
         """``sma.join``: idempotent; a removed device joins again under a new id."""
@@ -102,23 +106,34 @@ class Announcements:
     ) -> announce.Digest:
         """Every valid announcement, judged against the keys of the devices we trust."""
         folder = mailbox.namespace.announcement_folder()
-        mailbox.select(folder, readonly=True)
-        parsed: list[tuple[int, announce.Announcement]] = []
+        state = mailbox.select(folder, readonly=True)
+        # What earlier reads parsed, by UID (None: not an announcement): a UID's message
+        # never changes, so only new UIDs are downloaded while UIDVALIDITY holds.
+        validity, known = self._parsed.get(session.account, (state.uidvalidity, {}))
+        if validity != state.uidvalidity:
+            known = {}
+        current: dict[int, announce.Announcement | None] = {}
         dropped, since, more = 0, 1, True
         # Batch after batch to the end: junk filling one batch cannot hide what follows,
         # and only the parsed announcements are kept, never a batch's bodies.
         while more:
-            fetched = mailbox.fetch_all(max_size=announce.MAX_MESSAGE_BYTES, since_uid=since)
+            fetched = mailbox.fetch_all(
+                max_size=announce.MAX_MESSAGE_BYTES, since_uid=since, skip=known
+            )
             more = fetched.more
-            dropped += len(fetched.oversize)
-            uids = [uid for uid, _ in fetched.messages] + fetched.oversize
+            uids = [uid for uid, _ in fetched.messages] + fetched.oversize + fetched.skipped
             since = max(uids, default=since - 1) + 1
+            current.update((uid, known[uid]) for uid in fetched.skipped)
+            current.update((uid, None) for uid in fetched.oversize)
             for uid, raw in fetched.drain():
                 try:
                     ann = announce.decode(envelope.parse_message(raw), session.settings.email)
-                    parsed.append((uid, ann))
                 except envelope.MalformedMessage:
-                    dropped += 1
+                    ann = None
+                current[uid] = ann
+        self._parsed[session.account] = (state.uidvalidity, current)
+        parsed = [(uid, ann) for uid, ann in sorted(current.items()) if ann is not None]
+        dropped = len(current) - len(parsed)
         if dropped:
             log.info("account %s: ignored %d malformed announcement(s)", session.account, dropped)
         mailbox.unselect()
