@@ -11,6 +11,7 @@ Everything it starts is stopped before it exits.
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import datetime
 import json
@@ -29,11 +30,10 @@ from typing import Any
 
 from bench import scenarios
 from bench.report import Row, failed_row, markdown
+from bench.scan import mail_scan
 from devtools.dovecot import DOVECOT_BINARY, DovecotServer, ImapUser, ensure_dovecot_installed
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
-#: Raw bytes of each keyring entry's key (see ``scenarios.Plan.keydata_bytes``).
-DEFAULT_KEYDATA_BYTES = 448
 
 Section = Callable[[scenarios.Bench], list[Row]]
 
@@ -47,6 +47,7 @@ SECTIONS: list[tuple[str, Section, str, str]] = [
     ("push", scenarios.push_latency, "push latency", "≤ 0.8 s"),
     ("sync", scenarios.sync_and_rss, "sync of N waiting key updates; peak RSS", "see README"),
     ("fanout", scenarios.fan_out, "fan-out of 1,000 entries to 10 devices", "10 APPENDs, ≤ 1 s"),
+    ("scan", mail_scan, "mail.scan of 10,000 INBOX messages, then of 10 new", "see README"),
 ]
 #: Shown in this order: the issue's table first, the floors last. Section names place
 #: the row of a section that failed.
@@ -68,6 +69,12 @@ ROW_ORDER = [
     "fanout_appends",
     "fanout_wall",
     "peak_rss",
+    "scan",
+    "scan_first",
+    "scan_first_commands",
+    "scan_first_rss",
+    "scan_new",
+    "scan_new_commands",
     "floors",
     "floor_noop",
     "floor_idle",
@@ -143,19 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated sections to run (the floors always run): "
         + ", ".join(name for name, *_ in SECTIONS[1:]),
     )
-    parser.add_argument(
-        "--keydata-bytes",
-        type=int,
-        default=DEFAULT_KEYDATA_BYTES,
-        help="raw size of each keyring entry's key (default %(default)s)",
-    )
     args = parser.parse_args(argv)
     out: Path = args.out or DEFAULT_OUT
     missing = ensure_dovecot_installed()
     if missing:
         print(missing, file=sys.stderr)
         return 3
-    plan = (scenarios.Plan.tiny if args.smoke else scenarios.Plan.full)(args.keydata_bytes)
+    key_bytes = len(base64.b64decode(scenarios.keydata()))
+    plan = (scenarios.Plan.tiny if args.smoke else scenarios.Plan.full)(key_bytes)
     signal.signal(signal.SIGTERM, _terminate)
     # An installed host finds its modules compiled (pip compiles them at install time).
     # Where the environment forbids writing bytecode, every start would compile the host's

@@ -8,6 +8,7 @@ exactly as Thunderbird spawns them (``devtools.host_process``) and closed in ``f
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import os
 import socket
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from imapclient import IMAPClient
+from pysequoia import Tsk
 
 from bench.report import Row, Stat, fmt_stat
 from bench.stdio import (
@@ -62,9 +64,11 @@ class Plan:
     fanout_devices: int
     fanout_entries: int
     fanout_reps: int
-    #: Raw bytes of each entry's ``keydata``: a minimal Ed25519/Cv25519 OpenPGP
-    #: public key (primary key, user id, subkey, two signatures) is about this size.
+    #: Raw bytes of each entry's ``keydata``: the real key of ``keydata()``.
     keydata_bytes: int
+    #: INBOX messages for the first ``mail.scan``, and the new ones for the second.
+    scan_messages: int
+    scan_new: int
 
     @classmethod
     def full(cls, keydata_bytes: int) -> Plan:
@@ -86,6 +90,8 @@ class Plan:
             fanout_entries=1000,
             fanout_reps=5,
             keydata_bytes=keydata_bytes,
+            scan_messages=10_000,
+            scan_new=10,
         )
 
     @classmethod
@@ -108,6 +114,8 @@ class Plan:
             fanout_entries=20,
             fanout_reps=1,
             keydata_bytes=keydata_bytes,
+            scan_messages=20,
+            scan_new=3,
         )
 
 
@@ -232,8 +240,12 @@ def entry(addr: str, timestamp: int, keydata: str) -> dict[str, Any]:
     }
 
 
-def keydata(size: int) -> str:
-    return base64.b64encode(os.urandom(size)).decode("ascii")
+@functools.cache
+def keydata() -> str:
+    """A real OpenPGP public key (Ed25519/Cv25519, one user ID), base64 as in the Autocrypt
+    header: the host checks every key it takes. One key for every entry, as before."""
+    cert = Tsk.generate("Bench <bench-key@example.net>").extract_certificate()
+    return base64.b64encode(bytes(cert)).decode("ascii")
 
 
 def settle(proxy: ImapProxy, quiet: float = 0.3, timeout: float = 15.0) -> None:
@@ -696,7 +708,7 @@ def push_latency(bench: Bench) -> list[Row]:
     latencies: list[float] = []
     put_calls: list[float] = []
     user = bench.new_user()
-    key = keydata(plan.keydata_bytes)
+    key = keydata()
     with ImapProxy(bench.server.host, bench.server.port) as proxy, bench.hosts() as spawned:
         a, a_id = bench.device(spawned, user, "A", True, proxy.port)
         b, _b_id = bench.device(spawned, user, "B", True, proxy.port)
@@ -807,7 +819,7 @@ def sync_and_rss(bench: Bench) -> list[Row]:
     plan = bench.plan
     user = bench.new_user()
     email = f"{user.name}@example.org"
-    key = keydata(plan.keydata_bytes)
+    key = keydata()
     walls: dict[int, list[float]] = {n: [] for n in plan.sync_sizes}
     counts: dict[int, list[int]] = {n: [] for n in plan.sync_sizes}
     commands: dict[int, list[str]] = {}
@@ -936,7 +948,7 @@ def sync_and_rss(bench: Bench) -> list[Row]:
 def fan_out(bench: Bench) -> list[Row]:
     plan = bench.plan
     user = bench.new_user()
-    key = keydata(plan.keydata_bytes)
+    key = keydata()
     walls: list[float] = []
     appends: list[int] = []
     with ImapProxy(bench.server.host, bench.server.port) as proxy, bench.hosts() as spawned:

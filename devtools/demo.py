@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from imapclient import IMAPClient
+from pysequoia import Tsk
 
 from devtools.dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
 from devtools.host_process import HostProcess
@@ -112,10 +113,8 @@ def main() -> int:
                 raise SystemExit("demo failed: the devices did not discover each other")
             desktop_id = status["self"]
             out.say("pairing: the laptop asks the desktop; its screen shows a code")
-            key = (
-                "-----BEGIN PGP PRIVATE KEY BLOCK-----\n(demo key)\n"
-                "-----END PGP PRIVATE KEY BLOCK-----\n"
-            )
+            # A real OpenPGP secret key: the host checks it with Sequoia.
+            key = str(Tsk.generate(f"Demo <{user.name}@example.org>"))
             out.call("desktop", desktop, "account.key.set", {"account": "account1", "armored": key})
             request = out.call(
                 "laptop", laptop, "pair.request", {"account": "account1", "to": desktop_id}
@@ -148,7 +147,9 @@ def main() -> int:
             out.say("the desktop learns Bob's Autocrypt key; the laptop gets it by push")
             bob = {
                 "addr": "bob@example.net",
-                "keydata": base64.b64encode(b"(Bob's OpenPGP public key)").decode(),
+                "keydata": base64.b64encode(
+                    bytes(Tsk.generate("Bob <bob@example.net>").extract_certificate())
+                ).decode(),
                 "prefer_encrypt": "mutual",
                 "autocrypt_timestamp": 1_790_000_000,
                 "last_seen": 1_790_000_000,
@@ -159,7 +160,9 @@ def main() -> int:
             elapsed = time.monotonic() - started
             print(f"laptop ⇐ keys.changed {json.dumps(note)}   ({elapsed * 1000:.0f} ms later)")
             listed = out.call("laptop", laptop, "keys.list", {"account": "account1"})
-            if listed["peers"] != [bob]:
+            if [{k: v for k, v in p.items() if k != "fingerprint"} for p in listed["peers"]] != [
+                bob
+            ]:
                 raise SystemExit("demo failed: the key update did not arrive")
             out.say("what the server holds now (processed pairing messages are deleted)")
             for name, count in _server_folders(server, user):

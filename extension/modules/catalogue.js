@@ -16,6 +16,7 @@ export const METHODS = Object.freeze([
   "pair.cancel",
   "keys.put",
   "keys.list",
+  "mail.scan",
   "sma.expire",
   "device.remove",
   "sma.leave",
@@ -30,6 +31,7 @@ export const NOTIFICATIONS = Object.freeze([
   "keys.changed",
   "sma.changed",
   "device.removed",
+  "account_key.changed",
   "account.token_needed",
 ]);
 

@@ -309,7 +309,7 @@ export function createController({
     async keysPut({ account, addr, keyText, mutual }) {
       const fieldErrors = validateKeyEntry({ addr, keyText });
       if (Object.keys(fieldErrors).length) return { ok: false, fieldErrors };
-      const entry = buildKeyEntry({ addr, keyText, mutual }, now() / 1000);
+      const entry = buildKeyEntry({ addr, keyText, mutual });
       const res = await run(account, "keysPut", { account, peers: [entry] });
       if (res.ok) await refreshKeys(account);
       return res;

@@ -8,7 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
@@ -24,7 +24,8 @@ import { stdioRuntime } from "../test-support/stdio-runtime.mjs";
 const HOST_EXE = path.join(REPO_DIR, ".venv", "bin", "sma-host");
 const PYTHON = path.join(REPO_DIR, ".venv", "bin", "python");
 const A = "account1";
-const SECRET_KEY = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxcLYBGdummyKEYfor-integration\n=abcd\n-----END PGP PRIVATE KEY BLOCK-----\n";
+// A real OpenPGP secret key (tests/data/README.md): the host checks it with Sequoia.
+const SECRET_KEY = readFileSync(path.join(REPO_DIR, "tests", "data", "account-secret-key.asc"), "utf8");
 const getMessage = makeGetMessage();
 
 async function startDovecot() {

@@ -69,18 +69,16 @@ test("keydata: refuses empty, non-base64, a broken block, a secret key, and over
   assert.deepEqual(keydataFromInput("A".repeat(MAX_KEYDATA_LENGTH)), { keydata: "A".repeat(MAX_KEYDATA_LENGTH) });
 });
 
-test("the form: address and key checked; the entry is dated now with last_seen = autocrypt_timestamp", () => {
+test("the form: address and key checked; the entry carries no date (the host dates it by the key's creation)", () => {
   assert.deepEqual(validateKeyEntry({ addr: "", keyText: "" }), { addr: "fieldErrorPeerAddr", keyText: "fieldErrorPublicKeyEmpty" });
   assert.deepEqual(validateKeyEntry({ addr: "bob", keyText: "x" }), { addr: "fieldErrorPeerAddr", keyText: "fieldErrorPublicKey" });
   assert.deepEqual(validateKeyEntry({ addr: " bob@example.net ", keyText: ARMORED }), {});
-  assert.deepEqual(buildKeyEntry({ addr: " Bob@Example.net ", keyText: ARMORED, mutual: true }, 1_700_000_000.9), {
+  assert.deepEqual(buildKeyEntry({ addr: " Bob@Example.net ", keyText: ARMORED, mutual: true }), {
     addr: "Bob@Example.net",
     keydata: KEYDATA,
     prefer_encrypt: "mutual",
-    autocrypt_timestamp: 1_700_000_000,
-    last_seen: 1_700_000_000,
   });
-  assert.equal(buildKeyEntry({ addr: "b@x", keyText: KEYDATA, mutual: false }, 5).prefer_encrypt, "nopreference");
+  assert.equal(buildKeyEntry({ addr: "b@x", keyText: KEYDATA, mutual: false }).prefer_encrypt, "nopreference");
 });
 
 test("keyring rows: address, preference, first 16 characters of the keydata, UTC date", () => {
@@ -193,7 +191,7 @@ test("controller: keysPut checks the form without a call, then keys.put {peers:[
   const put = ctx.fake.calls.find((c) => c.method === "keys.put");
   assert.deepEqual(put.params, {
     account: A,
-    peers: [{ addr: "bob@example.net", keydata: KEYDATA, prefer_encrypt: "mutual", autocrypt_timestamp: 1_700_000_123, last_seen: 1_700_000_123 }],
+    peers: [{ addr: "bob@example.net", keydata: KEYDATA, prefer_encrypt: "mutual" }],
   });
   assert.deepEqual(opStatus(ctx.acc(), "keysPut"), { kind: "notice", key: "noticeKeysPut", subs: ["1"] });
   assert.deepEqual(keyringRows(ctx.acc()).map((r) => r.addr), ["bob@example.net"]);

@@ -23,6 +23,7 @@ METHODS: dict[str, bool] = {
     "pair.cancel": True,
     "keys.put": True,
     "keys.list": True,
+    "mail.scan": True,
     "sma.expire": True,
     "device.remove": True,
     "sma.leave": True,

@@ -66,15 +66,24 @@ def read_secret_key(armored: str) -> KeyInfo:
 def read_public_key(keydata: bytes) -> KeyInfo:
     """A correspondent's key: binary OpenPGP (Autocrypt ``keydata``, base64-decoded) that
     is a transferable public key without any secret part, or ``InvalidKey``."""
-    if not isinstance(keydata, bytes | bytearray):
-        raise InvalidKey("keydata must be bytes")
-    if len(keydata) > MAX_PUBLIC_KEY_BYTES:
-        raise InvalidKey(f"the key is too large (over {MAX_PUBLIC_KEY_BYTES} bytes)")
-    if not keydata:
-        raise InvalidKey("the key is empty")
-    if keydata.lstrip().startswith(b"-----BEGIN"):
-        raise InvalidKey("keydata must be binary OpenPGP, not ASCII armor")
+    _check_keydata(keydata)
     return _read_public(bytes(keydata))
+
+
+@dataclass(frozen=True)
+class KeyIdentity:
+    """Who a correspondent's key is: enough to list it and to date a hand-entered one."""
+
+    fingerprint: str
+    created: int
+
+
+def public_key_identity(keydata: bytes) -> KeyIdentity:
+    """Checked exactly like ``read_public_key``, without asking whether it can encrypt:
+    the keyring checks every key it takes, and the trial encryption is most of the cost."""
+    _check_keydata(keydata)
+    cert, primary = _parse_public(bytes(keydata))
+    return KeyIdentity(cert.fingerprint.upper(), _created(primary))
 
 
 def keydata_from_armored(text: str) -> bytes:
@@ -99,6 +108,17 @@ _SECRET_NOT_PUBLIC = (
 )
 
 
+def _check_keydata(keydata: object) -> None:
+    if not isinstance(keydata, bytes | bytearray):
+        raise InvalidKey("keydata must be bytes")
+    if len(keydata) > MAX_PUBLIC_KEY_BYTES:
+        raise InvalidKey(f"the key is too large (over {MAX_PUBLIC_KEY_BYTES} bytes)")
+    if not keydata:
+        raise InvalidKey("the key is empty")
+    if keydata.lstrip().startswith(b"-----BEGIN"):
+        raise InvalidKey("keydata must be binary OpenPGP, not ASCII armor")
+
+
 def _read_public(data: bytes) -> KeyInfo:
     cert, primary = _parse_public(data)
     return _info(cert, primary)
@@ -121,15 +141,19 @@ def _parse_public(data: bytes) -> tuple[Cert, Packet]:
 
 
 def _info(cert: Cert, primary: Packet) -> KeyInfo:
-    created = primary.key_created
-    if not isinstance(created, datetime):
-        raise InvalidKey("the primary key has no creation time")
     return KeyInfo(
         fingerprint=cert.fingerprint.upper(),
         user_ids=tuple(str(uid) for uid in cert.user_ids),
         can_encrypt=_can_encrypt(cert),
-        created=int(created.timestamp()),
+        created=_created(primary),
     )
+
+
+def _created(primary: Packet) -> int:
+    created = primary.key_created
+    if not isinstance(created, datetime):
+        raise InvalidKey("the primary key has no creation time")
+    return int(created.timestamp())
 
 
 def _can_encrypt(cert: Cert) -> bool:

@@ -11,15 +11,16 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .protocol.crypto import Identity
-from .protocol.keyring import PeerEntry, entry_from_json
 from .protocol.pairing_states import Attempt
+from .store_keys import KeyTables
+from .store_removals import RemovalTables
 
 DB_NAME = "sma-host.sqlite3"
 #: Sequence numbers kept above the replay floor per sender at most (§8.3).
@@ -122,7 +123,22 @@ _MIGRATIONS: list[str] = [
     );
     ALTER TABLE membership ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
     """,
-    # 4: durable removals (issue 12): who is out for good, and which peers still have to
+    # 4: fingerprints (NULL: not computed yet), the account key's date, the INBOX scan
+    """
+    ALTER TABLE keyring ADD COLUMN fingerprint TEXT;
+    ALTER TABLE account_key ADD COLUMN set_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE account_key ADD COLUMN fingerprint TEXT;
+    CREATE TABLE inbox_scan (
+        account      TEXT PRIMARY KEY REFERENCES account(account) ON DELETE CASCADE,
+        uidvalidity  INTEGER NOT NULL,
+        last_uid     INTEGER NOT NULL
+    );
+    """,
+    # 5: the one-time passphrase that protects an account key exported by Thunderbird
+    """
+    ALTER TABLE account_key ADD COLUMN passphrase TEXT;
+    """,
+    # 6: durable removals (issue 12): who is out for good, and which peers still have to
     # confirm a removal this device made
     """
     CREATE TABLE removed_device (
@@ -195,7 +211,7 @@ class OutboxItem:
     message: bytes
 
 
-class Store:
+class Store(KeyTables, RemovalTables):
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
@@ -510,19 +526,6 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
 
-    # the account's Autocrypt secret key (opaque armored text)
-
-    def set_account_key(self, account: str, armored: str) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO account_key VALUES (?, ?)", (account, armored))
-
-    def account_key(self, account: str) -> str | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT armored FROM account_key WHERE account = ?", (account,)
-            ).fetchone()
-        return row[0] if row else None
-
     def set_removed(self, account: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE membership SET removed = 1 WHERE account = ?", (account,))
@@ -544,67 +547,6 @@ class Store:
             ):
                 db.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
 
-    # removals
-
-    def mark_removed(self, account: str, muaa_id: str, by: str, at: int) -> bool:
-        """Record that ``muaa_id`` is out for good; False when it was known already."""
-        with self.transaction() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO removed_device VALUES (?, ?, ?, ?)",
-                (account, muaa_id, by, at),
-            )
-            return cursor.rowcount > 0
-
-    def is_removed(self, account: str, muaa_id: str) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM removed_device WHERE account = ? AND muaa_id = ?",
-                (account, muaa_id),
-            ).fetchone()
-        return row is not None
-
-    def removed_by(self, account: str, by: str, limit: int) -> list[str]:
-        """The ``limit`` most recent removals ``by`` made, newest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT muaa_id FROM removed_device WHERE account = ? AND removed_by = ?"
-                " ORDER BY at DESC, muaa_id LIMIT ?",
-                (account, by, limit),
-            ).fetchall()
-        return [r[0] for r in rows]
-
-    def wait_for_confirmation(
-        self, account: str, muaa_id: str, peers: Iterable[str], sent_at: int
-    ) -> None:
-        """``peers`` were sent a removal of ``muaa_id`` at ``sent_at`` and must confirm it."""
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO removal_wait VALUES (?, ?, ?, ?)",
-                [(account, muaa_id, peer, sent_at) for peer in peers],
-            )
-
-    def confirmed(self, account: str, muaa_id: str, peer: str) -> bool:
-        with self.transaction() as db:
-            cursor = db.execute(
-                "DELETE FROM removal_wait WHERE account = ? AND muaa_id = ? AND peer = ?",
-                (account, muaa_id, peer),
-            )
-            return cursor.rowcount > 0
-
-    def unconfirmed(self, account: str, sent_before: int | None = None) -> dict[str, list[str]]:
-        """Removed id → the peers that have not confirmed its removal yet (those last sent
-        it before ``sent_before``, when given)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT muaa_id, peer FROM removal_wait WHERE account = ? AND sent_at < ?"
-                " ORDER BY muaa_id, peer",
-                (account, 2**62 if sent_before is None else sent_before),
-            ).fetchall()
-        waiting: dict[str, list[str]] = {}
-        for muaa_id, peer in rows:
-            waiting.setdefault(muaa_id, []).append(peer)
-        return waiting
-
     def remove_peer(self, account: str, muaa_id: str) -> bool:
         with self.transaction() as db:
             gone = db.execute(
@@ -613,31 +555,3 @@ class Store:
             db.execute("DELETE FROM outbox WHERE account = ? AND recipient = ?", (account, muaa_id))
             db.execute("DELETE FROM device WHERE account = ? AND muaa_id = ?", (account, muaa_id))
             return gone > 0
-
-    # the keyring
-
-    def keyring(self, account: str, addrs: Iterable[str] | None = None) -> dict[str, PeerEntry]:
-        with self._lock:
-            if addrs is None:
-                rows = self._db.execute(
-                    "SELECT entry FROM keyring WHERE account = ? ORDER BY addr", (account,)
-                ).fetchall()
-            else:
-                wanted = sorted(set(addrs))
-                rows = []
-                for start in range(0, len(wanted), 500):
-                    chunk = wanted[start : start + 500]
-                    rows += self._db.execute(
-                        f"SELECT entry FROM keyring WHERE account = ? AND addr IN"
-                        f" ({','.join('?' * len(chunk))})",
-                        (account, *chunk),
-                    ).fetchall()
-        entries = [entry_from_json(json.loads(row[0])) for row in rows]
-        return {e.addr: e for e in entries}
-
-    def put_keyring(self, account: str, entries: Iterable[PeerEntry]) -> None:
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO keyring VALUES (?, ?, ?)",
-                [(account, e.addr, json.dumps(e.to_json())) for e in entries],
-            )

@@ -31,6 +31,7 @@ NOTIFICATIONS = {
     "device.paired",
     "device.removed",
     "sma.changed",
+    "account_key.changed",
     "account.token_needed",
 }
 

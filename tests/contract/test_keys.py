@@ -11,8 +11,10 @@ import pytest
 from devtools.host_process import HostProcess, RpcError
 from sma_host.native.schemas import validate_result
 from tests.imap_inspect import connect, folders, messages
+from tests.pgp_keys import fingerprint_of, keydata_b64, public_keydata
 
 ACCOUNT = "acct1"
+GNUPG_KEY_CREATED = 1795956251
 
 
 def call(host: HostProcess, method: str, **params: Any) -> Any:
@@ -22,11 +24,12 @@ def call(host: HostProcess, method: str, **params: Any) -> Any:
 
 
 def entry(
-    addr: str, ts: int, key: bytes, seen: int | None = None, prefer: str = "mutual"
+    addr: str, ts: int, key: object, seen: int | None = None, prefer: str = "mutual"
 ) -> dict[str, Any]:
+    """An entry whose key is a real OpenPGP key made for the label ``key``."""
     return {
         "addr": addr,
-        "keydata": base64.b64encode(key).decode(),
+        "keydata": keydata_b64(key),
         "prefer_encrypt": prefer,
         "autocrypt_timestamp": ts,
         "last_seen": seen if seen is not None else ts,
@@ -49,14 +52,18 @@ def pair(new: HostProcess, existing: HostProcess, existing_id: str) -> None:
 
 
 def keyring(host: HostProcess) -> list[dict[str, Any]]:
+    """The whole keyring, each entry's fingerprint checked against its key and left out."""
     peers: list[dict[str, Any]] = []
     offset = 0
     while True:
         page = call(host, "keys.list", offset=offset)
         peers += page["peers"]
         if "next_offset" not in page:
-            return peers
+            break
         offset = page["next_offset"]
+    for peer in peers:
+        assert peer.pop("fingerprint") == fingerprint_of(peer["keydata"])
+    return peers
 
 
 def wait_keyring(host: HostProcess, expected: list[dict[str, Any]], timeout: float = 30.0) -> None:
@@ -126,8 +133,11 @@ def test_conflicting_puts_converge(trio) -> None:  # type: ignore[no-untyped-def
         peers=[entry("Carol@Example.net", 100, b"B" * 32, seen=120, prefer="nopreference")],
     )
     call(c, "keys.put", peers=[entry("carol@example.net", 90, b"C" * 32, seen=200)])
-    # Same timestamp: the greater key bytes win ("B..." > "A..."); last_seen is the maximum.
-    winner = [entry("carol@example.net", 100, b"B" * 32, seen=200, prefer="nopreference")]
+    # Same timestamp: the greater key bytes win; last_seen is the maximum.
+    if public_keydata(b"B" * 32) > public_keydata(b"A" * 32):
+        winner = [entry("carol@example.net", 100, b"B" * 32, seen=200, prefer="nopreference")]
+    else:
+        winner = [entry("carol@example.net", 100, b"A" * 32, seen=200)]
     for host in (a, b, c):
         wait_keyring(host, winner)
 
@@ -257,14 +267,15 @@ def test_keys_put_validation(spawn_host, account) -> None:  # type: ignore[no-un
 
 def test_keys_list_pages_under_the_frame_limit(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
     host, _ = device(spawn_host, account, "a", push=False)
-    big = [entry(f"p{i:05}@example.net", i + 1, i.to_bytes(4, "big") * 1500) for i in range(300)]
-    for start in range(0, 300, 100):
+    big = [entry(f"p{i:05}@example.net", i + 1, i) for i in range(400)]
+    for start in range(0, 400, 100):
         call(host, "keys.put", peers=big[start : start + 100])
     first = call(host, "keys.list")
-    assert "next_offset" in first and first["total"] == 300
+    assert "next_offset" in first and first["total"] == 400
     everything = keyring(host)
     assert [e["addr"] for e in everything] == sorted(e["addr"] for e in big)
-    assert call(host, "keys.list", addr="P00007@example.net")["peers"] == [big[7]]
+    listed = call(host, "keys.list", addr="P00007@example.net")["peers"]
+    assert listed == [{**big[7], "fingerprint": fingerprint_of(big[7]["keydata"])}]
 
 
 def test_device_remove_and_leave(trio, account) -> None:  # type: ignore[no-untyped-def]
@@ -345,3 +356,50 @@ def test_a_newly_paired_device_gets_the_keyring_and_brings_its_own(spawn_host, a
     )
     wait_keyring(a, both)
     wait_keyring(b, both)
+
+
+def test_keys_put_takes_only_openpgp_public_keys(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    from pysequoia import Tsk
+
+    from tests.pgp_keys import ACCOUNT_SECRET_KEY
+
+    host, _ = device(spawn_host, account, "a", push=False)
+    good = entry("good@example.net", 5, "good")
+    secret_binary = base64.b64encode(bytes(Tsk.from_bytes(ACCOUNT_SECRET_KEY.encode()))).decode()
+    for bad_keydata, why in (
+        (base64.b64encode(b"hello world!").decode(), "does not parse"),
+        (secret_binary, "secret key"),
+        (base64.b64encode(ACCOUNT_SECRET_KEY.encode()).decode(), "not ASCII armor"),
+        (base64.b64encode(public_keydata("cut")[:-40]).decode(), "does not parse"),
+    ):
+        bad = {**entry("bad@example.net", 6, "x"), "keydata": bad_keydata}
+        with pytest.raises(RpcError) as refused:
+            call(host, "keys.put", peers=[good, bad])
+        assert refused.value.reason == "invalid_key"
+        assert refused.value.data["path"] == "$.peers[1].keydata"
+        assert "entry 1" in refused.value.error["message"] and why in refused.value.error["message"]
+        assert "hello" not in refused.value.error["message"]
+    gossip = {**good, "gossip_key": base64.b64encode(b"junk").decode(), "gossip_timestamp": 3}
+    with pytest.raises(RpcError) as refused:
+        call(host, "keys.put", peers=[gossip])
+    assert refused.value.data["path"] == "$.peers[0].gossip_key"
+    assert keyring(host) == []  # nothing of a refused call is kept
+    assert call(host, "keys.put", peers=[good])["stored"] == 1
+    [listed] = call(host, "keys.list")["peers"]
+    assert listed["fingerprint"] == fingerprint_of(public_keydata("good"))
+
+
+def test_a_hand_entered_key_is_dated_by_its_creation_not_now(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    from tests.pgp_keys import DATA
+
+    host, _ = device(spawn_host, account, "a", push=False)
+    gnupg = base64.b64encode((DATA / "gnupg-public-key.pgp").read_bytes()).decode()
+    typed = {"addr": "Hand@Example.net", "keydata": gnupg, "prefer_encrypt": "mutual"}
+    call(host, "keys.put", peers=[typed])
+    [stored] = keyring(host)
+    # GnuPG made the key at this time (tests/data/README.md): that, not now, dates the entry.
+    assert stored["autocrypt_timestamp"] == stored["last_seen"] == GNUPG_KEY_CREATED
+    # A genuine Autocrypt update dated after the key's creation wins over the typed entry.
+    later = entry("hand@example.net", GNUPG_KEY_CREATED + 1, "hand-new")
+    call(host, "keys.put", peers=[later])
+    assert keyring(host) == [later]

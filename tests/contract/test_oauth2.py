@@ -3,7 +3,6 @@ passdb asks a real token endpoint (issue 10 §3): login, refusal, refresh, secre
 
 from __future__ import annotations
 
-import base64
 import itertools
 import secrets
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from devtools.dovecot import DovecotServer
 from devtools.host_process import HostProcess, RpcError
 from sma_host.native.schemas import validate_result
 from tests.contract.test_keys import entry, keyring, pair
+from tests.pgp_keys import keydata_b64
 
 ACCOUNT = "acct1"
 _users = itertools.count(1)
@@ -129,7 +129,7 @@ def test_a_revoked_token_asks_once_and_a_fresh_one_brings_push_back(
     assert call(a, "keys.put", peers=[update])["queued_to"] == [b_id]
     note = b.wait_notification("keys.changed", timeout=15)
     assert note["addrs"] == ["carol@example.org"]
-    assert [e["keydata"] for e in keyring(b)] == [base64.b64encode(b"carol's key").decode()]
+    assert [e["keydata"] for e in keyring(b)] == [keydata_b64(b"carol's key")]
 
     # A later refusal is a new episode: told again, once.
     oauth_server.revoke(fresh)

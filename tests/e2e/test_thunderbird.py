@@ -9,7 +9,6 @@ Screenshots of every step: ``test-artifacts/e2e/<scenario>/``.
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -33,15 +32,10 @@ DEVICE_NAMES = {"laptop": "E2E Laptop", "desktop": "E2E Desktop"}
 
 
 def armored_key(seed: str) -> str:
-    """An ASCII-armored secret key block of a realistic size (the host stores it as is)."""
-    body = b"".join(hashlib.sha512(f"{seed}-{i}".encode()).digest() for i in range(40))
-    b64 = base64.b64encode(body).decode()
-    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
-    return (
-        "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n"
-        + "\n".join(lines)
-        + "\n=e2e0\n-----END PGP PRIVATE KEY BLOCK-----\n"
-    )
+    """A real ASCII-armored OpenPGP secret key (the host checks it with Sequoia)."""
+    from pysequoia import Tsk
+
+    return str(Tsk.generate(f"{seed} <{seed}@example.org>"))
 
 
 # ---- steps a person takes ----------------------------------------------------------------
@@ -296,17 +290,12 @@ def test_5_account_key_travels_with_pairing(
 
 
 def public_key(seed: str) -> tuple[str, str]:
-    """A correspondent's public key: (keydata as in the Autocrypt header, the same key
-    ASCII-armored with a header and a checksum line, as a person would paste it)."""
-    body = b"".join(hashlib.sha512(f"{seed}-public-{i}".encode()).digest() for i in range(12))
-    keydata = base64.b64encode(body).decode()
-    lines = [keydata[i : i + 64] for i in range(0, len(keydata), 64)]
-    armored = (
-        "-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: e2e correspondent\n\n"
-        + "\n".join(lines)
-        + "\n=e2e0\n-----END PGP PUBLIC KEY BLOCK-----\n"
-    )
-    return keydata, armored
+    """A correspondent's real public key: (keydata as in the Autocrypt header, the same key
+    ASCII-armored, as a person would paste it)."""
+    from pysequoia import Tsk
+
+    cert = Tsk.generate(f"<{seed}@example.net>").extract_certificate()
+    return base64.b64encode(bytes(cert)).decode(), str(cert)
 
 
 def keyring_rows(tb: Thunderbird) -> list[str]:

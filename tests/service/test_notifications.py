@@ -38,6 +38,7 @@ def test_each_builder_matches_its_schema() -> None:
     notifier.this_device_removed("acct1", ME, by=None)
     notifier.keys_changed("acct1", ["b@example.org", "a@example.org"])
     notifier.sma_changed("acct1", 3)
+    notifier.account_key_changed("acct1", "3A6CDD089FE" + "0" * 29)
     notifier.account_token_needed("acct1")
     assert {name for name, _ in sent} == set(notification_names())
     for name, params in sent:

@@ -63,15 +63,16 @@ export function validateKeyEntry({ addr, keyText } = {}) {
   return errors;
 }
 
-/** The keys.put entry (schema: common.json peer_entry) for what the form holds, dated `nowSec`. */
-export function buildKeyEntry({ addr, keyText, mutual }, nowSec) {
-  const ts = Math.floor(nowSec);
+/**
+ * The keys.put entry (schema: common.json put_entry) for what the form holds. A key entered
+ * by hand has no Autocrypt date: without autocrypt_timestamp the host dates it by the key's
+ * own creation time, never "now", so it never outranks a later genuine Autocrypt update.
+ */
+export function buildKeyEntry({ addr, keyText, mutual }) {
   return {
     addr: String(addr).trim(),
     keydata: keydataFromInput(keyText).keydata,
     prefer_encrypt: mutual ? "mutual" : "nopreference",
-    autocrypt_timestamp: ts,
-    last_seen: ts,
   };
 }
 
@@ -126,5 +127,11 @@ export const keysOnNotification = Object.freeze({
     ...a,
     keyringStale: true,
     event: { key: "eventKeysChanged", subs: [String((params.addrs || []).length)] },
+  }),
+  // Another device's account key replaced the one this device held.
+  "account_key.changed": (a, params) => ({
+    ...a,
+    keyAvailable: true,
+    event: { key: "eventAccountKeyChanged", subs: [String(params.fingerprint ?? "")] },
   }),
 });

@@ -136,6 +136,11 @@ def _raw(keydata: str) -> bytes:
     return base64.b64decode(keydata)
 
 
+def canonical_keydata(value: object, name: str = "keydata") -> str:
+    """Keydata as stored: strict base64 of at least one byte, one line, padded."""
+    return _keydata(value, name)
+
+
 def _keydata(value: object, name: str) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_KEYDATA_CHARS:
         raise InvalidEntry(name)

@@ -106,7 +106,8 @@ TABLE: tuple[Transition, ...] = (
     Transition(_OUT, (_W,), Event.ACCEPT_RECEIVED, "Before `expires_at`; confirmation and"
                " payload OK", _DONE,
                "One transaction: queue `pair-confirm` to T; add T and every payload device as"
-               " peers; store the account key **if none is set**; queue N's whole keyring to T"
+               " peers; keep E's account key if it outranks N's (§9.5), else queue N's own to T"
+               " (`account-key`, relayed); queue N's whole keyring to T"
                " (§9.2). Then queue `pair-abort(completed_elsewhere)` to the other targets."
                " Notify `pair.completed`."),
     Transition(_OUT, (_W,), Event.ACCEPT_FORGED, "Confirmation or payload fails (§7.7)", _FAIL,

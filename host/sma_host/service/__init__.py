@@ -6,12 +6,14 @@ adapter calls. ``Host`` wires the units, each a class with its collaborators pas
 - ``outbox``: messages to other devices, committed before they are sent;
 - ``push``: the watcher connection and fast polling during pairing;
 - ``announcements``: the announcement folder, ``sma.join``, ``sma.status``;
-- ``accounts``: ``account.configure``, resuming at start-up, the account key;
+- ``accounts``: ``account.configure``, resuming at start-up;
+- ``account_key``: the account key and its replication (``account-key``);
 - ``keys``: the replicated keyring;
 - ``pairing``, ``pairing_messages``: ``pair.*`` and the pairing messages in the inbox,
   both through the transition table of ``protocol/pairing_states``;
 - ``membership``: removal, leaving, expiry, ``member-add`` / ``member-remove``;
-- ``inbox``: ``sma.sync``, dispatching each inbox message through one table.
+- ``inbox``: ``sma.sync``, dispatching each inbox message through one table;
+- ``mail_scan``: ``mail.scan``, correspondents' keys from INBOX (also at the heartbeat).
 
 The stdio loop calls ``Host.call`` from the account's worker thread only.
 """
@@ -29,11 +31,13 @@ from ..errors import ConnectionFailed
 from ..protocol import pairing as pairing_types
 from ..protocol.membership import MEMBER_ADD, MEMBER_REMOVE, MEMBER_REMOVE_ACK
 from ..store import Store
+from .account_key import ACCOUNT_KEY, AccountKeys
 from .accounts import Accounts
 from .announcements import Announcements
-from .context import Sessions
+from .context import Account, Sessions
 from .inbox import Inbox
 from .keys import KEY_UPDATE, Keys
+from .mail_scan import MailScan
 from .membership import Membership
 from .notifications import Notifier, Notify
 from .outbox import Outbox
@@ -70,12 +74,19 @@ class Host:
         announcements = Announcements(store, self.sessions, notifier, push, now, random)
         self.accounts = Accounts(store, self.sessions, self.sessions.vault, push, schedule)
         keys = Keys(store, self.sessions, outbox)
+        account_keys = AccountKeys(store, self.sessions, outbox, notifier, now)
         pairings = Pairings(
             store, self.sessions, outbox, notifier, push, keys, announcements, now, random
         )
-        messages = PairingMessages(store, outbox, notifier, keys, pairings, now)
+        messages = PairingMessages(store, outbox, notifier, keys, pairings, account_keys, now)
         members = Membership(store, self.sessions, outbox, notifier, announcements, keys, push, now)
         self._pairings, self._messages, self._members = pairings, messages, members
+        scanner = MailScan(store, self.sessions, keys, outbox, notifier, now)
+
+        def heartbeat(joined: Account) -> None:
+            members.heartbeat(joined)
+            scanner.background_scan(joined)
+
         self.inbox = inbox = Inbox(
             store,
             self.sessions,
@@ -92,20 +103,21 @@ class Host:
             },
             sealed={
                 KEY_UPDATE: keys.on_key_update,
+                ACCOUNT_KEY: account_keys.on_account_key,
                 MEMBER_ADD: members.on_member_add,
                 MEMBER_REMOVE: members.on_member_remove,
                 MEMBER_REMOVE_ACK: members.on_member_remove_ack,
             },
             expire_pairings=self._before_sync,
             this_device_removed=members.this_device_removed,
-            heartbeat=members.heartbeat,
+            heartbeat=heartbeat,
             apply_removals=members.apply_removals,
         )
         #: Method name → handler: the methods of ``methods.METHODS`` except ``hello``.
         self.methods: Mapping[str, Handler] = {
             "account.configure": self.accounts.configure,
-            "account.key.set": self.accounts.set_key,
-            "account.key.get": self.accounts.get_key,
+            "account.key.set": account_keys.set_key,
+            "account.key.get": account_keys.get_key,
             "account.token": self.accounts.token,
             "sma.join": announcements.join,
             "sma.status": announcements.status,
@@ -119,6 +131,7 @@ class Host:
             "pair.cancel": pairings.cancel,
             "keys.put": keys.put_entries,
             "keys.list": keys.list_entries,
+            "mail.scan": scanner.scan,
         }
 
     def _before_sync(self, account: str) -> None:

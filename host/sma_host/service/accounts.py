@@ -1,5 +1,5 @@
-"""Accounts: ``account.configure`` (server and password), resuming at start-up, and the
-account key."""
+"""Accounts: ``account.configure`` (server and password) and resuming at start-up. The
+account key is ``account_key.py``."""
 
 from __future__ import annotations
 
@@ -128,14 +128,3 @@ class Accounts:
             self.push.start(session, membership.muaa_id)
         log.info("account %s: new access token", session.account)
         return {"account": session.account}
-
-    def set_key(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``account.key.set``."""
-        self.sessions.get(params["account"])
-        self.store.set_account_key(params["account"], params["armored"])
-        return {"account": params["account"], "stored": True}
-
-    def get_key(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``account.key.get``."""
-        self.sessions.get(params["account"])
-        return {"armored": self.store.account_key(params["account"])}

@@ -112,6 +112,7 @@ class Membership:
         session.stop_watcher()
         self._erase_device(session, mailbox, membership.muaa_id, mine)
         self.store.forget_membership(account)
+        self.store.delete_account_key(account)  # a device that left cannot export it
         self.push.update_live(account)
         log.info("account %s: MUAA %s left the SMA", account, membership.muaa_id)
         return {"left": membership.muaa_id, "told": told}
@@ -213,6 +214,8 @@ class Membership:
         if joined.membership.removed:
             return
         self.store.set_removed(joined.name)
+        # The account key goes with the membership: a removed device cannot export it.
+        self.store.delete_account_key(joined.name)
         joined.session.stop_watcher()
         log.warning(
             "account %s: this device (%s) was removed from the SMA", joined.name, joined.muaa_id

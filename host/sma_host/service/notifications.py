@@ -92,5 +92,9 @@ class Notifier:
             params["truncated"] = True
         self._notify("keys.changed", params)
 
+    def account_key_changed(self, account: str, fingerprint: str) -> None:
+        """Another device's account key replaced the one held here."""
+        self._notify("account_key.changed", {"account": account, "fingerprint": fingerprint})
+
     def sma_changed(self, account: str, muaas: int) -> None:
         self._notify("sma.changed", {"account": account, "muaas": muaas})

@@ -131,8 +131,11 @@ class Pairings:
         if transition.error:
             _refuse(attempt, transition)
         assert attempt.request is not None
+        key = self.store.account_key(joined.name)
         payload = {
-            "account_key": self.store.account_key(joined.name),
+            "account_key": key.armored if key else None,
+            "account_key_set_at": key.set_at if key else 0,
+            **({"account_key_passphrase": key.passphrase} if key and key.passphrase else {}),
             "devices": [
                 pairing.Party(p.muaa_id, p.name, p.sign_key, p.dh_key).to_json()
                 for p in self.store.peers(joined.name)

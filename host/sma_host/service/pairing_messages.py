@@ -20,6 +20,8 @@ from ..protocol.pairing_states import (
     step,
 )
 from ..store import Store
+from ..store_keys import AccountKey
+from .account_key import AccountKeys, offered_key
 from .context import Account, peer_from_party
 from .keys import Keys
 from .notifications import Notifier
@@ -43,6 +45,7 @@ class PairingMessages:
     notifier: Notifier
     keys: Keys
     pairings: Pairings
+    account_keys: AccountKeys
     now: Callable[[], int]
     #: Requests taken in the current sync, per account (``begin_sync`` resets it).
     _taken: dict[str, int] = field(default_factory=dict)
@@ -105,10 +108,8 @@ class PairingMessages:
                 pairing.Party.from_json(d)
                 for d in codec.bounded_list(payload.get("devices"), MAX_GROUP)
             ]
-            account_key = payload.get("account_key")
-            if account_key is not None and (
-                not isinstance(account_key, str) or not codec.is_text(account_key)
-            ):
+            armored = payload.get("account_key")
+            if armored is not None and (not isinstance(armored, str) or not codec.is_text(armored)):
                 raise envelope.MalformedMessage("bad account key")
         except (pairing.ConfirmationFailed, envelope.MalformedMessage):
             self.pairings.end(
@@ -123,15 +124,19 @@ class PairingMessages:
             for device in devices:
                 if device.muaa_id != joined.muaa_id:
                     self.store.add_peer(account, peer_from_party(device, now))
-            adopted = False
-            if account_key is not None and self.store.account_key(account) is None:
-                self.store.set_account_key(account, account_key)
-                adopted = True
+            theirs = _their_key(
+                account,
+                armored,
+                payload.get("account_key_set_at", 0),
+                payload.get("account_key_passphrase"),
+            )
+            adopted = theirs is not None and self.account_keys.offer(joined, theirs)
             self.store.save_pairing(done)
             # What this device knew before pairing reaches the group too.
             peer = self.store.peer(account, sender)
             if peer is not None:
                 self.keys.send_keyring(joined, peer)
+                self.account_keys.send_if_newer(joined, peer, theirs)
         # Other devices that were asked too: their requests are void now.
         for other in attempt.targets:
             if other != sender:
@@ -183,3 +188,17 @@ class PairingMessages:
             self.pairings.end(joined, attempt, transition, tell_peer=False, reason="peer_" + said)
             return "pairing_failed"
         raise envelope.MalformedMessage("abort for no waiting pairing")
+
+
+def _their_key(
+    account: str, armored: object, set_at: object, passphrase: object
+) -> AccountKey | None:
+    """The existing device's account key from the pairing payload; one that is not an
+    OpenPGP secret key is left out (the pairing itself holds: the code proved the peer)."""
+    if armored is None:
+        return None
+    try:
+        return offered_key(armored, set_at, passphrase)
+    except envelope.MalformedMessage as exc:
+        log.warning("account %s: the paired device's account key was refused: %s", account, exc)
+        return None
