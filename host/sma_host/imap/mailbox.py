@@ -9,6 +9,7 @@ import socket
 import ssl
 import time
 from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -18,16 +19,21 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 from imapclient.response_parser import parse_fetch_response
 from imapclient.util import to_unicode
 
-from ..errors import AuthFailed, ConnectionFailed, TlsFailed, TokenRefused
+from ..config import CONFIG
+from ..errors import AuthFailed, ConnectionFailed, MailboxError, TlsFailed, TokenRefused
 from ..protocol.folders import Namespace
 from ..protocol.uidset import uid_set
-from .errors import map_imap_errors
+from .errors import leaves_connection_usable, map_imap_errors
 from .literals import LiteralGuard
 
 log = logging.getLogger(__name__)
 
+#: Connecting, the greeting and the TLS handshake (imapclient's connect timeout covers
+#: all three).
 CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 60.0
+#: No answer for this long while one is owed: the server stalled or the network dropped
+#: the connection silently. Raised as ``connection_failed`` and recovered from like a reset.
+READ_TIMEOUT = CONFIG.stall_s
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 
 
@@ -154,6 +160,10 @@ class Mailbox:
         self._secret = settings.secret
         self._early_empty_idles = 0
         self._guard = LiteralGuard(client._imap)
+        #: An error that can mean a dead or out-of-step connection happened: never reuse it.
+        self.broken = False
+        #: ``time.monotonic()`` of the last answer the server gave on this connection.
+        self.last_io = time.monotonic()
         self.capabilities = [to_unicode(c) for c in client.capabilities()]
         self.namespace = self._read_namespace()
 
@@ -210,6 +220,20 @@ class Mailbox:
             root_delimiter = to_unicode(root_delim) if root_delim else None
         return Namespace("", root_delimiter)
 
+    @contextmanager
+    def _io(self, action: str) -> Iterator[None]:
+        """``map_imap_errors`` on this session, keeping ``broken`` and ``last_io`` true."""
+        try:
+            with map_imap_errors(action, self._secret, established=True):
+                yield
+        except MailboxError as exc:
+            if leaves_connection_usable(exc):
+                self.last_io = time.monotonic()
+            else:
+                self.broken = True
+            raise
+        self.last_io = time.monotonic()
+
     def close(self) -> None:
         _close_quietly(self._client)
 
@@ -218,12 +242,12 @@ class Mailbox:
         return sock
 
     def noop(self) -> None:
-        with map_imap_errors("NOOP", self._secret):
+        with self._io("NOOP"):
             self._client.noop()
 
     def create_folder(self, name: str) -> bool:
         """Create ``name`` unless it exists. True when this call created it."""
-        with map_imap_errors(f"creating {name}", self._secret):
+        with self._io(f"creating {name}"):
             try:
                 self._client.create_folder(name)
             except IMAPClient.Error as exc:
@@ -235,12 +259,12 @@ class Mailbox:
         return True
 
     def folder_exists(self, name: str) -> bool:
-        with map_imap_errors(f"looking up {name}", self._secret):
+        with self._io(f"looking up {name}"):
             return bool(self._client.folder_exists(name))
 
     def delete_folder(self, name: str) -> bool:
         """Delete ``name``; False when it was already gone."""
-        with map_imap_errors(f"deleting {name}", self._secret):
+        with self._io(f"deleting {name}"):
             try:
                 self._client.delete_folder(name)
             except IMAPClient.Error as exc:
@@ -251,13 +275,13 @@ class Mailbox:
 
     def append(self, folder: str, message: bytes) -> int | None:
         """APPEND; returns the new UID when the server says it (UIDPLUS)."""
-        with map_imap_errors(f"appending to {folder}", self._secret):
+        with self._io(f"appending to {folder}"):
             response = self._client.append(folder, message, flags=())
         match = _APPENDUID.search(response if isinstance(response, bytes) else b"")
         return int(match.group(2)) if match else None
 
     def select(self, folder: str, readonly: bool = False) -> FolderState:
-        with map_imap_errors(f"selecting {folder}", self._secret):
+        with self._io(f"selecting {folder}"):
             info: dict[bytes, Any] = self._client.select_folder(folder, readonly=readonly)
         return FolderState(
             uidvalidity=int(info.get(b"UIDVALIDITY", 0)),
@@ -282,7 +306,7 @@ class Mailbox:
         so a server that understates sizes delivers no more than the limits; a body that
         turns out longer than ``max_size`` is oversize, like one announced so.
         """
-        with map_imap_errors("fetching messages", self._secret):
+        with self._io("fetching messages"):
             sizes = self._fetch_sizes(since_uid)
             wanted: list[int] = []
             oversize: list[int] = []
@@ -369,7 +393,7 @@ class Mailbox:
         server sends). An incremental scan that fits one batch needs no SEARCH: EXAMINE
         and one FETCH over the UID range.
         """
-        with map_imap_errors("reading INBOX", self._secret):
+        with self._io("reading INBOX"):
             state = self.select("INBOX", readonly=True)
             restarted = after_uid <= 0 or uidvalidity != state.uidvalidity
             first = 1 if restarted else after_uid + 1
@@ -398,7 +422,7 @@ class Mailbox:
                 (uid_set(uids[i : i + per_batch]), uids[i]) for i in range(0, len(uids), per_batch)
             )
         for wanted, lowest in chunks:
-            with map_imap_errors("reading INBOX headers", self._secret):
+            with self._io("reading INBOX headers"):
                 messages = self._fetch_headers(wanted, lowest)
             if messages:
                 yield HeaderBatch(messages, messages[-1].uid)
@@ -441,7 +465,7 @@ class Mailbox:
         if not wanted:
             return
         uids_text = uid_set(wanted)
-        with map_imap_errors("deleting messages", self._secret):
+        with self._io("deleting messages"):
             self._client.delete_messages(uids_text, silent=True)
             if self._client.has_capability("UIDPLUS"):
                 self._client.uid_expunge(uids_text)
@@ -453,12 +477,12 @@ class Mailbox:
 
     def status(self, folder: str) -> tuple[int, int]:
         """(MESSAGES, UIDNEXT) of a folder without selecting it: one round trip."""
-        with map_imap_errors(f"checking {folder}", self._secret):
+        with self._io(f"checking {folder}"):
             info = self._client.folder_status(folder, ["MESSAGES", "UIDNEXT"])
         return int(info.get(b"MESSAGES", 0)), int(info.get(b"UIDNEXT", 0))
 
     def idle_start(self) -> None:
-        with map_imap_errors("starting IDLE", self._secret):
+        with self._io("starting IDLE"):
             self._client.idle()
 
     def idle_wait(self, timeout: float) -> list[tuple[Any, ...]]:
@@ -469,12 +493,13 @@ class Mailbox:
         EOF that follows and would return nothing, at once, on every later call.
         """
         started = time.monotonic()
-        with map_imap_errors("idling", self._secret):
+        with self._io("idling"):
             responses: list[tuple[Any, ...]] = self._client.idle_check(timeout=timeout)
         for response in responses:
             if response and response[0] == b"BYE":
                 words = b" ".join(r for r in response[1:] if isinstance(r, bytes))
                 text = words.decode("utf-8", "replace")
+                self.broken = True
                 raise ConnectionFailed(f"the server ended the connection while idling: {text}")
         # A socket closed without BYE reads as "readable, but no line" at once, forever:
         # several empty answers well before the timeout mean the connection is gone.
@@ -483,23 +508,24 @@ class Mailbox:
         else:
             self._early_empty_idles += 1
             if self._early_empty_idles >= 3:
+                self.broken = True
                 raise ConnectionFailed("the server closed the connection while idling")
         return responses
 
     def idle_stop(self) -> list[tuple[Any, ...]]:
         """End IDLE; returns the untagged responses that came in meanwhile."""
-        with map_imap_errors("ending IDLE", self._secret):
+        with self._io("ending IDLE"):
             _text, responses = self._client.idle_done()
         return list(responses)
 
     def poll(self) -> list[tuple[Any, ...]]:
         """NOOP; the untagged responses it brought (new EXISTS counts among them)."""
-        with map_imap_errors("NOOP", self._secret):
+        with self._io("NOOP"):
             _text, responses = self._client.noop()
         return list(responses)
 
     def unselect(self) -> None:
-        with map_imap_errors("closing the folder", self._secret):
+        with self._io("closing the folder"):
             if self._client.has_capability("UNSELECT"):
                 self._client.unselect_folder()
             else:

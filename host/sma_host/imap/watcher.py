@@ -4,9 +4,11 @@ connection of its own and calls back when messages are waiting.
 IDLE where the server has it (Dovecot delays its pushes by 500 ms); while a pairing is
 live, fast NOOP polling instead, so a pairing does not wait on that delay at every hop;
 plain polling where the server lacks IDLE. Reconnects with backoff when the connection
-drops. An OAuth2 token the server refuses ends the watcher instead (after ``on_token_refused``):
-the same token would only be refused again, so it waits for new settings, which come
-with a new watcher. The callbacks only schedule work; they run nothing IMAP themselves.
+drops, and says so (``on_connected``): a server that is back is the moment to send what
+waited for it. An OAuth2 token the server refuses ends the watcher instead (after
+``on_token_refused``): the same token would only be refused again, so it waits for new
+settings, which come with a new watcher. The callbacks only schedule work; they run
+nothing IMAP themselves.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ IDLE_TICK_S = 0.5
 #: NOOP interval while a pairing is live.
 FAST_POLL_S = 0.05
 MAX_BACKOFF_S = 60.0
+#: TCP keepalive on the watcher's socket: an IDLE connection the network dropped without a
+#: word is found dead after about KEEPALIVE_IDLE_S + KEEPALIVE_COUNT × KEEPALIVE_INTERVAL_S
+#: (90 s), instead of at the next IDLE renewal.
+KEEPALIVE_IDLE_S = 60
+KEEPALIVE_INTERVAL_S = 10
+KEEPALIVE_COUNT = 3
 
 
 class InboxWatcher:
@@ -43,6 +51,7 @@ class InboxWatcher:
         poll_interval: float,
         name: str,
         on_token_refused: Callable[[], None] | None = None,
+        on_connected: Callable[[bool], None] | None = None,
     ) -> None:
         self._settings = settings
         self._muaa_id = muaa_id
@@ -50,6 +59,8 @@ class InboxWatcher:
         self._on_messages = on_messages
         self._on_gone = on_gone
         self._on_token_refused = on_token_refused
+        #: Called after each successful EXAMINE: True when a failure came before it.
+        self._on_connected = on_connected
         self._fast = fast
         self._poll_interval = poll_interval
         self._stop = threading.Event()
@@ -77,15 +88,22 @@ class InboxWatcher:
 
     def _run(self) -> None:
         backoff = 1.0
+        lost = False
         while not self._stop.is_set():
             try:
-                self._mailbox = Mailbox.connect(self._settings, read_timeout=IDLE_RENEW_S + 60)
+                # The read timeout bounds each command's answer only (IDLE waits in ticks):
+                # the default stall bound, not the IDLE renewal, is the right margin.
+                self._mailbox = Mailbox.connect(self._settings)
+                _keep_alive(self._mailbox.socket())
                 self._folder = self._mailbox.namespace.inbox_folder(self._muaa_id)
                 if not self._mailbox.folder_exists(self._folder):
                     self._on_gone()
                     return
                 state = self._mailbox.select(self._folder, readonly=True)
                 backoff = 1.0
+                if self._on_connected is not None:
+                    self._on_connected(lost)
+                lost = False
                 if state.exists:
                     self._on_messages()
                 self._watch(self._mailbox)
@@ -102,6 +120,7 @@ class InboxWatcher:
                 log.info(
                     "watcher for %s: %s; retrying in %.0f s", self._folder, exc.reason, backoff
                 )
+                lost = True
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             except Exception:
@@ -110,6 +129,7 @@ class InboxWatcher:
                 if self._stop.is_set():
                     break
                 log.exception("watcher for %s failed; retrying in %.0f s", self._folder, backoff)
+                lost = True
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             finally:
@@ -151,6 +171,17 @@ class InboxWatcher:
                 # EXISTS to the NOOPs that follow. Renewing: the sync it triggers also
                 # keeps the heartbeat going when nothing else happens.
                 self._on_messages()
+
+
+def _keep_alive(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE_S),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        if hasattr(socket, option):  # Linux, and recent macOS and Windows
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def _has_messages(responses: list[tuple[Any, ...]]) -> bool:

@@ -69,7 +69,7 @@ class Host:
 
         notifier = Notifier(notify)
         self.sessions = Sessions(store, PasswordVault(), notifier)
-        outbox = Outbox(store, self.sessions, now, random)
+        self.outbox = outbox = Outbox(store, self.sessions, now, random, schedule)
         push = Push(store, self.sessions, config, schedule, now, self._background_sync)
         announcements = Announcements(store, self.sessions, notifier, push, now, random)
         self.accounts = Accounts(store, self.sessions, self.sessions.vault, push, schedule)
@@ -162,6 +162,7 @@ class Host:
         self.accounts.resume_all()
 
     def close(self) -> None:
+        self.outbox.close()
         # Every watcher is woken first: the logouts that follow may each wait on a server.
         sessions = self.sessions.all()
         for session in sessions:

@@ -28,6 +28,26 @@ HEARTBEAT_S = 24 * 3600
 PAGE_BUDGET = 512 * 1024
 
 
+#: What a UID of the announcement folder holds: an announcement we can use, ``JUNK`` (what
+#: no SMA version can read, deleted at the next announce), or ``KEPT`` (another version's,
+#: or an SMA message that is no usable announcement: left alone).
+JUNK, KEPT = "junk", "kept"
+Parsed = announce.Announcement | str
+
+
+def _classify(raw: bytes, addr: str) -> Parsed:
+    try:
+        sma = envelope.parse_message(raw)
+    except envelope.UnsupportedVersion:
+        return KEPT  # another version's: a newer device may read it
+    except envelope.MalformedMessage:
+        return JUNK
+    try:
+        return announce.decode(sma, addr)
+    except envelope.MalformedMessage:
+        return KEPT  # an SMA message, only not an announcement we can use
+
+
 @dataclass(eq=False)
 class Announcements:
     store: Store
@@ -36,10 +56,8 @@ class Announcements:
     push: Push
     now: Callable[[], int]
     random: Callable[[int], bytes]
-    #: Per account: (UIDVALIDITY, UID → parsed announcement or None) of the last read.
-    _parsed: dict[str, tuple[int, dict[int, announce.Announcement | None]]] = field(
-        default_factory=dict
-    )
+    #: Per account: (UIDVALIDITY, UID → what it is) of the last read.
+    _parsed: dict[str, tuple[int, dict[int, Parsed]]] = field(default_factory=dict)
 
     def join(self, params: dict[str, Any]) -> dict[str, Any]:
         """``sma.join``: idempotent; a removed device joins again under a new id."""
@@ -105,17 +123,23 @@ class Announcements:
         self, session: AccountSession, mailbox: Mailbox, membership: Membership | None
     ) -> announce.Digest:
         """Every valid announcement, judged against the keys of the devices we trust."""
+        return self._read(session, mailbox, membership)[0]
+
+    def _read(
+        self, session: AccountSession, mailbox: Mailbox, membership: Membership | None
+    ) -> tuple[announce.Digest, list[int]]:
+        """``read``, and the UIDs of junk: what no SMA version can read (§13.1)."""
         folder = mailbox.namespace.announcement_folder()
         state = mailbox.select(folder, readonly=True)
-        # What earlier reads parsed, by UID (None: not an announcement): a UID's message
-        # never changes, so only new UIDs are downloaded while UIDVALIDITY holds.
+        # What earlier reads made of each UID: a UID's message never changes, so only new
+        # UIDs are downloaded while UIDVALIDITY holds.
         validity, known = self._parsed.get(session.account, (state.uidvalidity, {}))
         if validity != state.uidvalidity:
             known = {}
-        current: dict[int, announce.Announcement | None] = {}
-        dropped, since, more = 0, 1, True
+        current: dict[int, Parsed] = {}
+        since, more = 1, True
         # Batch after batch to the end: junk filling one batch cannot hide what follows,
-        # and only the parsed announcements are kept, never a batch's bodies.
+        # and only what each UID is is kept, never a batch's bodies.
         while more:
             fetched = mailbox.fetch_all(
                 max_size=announce.MAX_MESSAGE_BYTES, since_uid=since, skip=known
@@ -124,15 +148,13 @@ class Announcements:
             uids = [uid for uid, _ in fetched.messages] + fetched.oversize + fetched.skipped
             since = max(uids, default=since - 1) + 1
             current.update((uid, known[uid]) for uid in fetched.skipped)
-            current.update((uid, None) for uid in fetched.oversize)
+            current.update((uid, JUNK) for uid in fetched.oversize)
             for uid, raw in fetched.drain():
-                try:
-                    ann = announce.decode(envelope.parse_message(raw), session.settings.email)
-                except envelope.MalformedMessage:
-                    ann = None
-                current[uid] = ann
+                current[uid] = _classify(raw, session.settings.email)
         self._parsed[session.account] = (state.uidvalidity, current)
-        parsed = [(uid, ann) for uid, ann in sorted(current.items()) if ann is not None]
+        ordered = sorted(current.items())
+        parsed = [(uid, a) for uid, a in ordered if isinstance(a, announce.Announcement)]
+        junk = [uid for uid, a in ordered if a == JUNK]
         dropped = len(current) - len(parsed)
         if dropped:
             log.info("account %s: ignored %d malformed announcement(s)", session.account, dropped)
@@ -140,12 +162,14 @@ class Announcements:
         trusted = {p.muaa_id: p.sign_key for p in self.store.peers(session.account)}
         if membership:
             trusted[membership.muaa_id] = membership.identity.sign_public
-        return announce.digest(parsed, membership.muaa_id if membership else None, trusted)
+        digest = announce.digest(parsed, membership.muaa_id if membership else None, trusted)
+        return digest, junk
 
     def announce(self, joined: Account, mailbox: Mailbox) -> None:
-        """Keep exactly one fresh announcement of ours: append the new one, then delete the old."""
+        """Keep exactly one fresh announcement of ours: append the new one, then delete the
+        old one, and the junk no SMA version can read."""
         session, membership = joined.session, joined.membership
-        digest = self.read(session, mailbox, membership)
+        digest, junk = self._read(session, mailbox, membership)
         mine = digest.devices.get(membership.muaa_id)
         now = self.now()
         removed = tuple(
@@ -157,7 +181,8 @@ class Announcements:
             and mine.removed == removed
             and now - mine.last_seen < HEARTBEAT_S
         )
-        stale = list(digest.own_stale_uids)
+        # Junk goes with our stale announcements, in the same deletion (§13.1).
+        stale = list(digest.own_stale_uids) + junk
         if not fresh:
             ann = announce.Announcement(
                 muaa_id=membership.muaa_id,

@@ -6,8 +6,10 @@ savepoint, so a message that fails leaves no half-applied trace and is dropped.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,22 +64,21 @@ class Inbox:
     def sync(self, params: dict[str, Any]) -> dict[str, Any]:
         """``sma.sync``."""
         joined = self.sessions.joined(params["account"], allow_removed=True)
-        return retry_once_on_lost_connection(joined.session, lambda: self._sync(joined))
+        return self._sync_with_retry(joined)
 
     def background_sync(self, account: str) -> None:
         """A sync that push asked for: failures are logged, never raised."""
         membership = self.store.membership(account)
         if membership is None or membership.removed:
             return
-        joined = Account(self.sessions.get(account), membership)
         try:
-            retry_once_on_lost_connection(joined.session, lambda: self._sync(joined))
+            self._sync_with_retry(Account(self.sessions.get(account), membership))
         except HostError as exc:
             log.info("account %s: background sync failed: %s", account, exc.reason)
 
-    def _sync(self, joined: Account) -> dict[str, Any]:
-        """Costs one STATUS when nothing waits and nothing is queued."""
-        account, session, membership = joined.name, joined.session, joined.membership
+    def _sync_with_retry(self, joined: Account) -> dict[str, Any]:
+        """A sync, once more on a fresh connection if the first one dropped. Both attempts
+        add to one summary: what the first committed before the drop was applied too."""
         summary: dict[str, Any] = {
             "processed": 0,
             "dropped": 0,
@@ -85,10 +86,18 @@ class Inbox:
             "pairing_failed": 0,
             "sent": 0,
             "keys_changed": 0,
-            "removed": membership.removed,
+            "removed": joined.membership.removed,
         }
+        changed: set[str] = set()
+        retry_once_on_lost_connection(joined.session, lambda: self._sync(joined, summary, changed))
+        return summary
+
+    def _sync(self, joined: Account, summary: dict[str, Any], changed: set[str]) -> None:
+        """Costs one STATUS when nothing waits and nothing is queued. Counts into
+        ``summary`` only what was committed, so that a retry can go on counting."""
+        account, session, membership = joined.name, joined.session, joined.membership
         if membership.removed:
-            return summary
+            return
         # Fresh enough by construction: a dead connection is caught by the caller's retry.
         mailbox = self.sessions.mailbox(session, check=False)
         self.expire_pairings(account)
@@ -100,7 +109,7 @@ class Inbox:
             now_member = self.store.membership(account)
             if now_member is None or now_member.removed:
                 summary["removed"] = True
-                return summary
+                return
         inbox = mailbox.namespace.inbox_folder(membership.muaa_id)
         try:
             waiting, _uidnext = mailbox.status(inbox)
@@ -114,42 +123,18 @@ class Inbox:
             if remover is not None:
                 self.this_device_removed(joined, remover)
                 summary["removed"] = True
-                return summary
+                return
             log.warning("account %s: own inbox missing without a removal: made again", account)
             mailbox.create_folder(inbox)
             waiting = 0
-        changed: set[str] = set()
         more = waiting > 0
         while more:
             mailbox.select(inbox)
             fetched = mailbox.fetch_all(max_size=envelope.MAX_MESSAGE_BYTES)
             more = fetched.more
             handled = [uid for uid, _ in fetched.messages] + fetched.oversize
-            # drain(): each body is freed once processed, not kept to the batch's end.
-            bodies = fetched.drain()
-            batch_changed: set[str] = set()
-            try:
-                while True:
-                    chunk_changed: set[str] = set()
-                    # A commit every COMMIT_EVERY messages: a batch of hostile messages
-                    # never holds the store (shared by every account) for long.
-                    with self.store.transaction():
-                        count = 0
-                        for _uid, raw in bodies:
-                            outcome = self._process(joined, raw, chunk_changed)
-                            summary[outcome] = summary.get(outcome, 0) + 1
-                            count += 1
-                            if count == COMMIT_EVERY:
-                                break
-                    batch_changed |= chunk_changed  # committed: now it is news
-                    if count < COMMIT_EVERY:
-                        break
-            finally:
-                # Told once per batch, right after its last commit; a failure further on
-                # must not lose what was committed.
-                self.notifier.keys_changed(account, batch_changed)
-            changed |= batch_changed
             summary["dropped"] += len(fetched.oversize)
+            self._apply_batch(joined, fetched.drain(), summary, changed)
             # Everything fetched is handled (applied or refused) and committed: delete it.
             mailbox.delete_messages(handled)
             mailbox.unselect()
@@ -157,7 +142,6 @@ class Inbox:
             if now_member is None or now_member.removed:  # told we were removed
                 break
         summary["sent"] += self.outbox.flush(session, mailbox)
-        summary["keys_changed"] = len(changed)
         current = self.store.membership(account)
         if current is not None and not current.removed:
             if self.now() - current.announced_at >= HEARTBEAT_S:
@@ -165,7 +149,37 @@ class Inbox:
         else:
             summary["removed"] = True
         self.push.update_live(account)
-        return summary
+
+    def _apply_batch(
+        self,
+        joined: Account,
+        bodies: Iterator[tuple[int, bytes]],
+        summary: dict[str, Any],
+        changed: set[str],
+    ) -> None:
+        """Apply a fetched batch, committing every ``COMMIT_EVERY`` messages (a batch of
+        hostile messages never holds the store, shared by every account, for long); each
+        chunk is counted once committed."""
+        batch_changed: set[str] = set()
+        try:
+            while True:
+                chunk_changed: set[str] = set()
+                outcomes: Counter[str] = Counter()
+                with self.store.transaction():
+                    # Each body is freed once processed, not kept to the batch's end.
+                    for _uid, raw in itertools.islice(bodies, COMMIT_EVERY):
+                        outcomes[self._process(joined, raw, chunk_changed)] += 1
+                batch_changed |= chunk_changed  # committed: now it is news
+                for outcome, count in outcomes.items():
+                    summary[outcome] = summary.get(outcome, 0) + count
+                if sum(outcomes.values()) < COMMIT_EVERY:
+                    break
+        finally:
+            # Told once per batch, right after its last commit: a failure further on (a
+            # dropped connection, then the retry) must not lose what was committed.
+            self.notifier.keys_changed(joined.name, batch_changed)
+            changed |= batch_changed
+            summary["keys_changed"] = len(changed)
 
     def _process(self, joined: Account, raw: bytes, changed: set[str]) -> str:
         """Apply one inbox message; returns the summary key it counts under."""
