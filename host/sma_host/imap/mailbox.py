@@ -8,9 +8,9 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from ..errors import AuthFailed, ConnectionFailed, MailboxError, TlsFailed, Toke
 from ..protocol.folders import Namespace
 from ..protocol.uidset import uid_set
 from .errors import leaves_connection_usable, map_imap_errors
+from .literals import LiteralGuard
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ class FetchedMessages:
     oversize: list[int]
     #: The byte budget was reached: call again for the rest.
     more: bool = False
+    #: UIDs present but not downloaded because the caller asked to skip them.
+    skipped: list[int] = field(default_factory=list)
 
     def drain(self) -> Iterator[tuple[int, bytes]]:
         """``messages`` in order, each dropped from the list as it is handed out (the list
@@ -156,6 +159,7 @@ class Mailbox:
         self._client = client
         self._secret = settings.secret
         self._early_empty_idles = 0
+        self._guard = LiteralGuard(client._imap)
         #: An error that can mean a dead or out-of-step connection happened: never reuse it.
         self.broken = False
         #: ``time.monotonic()`` of the last answer the server gave on this connection.
@@ -287,22 +291,32 @@ class Mailbox:
         )
 
     def fetch_all(
-        self, max_size: int, since_uid: int = 1, budget: int = 64 << 20
+        self,
+        max_size: int,
+        since_uid: int = 1,
+        budget: int = 64 << 20,
+        skip: Collection[int] = (),
     ) -> FetchedMessages:
         """Messages of the selected folder from ``since_uid`` on: the bodies of those up to
         ``max_size`` bytes, at most ``budget`` bytes in all (``more`` says some were left).
 
         Two round trips whatever the count: sizes over the UID range, then bodies over a
-        compact UID set.
+        compact UID set. The sizes only plan the batch: bodies are fetched as partial
+        ranges of ``max_size + 1`` bytes, and what arrives is counted (``LiteralGuard``),
+        so a server that understates sizes delivers no more than the limits; a body that
+        turns out longer than ``max_size`` is oversize, like one announced so.
         """
         with self._io("fetching messages"):
             sizes = self._fetch_sizes(since_uid)
             wanted: list[int] = []
             oversize: list[int] = []
+            skipped: list[int] = []
             used, more = 0, False
             for uid in sorted(u for u in sizes if u >= since_uid):
                 size = sizes[uid]
-                if size > max_size:
+                if uid in skip:  # the caller has it already: UIDs never change content
+                    skipped.append(uid)
+                elif size > max_size:
                     oversize.append(uid)
                 elif used + size > budget and wanted:
                     more = True
@@ -311,9 +325,19 @@ class Mailbox:
                     wanted.append(uid)
                     used += size
             del sizes  # freed before the bodies arrive, not beside them
-            bodies = self._fetch_bodies(wanted) if wanted else {}
-        messages = [(uid, body) for uid in wanted if (body := bodies.pop(uid, None)) is not None]
-        return FetchedMessages(messages, oversize, more)
+            cap = max_size + 1
+            with self._guard.limit(each=cap, total=budget + cap):
+                bodies = self._fetch_bodies(wanted, cap) if wanted else {}
+        messages: list[tuple[int, bytes]] = []
+        for uid in wanted:
+            body = bodies.pop(uid, None)
+            if body is None:
+                continue
+            if len(body) > max_size:  # the size it claimed was a lie
+                oversize.append(uid)
+            else:
+                messages.append((uid, body))
+        return FetchedMessages(messages, sorted(oversize), more, skipped)
 
     def _fetch_sizes(self, since_uid: int) -> dict[int, int]:
         """UID → RFC822.SIZE of every message from ``since_uid`` on."""
@@ -333,11 +357,12 @@ class Mailbox:
                         sizes.setdefault(uid, 0)
         return sizes
 
-    def _fetch_bodies(self, uids: list[int]) -> dict[int, bytes]:
-        """UID → whole message for those of ``uids`` the server still has."""
+    def _fetch_bodies(self, uids: list[int], cap: int) -> dict[int, bytes]:
+        """UID → the first ``cap`` bytes of each of ``uids`` the server still has."""
         wanted = set(uids)
         bodies: dict[int, bytes] = {}
-        for response in _responses(self._fetch_raw(uid_set(uids), b"(BODY.PEEK[])")):
+        items = f"(BODY.PEEK[]<0.{cap}>)".encode("ascii")
+        for response in _responses(self._fetch_raw(uid_set(uids), items)):
             first = response[0]
             if len(response) == 2 and response[1] == b")" and isinstance(first, tuple):
                 match = _BODY_RESPONSE.fullmatch(first[0])
@@ -347,7 +372,7 @@ class Mailbox:
                         bodies[uid] = first[1]
                     continue
             for item in parse_fetch_response(response, False, False).values():
-                uid, body = item.get(b"UID"), item.get(b"BODY[]")
+                uid, body = item.get(b"UID"), item.get(b"BODY[]<0>", item.get(b"BODY[]"))
                 if isinstance(uid, int) and uid in wanted and isinstance(body, bytes):
                     bodies[uid] = body
         return bodies
@@ -507,11 +532,11 @@ class Mailbox:
                 self._client.close_folder()
 
 
-#: ``* n FETCH (UID u RFC822.SIZE s)`` and ``* n FETCH (UID u BODY[] {s}`` as imaplib hands
+#: ``* n FETCH (UID u RFC822.SIZE s)`` and ``* n FETCH (UID u BODY[]<0> {s}`` as imaplib hands
 #: them over (without ``* `` and ``FETCH``): what servers send for our two FETCHes. Anything
 #: else goes through imapclient's general parser.
 _SIZE_RESPONSE = re.compile(rb"\d+ \(UID (\d+) RFC822\.SIZE (\d+)\)")
-_BODY_RESPONSE = re.compile(rb"\d+ \(UID (\d+) BODY\[\] \{\d+\}")
+_BODY_RESPONSE = re.compile(rb"\d+ \(UID (\d+) BODY\[\](?:<0>)? \{\d+\}")
 
 
 def _responses(data: list[Any]) -> Iterator[list[Any]]:
