@@ -23,7 +23,7 @@ export {
   storableSettings,
   validateSettings,
 } from "./state/settings.js";
-export { devicesOf, isJoined, lastSeenText, smaHint } from "./state/membership.js";
+export { devicesOf, isJoined, lastSeenText, removalLines, smaHint } from "./state/membership.js";
 export {
   PAIR_FAILURE_REASONS,
   formatCountdown,

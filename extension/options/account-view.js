@@ -31,6 +31,7 @@ export function buildView(account) {
     prefix,
     rows: new Map(), // muaa_id → tr
     incoming: new Map(), // pairing_id → li
+    removals: new Map(), // removed muaa_id → li ("waiting for … to confirm")
     confirmRemove: null, // muaa_id awaiting confirmation
     dismissedOutgoing: null,
     downloadUrl: null,

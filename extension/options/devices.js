@@ -6,6 +6,7 @@ import {
   isJoined,
   isPending,
   lastSeenText,
+  removalLines,
   removedKeyNotice,
   smaHint,
 } from "../modules/state.js";
@@ -82,6 +83,40 @@ function renderOtherDevices(view, account, now) {
   renderStatus(q(view.root, "[data-role=remove-status]"), anyTargetStatus(account, "remove"));
 }
 
+/** The removals this device made: who has not confirmed yet, with "Check again" (device.remove again). */
+function renderRemovals(view, account) {
+  const list = q(view.root, "[data-role=removals]");
+  const seen = new Set();
+  for (const line of removalLines(account)) {
+    seen.add(line.muaa_id);
+    let li = view.removals.get(line.muaa_id);
+    if (!li) {
+      li = document.createElement("li");
+      const text = document.createElement("span");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.action = "removal-refresh";
+      b.dataset.muaa = line.muaa_id;
+      b.textContent = msg("removalRefreshButton");
+      li.append(text, " ", b);
+      view.removals.set(line.muaa_id, li);
+      list.append(li);
+    }
+    const [text, button] = li.querySelectorAll("span, button");
+    setText(text, msg(line.key, line.subs));
+    button.setAttribute("aria-label", msg("removalRefreshLabel", [line.subs[0]]));
+    button.setAttribute("aria-disabled", String(isPending(account, "remove", line.muaa_id)));
+    show(button, line.waiting);
+  }
+  for (const [muaa, li] of view.removals) {
+    if (!seen.has(muaa)) {
+      li.remove();
+      view.removals.delete(muaa);
+    }
+  }
+  show(list, seen.size > 0);
+}
+
 export function renderDevicesCard(view, account, now) {
   const root = view.root;
   const hint = smaHint(account);
@@ -106,6 +141,7 @@ export function renderDevicesCard(view, account, now) {
   show(keyLine, Boolean(keyNotice));
   setText(keyLine, keyNotice ? msg(keyNotice.key, keyNotice.subs) : "");
   renderOtherDevices(view, account, now);
+  renderRemovals(view, account);
 }
 
 const sendPlain = (view, button, action) => send({ op: action, account: view.id });
@@ -144,5 +180,9 @@ export const devicesActions = Object.freeze({
     view.confirmRemove = null;
     page.render();
     await send({ op: "remove", account: view.id, muaa_id: muaa });
+  },
+  /** device.remove again for an id already removed: the host answers who has confirmed since. */
+  async "removal-refresh"(view, button) {
+    await send({ op: "remove", account: view.id, muaa_id: button.dataset.muaa });
   },
 });

@@ -89,7 +89,7 @@ export function sim(overrides = {}) {
     "mail.scan": () => ({ scanned: 1, updated: [] }),
     "device.remove": (p) => {
       world.others = world.others.filter((m) => m.muaa_id !== p.muaa_id);
-      return { removed: p.muaa_id, told: [] };
+      return { removed: p.muaa_id, told: [], confirmed: [], waiting: [] };
     },
     "keys.put": (p) => world.put(p),
     "keys.list": () => ({ peers: world.keyring, total: world.keyring.length }),

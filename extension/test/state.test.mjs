@@ -25,6 +25,7 @@ import {
   pairFailureKey,
   PAIR_FAILURE_REASONS,
   reducer,
+  removalLines,
   secondsLeft,
   smaHint,
   storableSettings,
@@ -414,6 +415,52 @@ test("remove device: pending per device, row gone on success, error kept per dev
   s = apply(s, start("remove", PEER), ok("remove", { removed: PEER, told: [] }, undefined, PEER));
   assert.equal(devicesOf(s.byId[A]).others.length, 0);
   assert.deepEqual(anyTargetStatus(s.byId[A], "remove"), { kind: "notice", key: "noticeRemoved", subs: [PEER] });
+});
+
+test("remove device: who has not confirmed yet, by name, refreshed by device.remove again", () => {
+  const X = "00000000000000cc";
+  const PHONE = "00000000000000dd";
+  const three = {
+    ...STATUS,
+    total: 4,
+    muaas: [
+      ...STATUS.muaas.map((m) => (m.self ? m : { ...m, paired: true })),
+      { muaa_id: X, name: "Old phone", last_seen: 1_699_000_000, self: false, paired: true },
+      { muaa_id: PHONE, name: "Phone", last_seen: 1_699_900_000, self: false, paired: true },
+    ],
+  };
+  let s = apply(withAccount(), ok("status", three));
+  assert.deepEqual(removalLines(s.byId[A]), []);
+  // A peer sma.status does not list (its announcement is gone) is named by its id.
+  const ghost = "00000000000000ee";
+  s = reducer(s, ok("remove", { removed: X, told: [PEER, PHONE, ghost], confirmed: [], waiting: [PEER, PHONE, ghost] }, undefined, X));
+  assert.deepEqual(devicesOf(s.byId[A]).others.map((m) => m.muaa_id), [PEER, PHONE]);
+  assert.deepEqual(s.byId[A].removals[X], { muaa_id: X, name: "Old phone", confirmed: [], waiting: [PEER, PHONE, ghost] });
+  assert.deepEqual(removalLines(s.byId[A]), [
+    { muaa_id: X, key: "removalWaiting", subs: ["Old phone", `Desktop, Phone, ${ghost}`], waiting: true },
+  ]);
+  // Asked again (the device is gone from sma.status): its name is kept, the lists replaced.
+  s = apply(s, ok("status", { ...three, muaas: three.muaas.filter((m) => m.muaa_id !== X) }));
+  s = reducer(s, ok("remove", { removed: X, told: [], confirmed: [PEER, ghost], waiting: [PHONE] }, undefined, X));
+  assert.deepEqual(removalLines(s.byId[A]), [
+    { muaa_id: X, key: "removalWaiting", subs: ["Old phone", "Phone"], waiting: true },
+  ]);
+  s = reducer(s, ok("remove", { removed: X, told: [], confirmed: [PEER, PHONE, ghost], waiting: [] }, undefined, X));
+  assert.deepEqual(removalLines(s.byId[A]), [{ muaa_id: X, key: "removalConfirmed", subs: ["Old phone"], waiting: false }]);
+  // Only ids and a name are kept.
+  assert.deepEqual(Object.keys(s.byId[A].removals[X]).sort(), ["confirmed", "muaa_id", "name", "waiting"]);
+
+  // No other peer: nothing to wait for, said as such. An older host (no waiting[]) adds no line.
+  let lone = apply(withAccount(), ok("status", STATUS), ok("remove", { removed: PEER, told: [], confirmed: [], waiting: [] }, undefined, PEER));
+  assert.deepEqual(removalLines(lone.byId[A]), [{ muaa_id: PEER, key: "removalNoPeers", subs: ["Desktop"], waiting: false }]);
+  lone = apply(withAccount(), ok("status", STATUS), ok("remove", { removed: PEER, told: [] }, undefined, PEER));
+  assert.deepEqual(removalLines(lone.byId[A]), []);
+
+  // Leaving, or this device being removed, ends the watch.
+  const left = apply(s, ok("leave", { left: SELF, told: [] }));
+  assert.deepEqual(left.byId[A].removals, {});
+  const gone = reducer(s, { type: "notification", method: "device.removed", params: { account: A, muaa_id: SELF, self: true, by: PEER } });
+  assert.deepEqual(gone.byId[A].removals, {});
 });
 
 test("account key: set and get notices; dismiss clears", () => {

@@ -324,6 +324,57 @@ test("remove a device asks first, focusing the confirmation", async () => {
   assert.equal($("[data-role=no-devices]").hidden, false);
 });
 
+test("after a removal the card says which paired devices have not confirmed yet; Check again asks device.remove again", async () => {
+  const X = "00000000000000cc";
+  const PHONE = "00000000000000dd";
+  const now = Math.floor(Date.now() / 1000);
+  world.others = [
+    { muaa_id: PEER, name: "Desktop", last_seen: now - 60, self: false, paired: true },
+    { muaa_id: X, name: "Old phone", last_seen: now - 86400, self: false, paired: true },
+    { muaa_id: PHONE, name: "Phone", last_seen: now - 600, self: false, paired: true },
+  ];
+  const lines = () => [...section.querySelectorAll("[data-role=removals] li")];
+  assert.deepEqual(lines().map((li) => li.querySelector("span").textContent), [
+    getMessage("removalNoPeers", ["Desktop <b>x</b>"]),
+  ], "the removal before, with no other paired device");
+  let answer = { removed: X, told: [PEER, PHONE], confirmed: [], waiting: [PEER, PHONE] };
+  fake.handlers["device.remove"] = (p) => {
+    world.others = world.others.filter((m) => m.muaa_id !== p.muaa_id);
+    return answer;
+  };
+  $("[data-action=refresh]").click();
+  await settle();
+  const row = () => section.querySelector(`[data-role=devices] tbody tr:nth-child(2)`);
+  row().querySelector("[data-action=remove]").click();
+  await settle();
+  row().querySelector("[data-action=remove-yes]").click();
+  await settle();
+  const line = () => lines().find((li) => li.querySelector("[data-muaa]").dataset.muaa === X);
+  assert.equal(line().querySelector("span").textContent, getMessage("removalWaiting", ["Old phone", "Desktop, Phone"]));
+  assert.equal($("[data-role=removals]").hidden, false);
+  const again = line().querySelector("[data-action=removal-refresh]");
+  assert.equal(again.hidden, false);
+  assert.equal(again.textContent, getMessage("removalRefreshButton"));
+  assert.equal(again.getAttribute("aria-label"), getMessage("removalRefreshLabel", ["Old phone"]));
+
+  answer = { removed: X, told: [], confirmed: [PEER], waiting: [PHONE] };
+  again.click();
+  await settle();
+  assert.deepEqual(fake.calls.filter((c) => c.method === "device.remove").at(-1).params, { account: A, muaa_id: X });
+  assert.equal(line().querySelector("span").textContent, getMessage("removalWaiting", ["Old phone", "Phone"]));
+  assert.equal(line().querySelector("[data-action=removal-refresh]"), again, "the same button (focus stays put)");
+
+  answer = { removed: X, told: [], confirmed: [PEER, PHONE], waiting: [] };
+  again.click();
+  await settle();
+  assert.equal(line().querySelector("span").textContent, getMessage("removalConfirmed", ["Old phone"]));
+  assert.equal(again.hidden, true);
+  fake.handlers["device.remove"] = (p) => {
+    world.others = world.others.filter((m) => m.muaa_id !== p.muaa_id);
+    return { removed: p.muaa_id, told: [], confirmed: [], waiting: [] };
+  };
+});
+
 test("leave asks first, then leaves", async () => {
   $("[data-action=leave]").click();
   const confirm = $("[data-role=leave-confirm]");

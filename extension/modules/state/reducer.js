@@ -71,6 +71,7 @@ export function emptyAccount({ id, name, type, emails }, saved, deviceName) {
     sma: null,
     outgoing: null,
     incoming: {},
+    removals: {}, // muaa_id → {muaa_id, name, confirmed[], waiting[]}: device.remove's answer (ids and a name only)
     keyStored: null,
     keyAvailable: null,
     identityKey: null, // Thunderbird's OpenPGP key of the identity: {available, key: {fingerprint, userId, created} | null, reason?}
