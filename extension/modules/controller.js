@@ -24,6 +24,7 @@ import {
   looksLikeArmoredSecretKey,
   normalizePairingCode,
   opKey,
+  pairRequestParams,
   reducer,
   validateKeyEntry,
   validateSettings,
@@ -262,7 +263,8 @@ export function createController({
       if (res.ok) await refresh(account);
       return res;
     },
-    pairRequest: ({ account }) => run(account, "pairRequest", { account }),
+    // `to`: the device the user picked on the pairing card; without it the host asks the devices seen most recently.
+    pairRequest: ({ account, to }) => run(account, "pairRequest", pairRequestParams(account, to)),
     pairCancel: ({ account, pairing_id }) => run(account, "pairCancel", { account, pairing_id }, { target: pairing_id }),
     async pairAccept({ account, pairing_id, code }) {
       if (!isValidPairingCode(code)) return { ok: false, fieldErrors: { code: "fieldErrorCode" } };

@@ -29,10 +29,14 @@ export {
   formatCountdown,
   incomingMessage,
   incomingPairings,
+  isMuaaId,
   isValidPairingCode,
   normalizePairingCode,
+  offersPairTarget,
   outgoingMessage,
   pairFailureKey,
+  pairRequestParams,
+  pairTargets,
   secondsLeft,
 } from "./state/pairing.js";
 export {

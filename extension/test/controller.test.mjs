@@ -134,6 +134,17 @@ test("join, sync, pair request/cancel, remove and leave call their methods and r
   }
 });
 
+test("pair request: without a choice no `to` (the host's default); a picked device goes as `to`; a malformed one is not sent", async () => {
+  const ctx = await setup();
+  await configure(ctx);
+  await ctx.controller.handleIntent({ op: "join", account: A });
+  const requests = () => ctx.fake.calls.filter((c) => c.method === "pair.request").map((c) => c.params);
+  await ctx.controller.handleIntent({ op: "pairRequest", account: A });
+  await ctx.controller.handleIntent({ op: "pairRequest", account: A, to: PEER });
+  await ctx.controller.handleIntent({ op: "pairRequest", account: A, to: "not an id" });
+  assert.deepEqual(requests(), [{ account: A }, { account: A, to: PEER }, { account: A }]);
+});
+
 test("every UI operation maps to a contract method that an intent (or account.token_needed, or new mail) calls", async () => {
   const ctx = await setup({ experiment: fakeExperiment({ [A]: { tokens: "fresh-token" } }) });
   await configure(ctx);

@@ -22,7 +22,10 @@ import {
   normalizePairingCode,
   opStatus,
   outgoingMessage,
+  offersPairTarget,
   pairFailureKey,
+  pairRequestParams,
+  pairTargets,
   PAIR_FAILURE_REASONS,
   reducer,
   removalLines,
@@ -461,6 +464,32 @@ test("remove device: who has not confirmed yet, by name, refreshed by device.rem
   assert.deepEqual(left.byId[A].removals, {});
   const gone = reducer(s, { type: "notification", method: "device.removed", params: { account: A, muaa_id: SELF, self: true, by: PEER } });
   assert.deepEqual(gone.byId[A].removals, {});
+});
+
+test("pairing targets: the unpaired announced devices, most recently seen first; a choice only with more than one", () => {
+  const X = "00000000000000cc";
+  const NEVER = "00000000000000dd";
+  let s = apply(withAccount(), ok("status", STATUS));
+  assert.deepEqual(pairTargets(s.byId[A]), [{ muaa_id: PEER, name: "Desktop", last_seen: 1_699_990_000 }]);
+  assert.equal(offersPairTarget(s.byId[A]), false, "one candidate: the host's default asks it anyway");
+  s = reducer(s, ok("status", {
+    ...STATUS,
+    total: 5,
+    muaas: [
+      ...STATUS.muaas,
+      { muaa_id: NEVER, name: "", last_seen: null, self: false, paired: false },
+      { muaa_id: X, name: "Phone", last_seen: 1_699_999_000, self: false, paired: false },
+      { muaa_id: "00000000000000ee", name: "Paired one", last_seen: 1_700_000_000, self: false, paired: true },
+      { muaa_id: "not-an-id", name: "Broken", last_seen: 1_700_000_000, self: false, paired: false },
+    ],
+  }));
+  assert.deepEqual(pairTargets(s.byId[A]).map((t) => [t.muaa_id, t.name]), [[X, "Phone"], [PEER, "Desktop"], [NEVER, NEVER]]);
+  assert.equal(offersPairTarget(s.byId[A]), true);
+  assert.equal(offersPairTarget(withAccount().byId[A]), false, "before sma.status");
+  assert.deepEqual(pairRequestParams(A, ""), { account: A });
+  assert.deepEqual(pairRequestParams(A, undefined), { account: A });
+  assert.deepEqual(pairRequestParams(A, X), { account: A, to: X });
+  assert.deepEqual(pairRequestParams(A, "X; DROP"), { account: A });
 });
 
 test("account key: set and get notices; dismiss clears", () => {

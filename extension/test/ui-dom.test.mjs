@@ -184,8 +184,10 @@ test("errors are shown in words in the operation's status line", async () => {
 });
 
 test("pair this device: the code is shown big and focused, with a way to cancel", async () => {
+  assert.equal($("[data-role=pair-target]").hidden, true, "one other device: no choice to make");
   $("[data-action=pairRequest]").click();
   await settle();
+  assert.deepEqual(fake.calls.filter((c) => c.method === "pair.request").at(-1).params, { account: A }, "no `to`: the host's default");
   const box = $("[data-role=outgoing]");
   assert.equal(box.hidden, false);
   assert.equal($("[data-role=code]").textContent, "12345-67890");
@@ -199,6 +201,59 @@ test("pair this device: the code is shown big and focused, with a way to cancel"
   assert.equal($("[data-action=pairDone]").hidden, false);
   $("[data-action=pairDone]").click();
   assert.equal(box.hidden, true);
+});
+
+test("several unpaired devices: the pairing card offers them by name and last seen; a pick is sent as `to`", async () => {
+  const X = "00000000000000cc";
+  const now = Math.floor(Date.now() / 1000);
+  const before = world.others;
+  world.others = [
+    ...before,
+    { muaa_id: X, name: "Phone <i>", last_seen: now - 3 * 3600, self: false, paired: false },
+    { muaa_id: "00000000000000ee", name: "Paired one", last_seen: now, self: false, paired: true },
+  ];
+  $("[data-action=refresh]").click();
+  await settle();
+  const box = $("[data-role=pair-target]");
+  const select = field("pairTarget");
+  assert.equal(box.hidden, false);
+  assert.equal(doc.getElementById(box.querySelector("label").htmlFor), select);
+  assert.equal(doc.getElementById(select.getAttribute("aria-describedby")).textContent, getMessage("pairTargetHint"));
+  assert.deepEqual([...select.options].map((o) => [o.value, o.textContent]), [
+    ["", getMessage("pairTargetAny")],
+    [PEER, getMessage("pairTargetOption", ["Desktop <b>x</b>", PEER, "10 minutes ago"])],
+    [X, getMessage("pairTargetOption", ["Phone <i>", X, "3 hours ago"])],
+  ]);
+  assert.equal(select.value, "", "the default: the devices seen most recently");
+  assert.equal(select.querySelector("i"), null, "names are text");
+
+  select.value = X;
+  $("[data-action=refresh]").click(); // a re-render keeps the choice
+  await settle();
+  assert.equal(select.value, X);
+  $("[data-action=pairRequest]").click();
+  await settle();
+  assert.deepEqual(fake.calls.filter((c) => c.method === "pair.request").at(-1).params, { account: A, to: X });
+  assert.equal($("[data-role=code]").textContent, "12345-67890");
+  $("[data-action=pairCancelOutgoing]").click();
+  await settle();
+  $("[data-action=pairDone]").click();
+
+  select.value = "";
+  $("[data-action=pairRequest]").click();
+  await settle();
+  assert.deepEqual(fake.calls.filter((c) => c.method === "pair.request").at(-1).params, { account: A });
+  $("[data-action=pairCancelOutgoing]").click();
+  await settle();
+  $("[data-action=pairDone]").click();
+
+  // The picked device gone from the list: back to the default; one candidate left: no choice.
+  select.value = X;
+  world.others = before;
+  $("[data-action=refresh]").click();
+  await settle();
+  assert.equal(box.hidden, true);
+  assert.equal(select.value, "");
 });
 
 test("an incoming request: listed with a code field; the code goes to pair.accept", async () => {
