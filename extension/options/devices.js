@@ -10,7 +10,7 @@ import {
   removedKeyNotice,
   smaHint,
 } from "../modules/state.js";
-import { q, setText, show } from "./dom.js";
+import { pruneKeyed, q, setText, show } from "./dom.js";
 import { msg, page, renderStatus, send } from "./page.js";
 
 function renderRowActions(view, account, device, cell, joined) {
@@ -72,12 +72,7 @@ function renderOtherDevices(view, account, now) {
     renderRowActions(view, account, device, actionCell, joined);
     if (row.parentNode !== tbody || row.nextElementSibling) tbody.append(row); // keeps the host's order
   }
-  for (const [muaa, row] of view.rows) {
-    if (!seen.has(muaa)) {
-      row.remove();
-      view.rows.delete(muaa);
-    }
-  }
+  pruneKeyed(view.rows, seen);
   show(q(view.root, "[data-role=devices]"), others.length > 0);
   show(q(view.root, "[data-role=no-devices]"), others.length === 0);
   renderStatus(q(view.root, "[data-role=remove-status]"), anyTargetStatus(account, "remove"));
@@ -108,12 +103,7 @@ function renderRemovals(view, account) {
     button.setAttribute("aria-disabled", String(isPending(account, "remove", line.muaa_id)));
     show(button, line.waiting);
   }
-  for (const [muaa, li] of view.removals) {
-    if (!seen.has(muaa)) {
-      li.remove();
-      view.removals.delete(muaa);
-    }
-  }
+  pruneKeyed(view.removals, seen);
   show(list, seen.size > 0);
 }
 

@@ -14,7 +14,7 @@ import {
   pairTargets,
   secondsLeft,
 } from "../modules/state.js";
-import { onSubmit, q, setText, show, wireIds } from "./dom.js";
+import { onSubmit, pruneKeyed, q, setText, show, wireIds } from "./dom.js";
 import { getMessage, msg, page, renderStatus, send, showFieldErrors } from "./page.js";
 
 function renderIncoming(view, account, now) {
@@ -60,12 +60,7 @@ function renderIncoming(view, account, now) {
     else if (said) renderStatus(status, { kind: p.state === "complete" ? "notice" : p.state === "waiting" ? "pending" : "failed", ...said });
     else renderStatus(status, { kind: "none" });
   }
-  for (const [pid, li] of view.incoming) {
-    if (!seen.has(pid)) {
-      li.remove();
-      view.incoming.delete(pid);
-    }
-  }
+  pruneKeyed(view.incoming, seen);
   show(q(view.root, "[data-role=no-incoming]"), pairings.length === 0);
 }
 
