@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap venv dist demo test check pytest bench bench-smoke clean xpi extension-test e2e
+.PHONY: bootstrap venv dist demo test check pytest bench bench-smoke fuzz clean xpi extension-test e2e
 
 bootstrap:
 	@scripts/bootstrap
@@ -34,6 +34,11 @@ bench: bootstrap
 
 bench-smoke: bootstrap
 	$(PY) -m bench.run --smoke --out /tmp/sma-bench-smoke.json
+
+# The fault campaign's long run (devtools/campaign.py): prints the summary table and
+# writes docs/reliability.md. `make test` runs a short round (tests/reliability).
+fuzz: bootstrap
+	$(PY) -m devtools.campaign --long --out docs/reliability.md
 
 # The add-on (extension/): npm ci only when node_modules is missing or older than the lock
 # file (npm ci rewrites node_modules/.package-lock.json, the stamp).

@@ -233,6 +233,22 @@ class DovecotServer:
             self._finalizer()  # removes the temp dir (once)
             self._finalizer = None
 
+    def down(self) -> None:
+        """An outage: kill the server (every connection drops) but keep its mail, config
+        and ports, so that up() brings the same server back, as a restart would."""
+        if self._proc is None:
+            raise RuntimeError("DovecotServer not running")
+        self._kill()
+
+    def up(self, timeout: float = 10.0) -> None:
+        """Start the server again after down(), on the same ports with the same mail."""
+        if self._proc is not None:
+            raise RuntimeError("DovecotServer already running")
+        self._launch()
+        error = self._wait_ready(time.monotonic() + timeout)
+        if error is not None:
+            raise RuntimeError(f"dovecot did not come back: {error}")
+
     def __enter__(self) -> DovecotServer:
         if self._proc is None:
             self.start()

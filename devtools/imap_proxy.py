@@ -24,6 +24,12 @@ sent a chosen command (the server did get and process it), cut_held() then drops
 connection on both sides, so "the server applied it but the client never learnt". And
 cut_all() drops every connection, like a network failure.
 
+cut_at() cuts the connection by itself when the server's reply to the k-th command (of
+a name, or of any name) arrives, before or after delivering that reply: the campaign's
+"a cut at every command boundary". stall_all() silences every current connection (a server
+gone quiet), and ``slow_s`` delivers the server's bytes one at a time that many seconds
+apart (a slow link).
+
 When either side closes, the proxy closes both (no half-close).
 Each connection has two daemon threads (client → server, server → client) forwarding
 with recv/sendall, with TCP_NODELAY on both sockets. stop() closes everything and joins
@@ -32,227 +38,24 @@ every thread (bounded).
 
 from __future__ import annotations
 
-import re
 import selectors
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
 
+from .imap_stream import Scanner as _Scanner  # noqa: F401 (tests read it here)
+from .imap_stream import command_name as _command_name
+from .imap_stream import nodelay as _nodelay
+from .imap_stream import tag_of as _tag
+from .proxy_connection import JOIN_TIMEOUT as _JOIN_TIMEOUT
+from .proxy_connection import MODES, HeldCommand
+from .proxy_connection import Connection as _Connection
+
 __all__ = ["HeldCommand", "ImapProxy"]
 
-_BUFSIZE = 256 * 1024
-_CONNECT_TIMEOUT = 10.0
-_JOIN_TIMEOUT = 5.0
-_FIRST_LINE_KEPT = 1024  # tag and command name are at the start of a command's first line
-_LITERAL = re.compile(rb"\{([0-9]+)\+?\}$")  # also literal8 (~{n}): only the count matters
 _OPAQUE_AFTER = frozenset({"STARTTLS", "COMPRESS"})
-_ABORT_LINGER = struct.pack("ii", 1, 0)  # close() sends RST
-
-
-class _Scanner:
-    """Splits one direction of an IMAP stream into messages, skipping literal data.
-
-    A message is a command (client side) or a response (server side): one line and,
-    while a line ends in a literal ``{n}`` or ``{n+}``, the n raw bytes and the line
-    continuing after them. feed() reports each message's first line twice: when that
-    line is complete (``(False, line)``) and when the whole message is (``(True,
-    line)``). Chunks may split anything anywhere.
-    """
-
-    def __init__(self) -> None:
-        self._line = bytearray()
-        self._literal = 0  # literal bytes still to skip
-        self._first: bytes | None = None  # first line of the message under way
-        self.opaque = False  # stop parsing (after STARTTLS / COMPRESS)
-
-    def feed(self, data: bytes) -> list[tuple[bool, bytes]]:
-        events: list[tuple[bool, bytes]] = []
-        pos, end = 0, len(data)
-        while pos < end and not self.opaque:
-            if self._literal:
-                step = min(self._literal, end - pos)
-                self._literal -= step
-                pos += step
-                continue
-            newline = data.find(b"\n", pos)
-            if newline < 0:
-                self._line += data[pos:]
-                break
-            self._line += data[pos:newline]
-            pos = newline + 1
-            line = bytes(self._line)
-            self._line.clear()
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if self._first is None:
-                self._first = line[:_FIRST_LINE_KEPT]
-                events.append((False, self._first))
-            literal = _LITERAL.search(line) if line.endswith(b"}") else None
-            if literal is not None:
-                self._literal = int(literal.group(1))
-            else:
-                events.append((True, self._first))
-                self._first = None
-        return events
-
-
-def _command_name(first_line: bytes) -> str | None:
-    """``"NOOP"`` for ``a1 NOOP``, ``"UID FETCH"`` for ``a2 uid fetch ...``; None for
-    lines that are no command (``DONE``, AUTHENTICATE responses, empty lines)."""
-    parts = first_line.split(b" ", 3)
-    if len(parts) < 2 or not parts[0] or not parts[1]:
-        return None
-    name = parts[1].upper()
-    if name == b"UID" and len(parts) > 2 and parts[2]:
-        name += b" " + parts[2].upper()
-    return name.decode("ascii", "replace")
-
-
-def _tag(first_line: bytes) -> bytes:
-    return first_line.split(b" ", 1)[0]
-
-
-def _nodelay(sock: socket.socket) -> None:
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class HeldCommand(threading.Event):
-    """What hold_response_to() returns: an Event, set once the chosen command has been
-    forwarded to the server; from then on the server's replies on that connection are
-    held back from the client.
-
-    ``replied`` is set once the server's tagged reply to the command has reached the
-    proxy (and was held): the server has finished the command. ``tag`` is the command's
-    tag once it has been seen.
-    """
-
-    def __init__(self, command: str, nth: int) -> None:
-        super().__init__()
-        self.command = command
-        self.nth = nth
-        self.tag: str | None = None
-        self.replied = threading.Event()
-        self._seen = 0
-
-
-class _Connection:
-    """One proxied client connection; ``run`` (client → server) owns it."""
-
-    def __init__(self, proxy: ImapProxy, client: socket.socket, number: int) -> None:
-        self.proxy = proxy
-        self.client = client
-        self.number = number
-        self.upstream: socket.socket | None = None
-        self.client_scanner = _Scanner()
-        self.server_scanner = _Scanner()
-        self.lock = threading.Lock()  # guards the fields below and the sockets' shutdown/close
-        self.closing = False
-        self.closed = False
-        self.holding = False
-        self.awaiting: list[tuple[bytes, HeldCommand]] = []  # held commands' tags
-        self.done = threading.Event()
-
-    def hold(self, tag: bytes, handle: HeldCommand) -> None:
-        with self.lock:
-            self.holding = True
-            self.awaiting.append((tag, handle))
-
-    def shutdown(self, *, abort: bool) -> None:
-        """Wake both forwarding threads; ``abort`` makes the final close send RST."""
-        with self.lock:
-            self.closing = True
-            if self.closed:
-                return
-            for sock in (self.client, self.upstream):
-                if sock is None:
-                    continue
-                try:
-                    if abort:
-                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT_LINGER)
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass  # not connected (any more)
-
-    def _close(self) -> None:
-        with self.lock:
-            self.closed = True
-            self.client.close()
-            if self.upstream is not None:
-                self.upstream.close()
-
-    def run(self) -> None:
-        downstream: threading.Thread | None = None
-        try:
-            try:
-                upstream = socket.create_connection(
-                    (self.proxy.upstream_host, self.proxy.upstream_port), _CONNECT_TIMEOUT
-                )
-            except OSError:
-                return
-            with self.lock:
-                self.upstream = upstream
-                if self.closing:
-                    return
-            upstream.settimeout(None)
-            _nodelay(upstream)
-            downstream = self.proxy._spawn(self._run_downstream, f"c{self.number}-down")
-            self._pump_upstream(upstream)
-        finally:
-            self.shutdown(abort=False)
-            if downstream is not None:
-                downstream.join(_JOIN_TIMEOUT)
-            self._close()
-            self.proxy._forget(self)
-            self.done.set()
-
-    def _pump_upstream(self, upstream: socket.socket) -> None:
-        while True:
-            try:
-                data = self.client.recv(_BUFSIZE)
-            except OSError:
-                return
-            if not data:
-                return
-            # Holds are switched on before the bytes completing the command go out, so
-            # no reply to it can slip through.
-            fired = self.proxy._client_data(self, data)
-            try:
-                upstream.sendall(data)
-            except OSError:
-                return
-            for handle in fired:
-                handle.set()
-
-    def _run_downstream(self) -> None:
-        upstream = self.upstream
-        assert upstream is not None
-        try:
-            while True:
-                try:
-                    data = upstream.recv(_BUFSIZE)
-                except OSError:
-                    return
-                if not data:
-                    return
-                ended = [first for done, first in self.server_scanner.feed(data) if done]
-                with self.lock:
-                    holding = self.holding
-                    if holding and self.awaiting and ended:
-                        tags = {_tag(first) for first in ended}
-                        for tag, handle in [a for a in self.awaiting if a[0] in tags]:
-                            handle.replied.set()
-                            self.awaiting.remove((tag, handle))
-                if holding:
-                    continue  # never delivered
-                try:
-                    self.client.sendall(data)
-                except OSError:
-                    return
-        finally:
-            self.shutdown(abort=False)
 
 
 class ImapProxy:
@@ -269,6 +72,8 @@ class ImapProxy:
         self._accepted = 0
         self._conns: set[_Connection] = set()
         self._armed: list[HeldCommand] = []
+        #: Seconds between the bytes the server sends (0: at once).
+        self.slow_s = 0.0
         self._threads: list[threading.Thread] = []
         self._started = False
         self._stopping = False
@@ -374,12 +179,29 @@ class ImapProxy:
         connection reaches the client, and the returned Event is set; cut_held() then
         closes that connection. Several holds may be armed at once.
         """
+        return self._arm(command, nth, "hold")
+
+    def _arm(self, command: str, nth: int, mode: str) -> HeldCommand:
         if nth < 1:
             raise ValueError("nth counts from 1")
-        handle = HeldCommand(" ".join(command.upper().split()), nth)
+        handle = HeldCommand(" ".join(command.upper().split()), nth, mode)
         with self._cond:
             self._armed.append(handle)
         return handle
+
+    def cut_at(self, command: str, nth: int, mode: str) -> HeldCommand:
+        """Cut the connection that sends the nth ``command`` from now on (``"*"``: any
+        command) when the server's tagged reply to it arrives: ``mode`` ``before_reply``
+        drops that reply, ``after_reply`` delivers it first. The server has done the
+        command either way. ``replied`` is set once it has happened."""
+        if mode not in MODES or mode == "hold":
+            raise ValueError(f"cut_at cuts {MODES[1:]}: use hold_response_to to hold")
+        return self._arm(command, nth, mode)
+
+    def disarm(self) -> None:
+        """Forget every hold and cut armed that has not fired yet."""
+        with self._cond:
+            self._armed.clear()
 
     def cut_held(self) -> None:
         """Close every connection whose replies are held, on both sides, without ever
@@ -388,6 +210,16 @@ class ImapProxy:
         with self._cond:
             conns = [c for c in self._conns if c.holding]
         self._cut(conns)
+
+    def stall_all(self) -> None:
+        """From now on nothing the server sends on the current connections reaches the
+        client, and nothing closes them: a server (or a path to it) gone silent. New
+        connections work."""
+        with self._cond:
+            conns = list(self._conns)
+        for conn in conns:
+            with conn.lock:
+                conn.holding = True
 
     def cut_all(self) -> None:
         """Abruptly close every proxied connection (a network drop); new ones still work."""
@@ -462,7 +294,7 @@ class ImapProxy:
                     self._commands.append(name)
                     logged = True
                     continue
-                for handle in [h for h in self._armed if h.command == name]:
+                for handle in [h for h in self._armed if h.command in (name, "*")]:
                     handle._seen += 1
                     if handle._seen == handle.nth:
                         self._armed.remove(handle)

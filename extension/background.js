@@ -5,6 +5,7 @@
 import { HostPort } from "./modules/host-port.js";
 import { createController } from "./modules/controller.js";
 import { createThunderbirdAccounts } from "./modules/thunderbird-accounts.js";
+import { createThunderbirdOpenPGP } from "./modules/thunderbird-openpgp.js";
 import { serveUi } from "./modules/ui-bridge.js";
 
 const api = globalThis.messenger ?? globalThis.browser;
@@ -44,12 +45,17 @@ const controller = createController({
   accounts: api.accounts,
   notify,
   thunderbird: createThunderbirdAccounts(api),
+  openpgp: createThunderbirdOpenPGP(api),
   deviceName: platformDeviceName,
 });
 
 // Listeners are added at the top level, synchronously, so that events wake the page.
 serveUi(api.runtime, controller);
 api.notifications.onClicked.addListener(() => api.runtime.openOptionsPage());
+// New mail in an account (Thunderbird's inbox folders): sma-host reads its Autocrypt headers (mail.scan).
+api.messages.onNewMailReceived.addListener((folder) => {
+  if (folder && folder.accountId) controller.newMail(folder.accountId).catch((e) => console.warn("sma-host: mail.scan failed", e));
+});
 
 controller.start().catch((e) => console.error("sma-host: start failed", e));
 

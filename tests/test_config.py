@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sma_host.config import DEFAULT_POLL_S, Config
+from sma_host.config import DEFAULT_POLL_S, DEFAULT_STALL_S, Config
 
 
 def test_defaults_without_settings() -> None:
@@ -45,3 +45,12 @@ def test_a_poll_interval_that_is_no_number_falls_back_with_a_warning(value: str)
     config = Config.from_environ({"SMA_HOST_POLL_S": value})
     assert config.poll_interval == DEFAULT_POLL_S
     assert len(config.warnings) == 1 and "SMA_HOST_POLL_S" in config.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [(None, DEFAULT_STALL_S), ("0.2", 1.0), ("9999", 600.0), ("2", 2.0)]
+)
+def test_the_stall_bound_is_clamped(value: str | None, seconds: float) -> None:
+    environ = {} if value is None else {"SMA_HOST_STALL_S": value}
+    assert Config.from_environ(environ).stall_s == seconds
+    assert Config.from_environ({"SMA_HOST_STALL_S": "never"}).stall_s == DEFAULT_STALL_S

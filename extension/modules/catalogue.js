@@ -49,11 +49,13 @@ export const OPERATIONS = Object.freeze({
   pairList: "pair.list",
   keySet: "account.key.set",
   keyGet: "account.key.get",
+  keyRead: "account.key.get",
   keysPut: "keys.put",
   keysList: "keys.list",
   remove: "device.remove",
   leave: "sma.leave",
   token: "account.token",
+  mailScan: "mail.scan",
 });
 
 /** Methods the UI calls. The rest of METHODS (expiry) are known but not offered in the UI. */

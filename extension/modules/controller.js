@@ -6,54 +6,31 @@
 //
 // Dependencies are injected: `host` (a HostPort), `storage` (storage.local-like),
 // `accounts` (messenger.accounts-like), `notify` (shows a browser notification),
-// `thunderbird` (thunderbird-accounts.js: the Experiment; without it, the manual form).
+// `thunderbird` (thunderbird-accounts.js: the Experiment; without it, the manual form),
+// `openpgp` (thunderbird-openpgp.js: its OpenPGP half; without it, paste and file).
 
+import { createAccountStore, errorInfo, listMailAccounts } from "./account-store.js";
 import { alertForNotification, passwordNeededAlert } from "./alerts.js";
 import { OPERATIONS } from "./catalogue.js";
 import { createThunderbirdAccounts } from "./thunderbird-accounts.js";
+import { createThunderbirdKeys } from "./thunderbird-keys.js";
+import { createThunderbirdOpenPGP } from "./thunderbird-openpgp.js";
 import { createThunderbirdSetup } from "./thunderbird-setup.js";
 import {
   buildConfigureParams,
   buildKeyEntry,
   initialState,
-  isMailAccount,
   isValidPairingCode,
   looksLikeArmoredSecretKey,
   normalizePairingCode,
   opKey,
+  pairRequestParams,
   reducer,
-  storableSettings,
   validateKeyEntry,
   validateSettings,
 } from "./state.js";
 
-export const STORAGE_PREFIX = "account:";
-
-/** The Thunderbird accounts the UI lists, with their identities' e-mail addresses. */
-export async function listMailAccounts(accountsApi) {
-  const list = await accountsApi.list(false);
-  return (list || []).filter(isMailAccount).map((a) => ({
-    id: a.id,
-    name: a.name,
-    type: a.type,
-    emails: (a.identities || []).map((i) => i.email).filter(Boolean),
-  }));
-}
-
-export function errorInfo(err, describe) {
-  const data = (err && typeof err.data === "object" && err.data) || {};
-  // Keep only the harmless, documented extras (never a param value).
-  const keep = {};
-  for (const k of ["reason", "credentials_missing", "host", "path", "method", "pairing_id", "muaa_id", "state"]) {
-    if (data[k] !== undefined) keep[k] = data[k];
-  }
-  return {
-    reason: (err && err.reason) || data.reason || "unknown",
-    code: err && err.code !== undefined ? err.code : null,
-    text: describe(err),
-    data: keep,
-  };
-}
+export { STORAGE_PREFIX, errorInfo, listMailAccounts } from "./account-store.js";
 
 export function createController({
   host,
@@ -61,6 +38,7 @@ export function createController({
   accounts,
   notify = () => {},
   thunderbird = createThunderbirdAccounts({}),
+  openpgp = createThunderbirdOpenPGP({}),
   deviceName = "",
   logger = console,
   now = () => Date.now(),
@@ -69,6 +47,7 @@ export function createController({
   const listeners = new Set();
   const statusRuns = new Map(); // account → {promise, again}
   const keysRuns = new Map(); // account → {promise, again}
+  const { loadAll: loadSaved, save } = createAccountStore(storage);
 
   function getState() {
     return state;
@@ -90,28 +69,6 @@ export function createController({
   function subscribe(fn) {
     listeners.add(fn);
     return () => listeners.delete(fn);
-  }
-
-  async function loadSaved() {
-    const all = (await storage.get(null)) || {};
-    const saved = {};
-    for (const [k, v] of Object.entries(all)) {
-      if (k.startsWith(STORAGE_PREFIX)) saved[k.slice(STORAGE_PREFIX.length)] = v;
-    }
-    return saved;
-  }
-
-  async function save(accountId, patch) {
-    const key = STORAGE_PREFIX + accountId;
-    const old = ((await storage.get(key)) || {})[key] || {};
-    const value = { ...old, ...patch };
-    if (patch.settings) {
-      Object.assign(value, storableSettings(patch.settings));
-      delete value.settings;
-    }
-    // Never stored, whatever a caller passes.
-    for (const secret of ["password", "accessToken", "access_token"]) delete value[secret];
-    await storage.set({ [key]: value });
   }
 
   async function loadAccounts() {
@@ -160,7 +117,17 @@ export function createController({
     }
   }
 
-  const setup = createThunderbirdSetup({ thunderbird, getAccount: (id) => state.byId[id], dispatch, run, save });
+  const getAccount = (id) => state.byId[id];
+  const setup = createThunderbirdSetup({ thunderbird, getAccount, dispatch, run, save });
+  const keys = createThunderbirdKeys({
+    openpgp,
+    getAccount,
+    dispatch,
+    run,
+    call: (account, op, params) => callRecovering(account, op, params),
+    errorOf: (err) => errorInfo(err, (e) => host.describeError(e)),
+    logger,
+  });
 
   /** The list each paged method returns (docs/protocol.md §4.3). */
   const PAGED = Object.freeze({ status: "muaas", keysList: "peers" });
@@ -212,16 +179,16 @@ export function createController({
     );
   }
 
-  /** keys.list (the whole keyring), coalescing overlapping refreshes. */
+  /** keys.list (the whole keyring), coalescing overlapping refreshes; what is new goes to Thunderbird's collected keys. */
   function refreshKeys(account) {
-    return coalesced(keysRuns, account, "keysList");
+    return coalesced(keysRuns, account, "keysList", (result) => keys.giveCollected(account, result.result.peers));
   }
 
   async function refresh(account) {
     const status = await refreshStatus(account);
     if (status.ok) {
       await run(account, "pairList", { account });
-      await refreshKeys(account);
+      await Promise.all([refreshKeys(account), keys.readKeys(account)]);
     }
     return status;
   }
@@ -248,6 +215,7 @@ export function createController({
     "sma.changed": refreshStatus,
     "device.paired": refreshStatus,
     "keys.changed": refreshKeys,
+    "account_key.changed": (account) => keys.readIdentityKey(account),
     "account.token_needed": (account) => setup.renewToken(account),
   });
 
@@ -295,7 +263,8 @@ export function createController({
       if (res.ok) await refresh(account);
       return res;
     },
-    pairRequest: ({ account }) => run(account, "pairRequest", { account }),
+    // `to`: the device the user picked on the pairing card; without it the host asks the devices seen most recently.
+    pairRequest: ({ account, to }) => run(account, "pairRequest", pairRequestParams(account, to)),
     pairCancel: ({ account, pairing_id }) => run(account, "pairCancel", { account, pairing_id }, { target: pairing_id }),
     async pairAccept({ account, pairing_id, code }) {
       if (!isValidPairingCode(code)) return { ok: false, fieldErrors: { code: "fieldErrorCode" } };
@@ -305,7 +274,15 @@ export function createController({
       if (!looksLikeArmoredSecretKey(armored)) return { ok: false, fieldErrors: { armored: "fieldErrorArmored" } };
       return run(account, "keySet", { account, armored });
     },
-    keyGet: ({ account }) => run(account, "keyGet", { account }),
+    async keyGet({ account }) {
+      // The manual export (a file): the key only, never its passphrase.
+      const res = await run(account, "keyGet", { account }, { successParams: { account } });
+      if (!res.ok) return res;
+      const { passphrase: _never, ...result } = res.result || {};
+      return { ok: true, result };
+    },
+    keyShare: ({ account }) => keys.share(account),
+    keyInstall: ({ account }) => keys.install(account),
     async keysPut({ account, addr, keyText, mutual }) {
       const fieldErrors = validateKeyEntry({ addr, keyText });
       if (Object.keys(fieldErrors).length) return { ok: false, fieldErrors };
@@ -364,5 +341,12 @@ export function createController({
     }
   }
 
-  return { start, getState, subscribe, handleIntent, intents, dispatch, refresh, refreshKeys, loadAccounts, uiActive };
+  /** Thunderbird reported new mail in `account` (messages.onNewMailReceived): mail.scan; what it changed is re-read. */
+  async function newMail(account) {
+    const res = await keys.scanMail(account);
+    if (res.ok && res.result.updated && res.result.updated.length) await refreshKeys(account);
+    return res;
+  }
+
+  return { start, getState, subscribe, handleIntent, intents, dispatch, refresh, refreshKeys, loadAccounts, newMail, uiActive };
 }

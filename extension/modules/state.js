@@ -23,16 +23,20 @@ export {
   storableSettings,
   validateSettings,
 } from "./state/settings.js";
-export { devicesOf, isJoined, lastSeenText, smaHint } from "./state/membership.js";
+export { devicesOf, isJoined, lastSeenText, removalLines, smaHint } from "./state/membership.js";
 export {
   PAIR_FAILURE_REASONS,
   formatCountdown,
   incomingMessage,
   incomingPairings,
+  isMuaaId,
   isValidPairingCode,
   normalizePairingCode,
+  offersPairTarget,
   outgoingMessage,
   pairFailureKey,
+  pairRequestParams,
+  pairTargets,
   secondsLeft,
 } from "./state/pairing.js";
 export {
@@ -46,6 +50,15 @@ export {
   looksLikeArmoredSecretKey,
   validateKeyEntry,
 } from "./state/keys.js";
+export {
+  groupedFingerprint,
+  isoDay,
+  keyCard,
+  openpgpError,
+  openpgpReasonKey,
+  removedKeyNotice,
+  sameFingerprint,
+} from "./state/openpgp.js";
 export { accountSummary, hostStatusMessage } from "./state/summary.js";
 export {
   THUNDERBIRD_REASONS,

@@ -1,6 +1,7 @@
 // One account's section of the settings page: built once from the template, its buttons wired, rendered from the state.
 
 import { localize } from "../modules/i18n.js";
+import { accountKeyActions, renderAccountKey } from "./account-key.js";
 import { isImapAccount, isPending, opStatus } from "../modules/state.js";
 import { devicesActions, renderDevicesCard } from "./devices.js";
 import { busyGuard, q, setText, show, wireIds } from "./dom.js";
@@ -11,7 +12,7 @@ import { pairingActions, renderPairing } from "./pairing.js";
 import { initialFold, renderSetup, setupActions } from "./setup.js";
 
 /** data-action → (view, button, action) → (maybe a promise): every button in an account's section. */
-const ACTIONS = Object.freeze({ ...setupActions, ...devicesActions, ...pairingActions, keyGet: exportKey });
+const ACTIONS = Object.freeze({ ...setupActions, ...devicesActions, ...pairingActions, ...accountKeyActions, keyGet: exportKey });
 
 let viewCounter = 0;
 
@@ -30,9 +31,12 @@ export function buildView(account) {
     prefix,
     rows: new Map(), // muaa_id → tr
     incoming: new Map(), // pairing_id → li
+    removals: new Map(), // removed muaa_id → li ("waiting for … to confirm")
     confirmRemove: null, // muaa_id awaiting confirmation
     dismissedOutgoing: null,
     downloadUrl: null,
+    confirmInstall: false, // "Install in Thunderbird" asked, awaiting the answer
+    manualDecided: false, // the key card's paste and file paths opened or closed once
     disclosureDecided: false, // "Other settings" opened or closed once Thunderbird answered
     askedPassword: false,
     imap: isImapAccount(account), // POP3 and Local Folders: a sentence, none of the cards
@@ -82,5 +86,6 @@ export function renderAccount(view, account, now) {
   renderSetup(view, account);
   renderDevicesCard(view, account, now);
   renderPairing(view, account, now);
+  renderAccountKey(view, account);
   renderKeyring(view, account);
 }

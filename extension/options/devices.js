@@ -1,7 +1,16 @@
 // The "Your devices" card: membership (join, sync, refresh, leave), this device, the other devices and removing one.
 
-import { anyTargetStatus, devicesOf, isJoined, isPending, lastSeenText, smaHint } from "../modules/state.js";
-import { q, setText, show } from "./dom.js";
+import {
+  anyTargetStatus,
+  devicesOf,
+  isJoined,
+  isPending,
+  lastSeenText,
+  removalLines,
+  removedKeyNotice,
+  smaHint,
+} from "../modules/state.js";
+import { pruneKeyed, q, setText, show } from "./dom.js";
 import { msg, page, renderStatus, send } from "./page.js";
 
 function renderRowActions(view, account, device, cell, joined) {
@@ -63,15 +72,39 @@ function renderOtherDevices(view, account, now) {
     renderRowActions(view, account, device, actionCell, joined);
     if (row.parentNode !== tbody || row.nextElementSibling) tbody.append(row); // keeps the host's order
   }
-  for (const [muaa, row] of view.rows) {
-    if (!seen.has(muaa)) {
-      row.remove();
-      view.rows.delete(muaa);
-    }
-  }
+  pruneKeyed(view.rows, seen);
   show(q(view.root, "[data-role=devices]"), others.length > 0);
   show(q(view.root, "[data-role=no-devices]"), others.length === 0);
   renderStatus(q(view.root, "[data-role=remove-status]"), anyTargetStatus(account, "remove"));
+}
+
+/** The removals this device made: who has not confirmed yet, with "Check again" (device.remove again). */
+function renderRemovals(view, account) {
+  const list = q(view.root, "[data-role=removals]");
+  const seen = new Set();
+  for (const line of removalLines(account)) {
+    seen.add(line.muaa_id);
+    let li = view.removals.get(line.muaa_id);
+    if (!li) {
+      li = document.createElement("li");
+      const text = document.createElement("span");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.action = "removal-refresh";
+      b.dataset.muaa = line.muaa_id;
+      b.textContent = msg("removalRefreshButton");
+      li.append(text, " ", b);
+      view.removals.set(line.muaa_id, li);
+      list.append(li);
+    }
+    const [text, button] = li.querySelectorAll("span, button");
+    setText(text, msg(line.key, line.subs));
+    button.setAttribute("aria-label", msg("removalRefreshLabel", [line.subs[0]]));
+    button.setAttribute("aria-disabled", String(isPending(account, "remove", line.muaa_id)));
+    show(button, line.waiting);
+  }
+  pruneKeyed(view.removals, seen);
+  show(list, seen.size > 0);
 }
 
 export function renderDevicesCard(view, account, now) {
@@ -93,7 +126,12 @@ export function renderDevicesCard(view, account, now) {
   } else {
     setText(q(root, "[data-role=self]"), msg(removed ? "selfRemoved" : "selfNotJoined"));
   }
+  const keyNotice = removedKeyNotice(account);
+  const keyLine = q(root, "[data-role=removed-key]");
+  show(keyLine, Boolean(keyNotice));
+  setText(keyLine, keyNotice ? msg(keyNotice.key, keyNotice.subs) : "");
   renderOtherDevices(view, account, now);
+  renderRemovals(view, account);
 }
 
 const sendPlain = (view, button, action) => send({ op: action, account: view.id });
@@ -132,5 +170,9 @@ export const devicesActions = Object.freeze({
     view.confirmRemove = null;
     page.render();
     await send({ op: "remove", account: view.id, muaa_id: muaa });
+  },
+  /** device.remove again for an id already removed: the host answers who has confirmed since. */
+  async "removal-refresh"(view, button) {
+    await send({ op: "remove", account: view.id, muaa_id: button.dataset.muaa });
   },
 });

@@ -9,6 +9,16 @@ export function show(el, visible) {
   if (el && el.hidden === visible) el.hidden = !visible;
 }
 
+/** Remove from the page, and from `elements` (key → element), every element whose key is not in `seen`. */
+export function pruneKeyed(elements, seen) {
+  for (const [key, el] of elements) {
+    if (!seen.has(key)) {
+      el.remove();
+      elements.delete(key);
+    }
+  }
+}
+
 export function q(root, selector) {
   return root.querySelector(selector);
 }

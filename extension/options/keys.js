@@ -92,13 +92,13 @@ export function renderKeyring(view, account) {
       tr = document.createElement("tr");
       for (let c = 0; c < 4; c += 1) tr.append(document.createElement(c === 0 ? "th" : "td"));
       tr.firstElementChild.scope = "row";
-      tr.children[2].className = "key-start";
+      tr.children[2].className = "fingerprint";
       tbody.append(tr);
     }
     const [addrCell, preferCell, keyCell, dateCell] = tr.children;
     setText(addrCell, row.addr);
     setText(preferCell, msg(row.preferKey));
-    setText(keyCell, row.short);
+    setText(keyCell, row.key);
     setText(dateCell, row.date);
   }
   for (const tr of have.slice(rows.length)) tr.remove();

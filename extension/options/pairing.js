@@ -1,8 +1,20 @@
 // The "Pairing" part of an account: this device's code and countdown, incoming requests with their code form.
 
 import { localize } from "../modules/i18n.js";
-import { formatCountdown, incomingMessage, incomingPairings, isJoined, isPending, opStatus, outgoingMessage, secondsLeft } from "../modules/state.js";
-import { onSubmit, q, setText, show, wireIds } from "./dom.js";
+import {
+  formatCountdown,
+  incomingMessage,
+  incomingPairings,
+  isJoined,
+  isPending,
+  lastSeenText,
+  offersPairTarget,
+  opStatus,
+  outgoingMessage,
+  pairTargets,
+  secondsLeft,
+} from "../modules/state.js";
+import { onSubmit, pruneKeyed, q, setText, show, wireIds } from "./dom.js";
 import { getMessage, msg, page, renderStatus, send, showFieldErrors } from "./page.js";
 
 function renderIncoming(view, account, now) {
@@ -48,12 +60,7 @@ function renderIncoming(view, account, now) {
     else if (said) renderStatus(status, { kind: p.state === "complete" ? "notice" : p.state === "waiting" ? "pending" : "failed", ...said });
     else renderStatus(status, { kind: "none" });
   }
-  for (const [pid, li] of view.incoming) {
-    if (!seen.has(pid)) {
-      li.remove();
-      view.incoming.delete(pid);
-    }
-  }
+  pruneKeyed(view.incoming, seen);
   show(q(view.root, "[data-role=no-incoming]"), pairings.length === 0);
 }
 
@@ -88,8 +95,50 @@ function renderOutgoing(view, account, now) {
   renderStatus(q(box, "[data-role=outgoing-cancel-status]"), opStatus(account, "pairCancel", out.pairing_id));
 }
 
+const TARGET_FIELD = '[data-field="pairTarget"]';
+
+/**
+ * "Pair with": with more than one unpaired device announced, a <select> of them by name and
+ * last-seen time, the host's default (the devices seen most recently) first. The options are
+ * rebuilt in place; the choice stays while its device is listed.
+ */
+function renderPairTarget(view, account, now) {
+  const box = q(view.root, "[data-role=pair-target]");
+  const offered = isJoined(account) && offersPairTarget(account);
+  show(box, offered);
+  const select = q(box, TARGET_FIELD);
+  const targets = offered ? pairTargets(account) : [];
+  const chosen = select.value;
+  const wanted = [
+    { value: "", text: msg("pairTargetAny") },
+    ...targets.map((t) => {
+      const seen = lastSeenText(t.last_seen, now);
+      return { value: t.muaa_id, text: msg("pairTargetOption", [t.name, t.muaa_id, msg(seen.key, seen.subs)]) };
+    }),
+  ];
+  while (select.options.length > wanted.length) select.options[select.options.length - 1].remove();
+  wanted.forEach((w, i) => {
+    let option = select.options[i];
+    if (!option) {
+      option = document.createElement("option");
+      select.append(option);
+    }
+    if (option.value !== w.value) option.value = w.value;
+    setText(option, w.text);
+  });
+  const value = wanted.some((w) => w.value === chosen) ? chosen : "";
+  if (select.value !== value) select.value = value;
+}
+
+/** The device picked on the pairing card, or "" (the host's default). */
+function pickedTarget(view) {
+  const box = q(view.root, "[data-role=pair-target]");
+  return box.hidden ? "" : q(box, TARGET_FIELD).value;
+}
+
 export function renderPairing(view, account, now) {
   show(q(view.root, "[data-action=pairRequest]"), isJoined(account));
+  renderPairTarget(view, account, now);
   renderOutgoing(view, account, now);
   renderIncoming(view, account, now);
 }
@@ -98,7 +147,8 @@ export function renderPairing(view, account, now) {
 export const pairingActions = Object.freeze({
   async pairRequest(view) {
     view.dismissedOutgoing = null;
-    const reply = await send({ op: "pairRequest", account: view.id });
+    const to = pickedTarget(view);
+    const reply = await send(to ? { op: "pairRequest", account: view.id, to } : { op: "pairRequest", account: view.id });
     if (reply.ok) q(view.root, "[data-role=code]").focus();
   },
   async pairCancelOutgoing(view) {

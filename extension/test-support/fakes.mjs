@@ -300,3 +300,56 @@ export function fakeExperiment(accounts = {}) {
     },
   };
 }
+
+/**
+ * messenger.smaThunderbird's OpenPGP functions as the Experiment answers, for
+ * createThunderbirdOpenPGP(): per account id `identityKey` ({fingerprint, userId, created}
+ * or null), `export` ({armored, passphrase}) and what installing does (`install`: a
+ * fingerprint, or an Error to throw). An Error instance in place of a value is thrown.
+ * `calls` records each call (secrets replaced by their length), `installed` what
+ * installAccountKey got, `collected` every addCollectedKeys batch.
+ */
+export function fakeOpenPGP(accounts = {}) {
+  const calls = [];
+  const installed = [];
+  const collected = [];
+  const account = (id) => {
+    const a = accounts[id];
+    if (!a) throw new Error(`no_account: no account ${id}`);
+    return a;
+  };
+  const value = (v) => {
+    if (v instanceof Error) throw v;
+    return structuredClone(v);
+  };
+  return {
+    calls,
+    installed,
+    collected,
+    smaThunderbird: {
+      async getIdentityKey(id) {
+        calls.push({ name: "getIdentityKey", accountId: id });
+        return value(account(id).identityKey ?? null);
+      },
+      async exportIdentityKey(id) {
+        calls.push({ name: "exportIdentityKey", accountId: id });
+        return value(account(id).export);
+      },
+      async installAccountKey(id, armored, passphrase) {
+        calls.push({ name: "installAccountKey", accountId: id });
+        const a = account(id);
+        const fingerprint = value(a.install);
+        installed.push({ accountId: id, armored, passphrase });
+        const alreadyPresent = Boolean(a.identityKey && a.identityKey.fingerprint === fingerprint);
+        a.identityKey = { fingerprint, userId: "Alice <alice@example.org>", created: "2020-09-13T12:26:40.000Z" };
+        return { fingerprint, alreadyPresent };
+      },
+      async addCollectedKeys(keys) {
+        calls.push({ name: "addCollectedKeys", count: keys.length });
+        if (accounts.collectError) throw accounts.collectError;
+        collected.push(structuredClone(keys));
+        return keys.length;
+      },
+    },
+  };
+}

@@ -3,6 +3,7 @@
 import { HostPort } from "../modules/host-port.js";
 import { createController } from "../modules/controller.js";
 import { createThunderbirdAccounts } from "../modules/thunderbird-accounts.js";
+import { createThunderbirdOpenPGP } from "../modules/thunderbird-openpgp.js";
 import { FakeHost, FakeStorageArea, fakeAccounts, flush, makeGetMessage, silentLogger } from "./fakes.mjs";
 import { assertValidNotification } from "./notification-schemas.mjs";
 
@@ -10,6 +11,7 @@ export const A = "account1";
 export const SELF = "00000000000000aa";
 export const PEER = "00000000000000bb";
 export const PID = "0123456789abcdef";
+export const KEY_FINGERPRINT = "0123456789ABCDEF0123456789ABCDEF01234567";
 export const SECRET_KEY = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxcLYBF\n-----END PGP PRIVATE KEY BLOCK-----\n";
 
 export const TB_ACCOUNTS = [
@@ -39,7 +41,7 @@ class SimHost extends FakeHost {
 
 /** A FakeHost whose handlers keep a small world: joined, devices, the account key. */
 export function sim(overrides = {}) {
-  const world = { joined: false, removed: false, configured: false, key: null, others: [], keyring: [] };
+  const world = { joined: false, removed: false, configured: false, key: null, passphrase: null, fingerprint: KEY_FINGERPRINT, others: [], keyring: [] };
   /** keys.put: newer entries replace older ones; sent to the peer once joined. */
   world.put = (p) => {
     let stored = 0;
@@ -79,12 +81,15 @@ export function sim(overrides = {}) {
     "pair.cancel": (p) => ({ pairing_id: p.pairing_id, state: "failed" }),
     "account.key.set": (p) => {
       world.key = p.armored;
-      return { account: p.account, stored: true };
+      world.passphrase = p.passphrase ?? null;
+      world.fingerprint = KEY_FINGERPRINT;
+      return { account: p.account, stored: true, fingerprint: KEY_FINGERPRINT, user_ids: ["Alice <alice@example.org>"], can_encrypt: true, set_at: 1_700_000_000, replicated_to: world.joined ? [PEER] : [] };
     },
-    "account.key.get": () => ({ armored: world.key }),
+    "account.key.get": () => ({ armored: world.key, passphrase: world.passphrase ?? null, fingerprint: world.key ? world.fingerprint : null, set_at: world.key ? 1_700_000_000 : null }),
+    "mail.scan": () => ({ scanned: 1, updated: [] }),
     "device.remove": (p) => {
       world.others = world.others.filter((m) => m.muaa_id !== p.muaa_id);
-      return { removed: p.muaa_id, told: [] };
+      return { removed: p.muaa_id, told: [], confirmed: [], waiting: [] };
     },
     "keys.put": (p) => world.put(p),
     "keys.list": () => ({ peers: world.keyring, total: world.keyring.length }),
@@ -101,9 +106,10 @@ export function sim(overrides = {}) {
 /**
  * A started controller on the simulated host (through the real HostPort): `experiment` is
  * the messenger namespace its Thunderbird wrapper asks (fakeExperiment; {} = no Experiment),
- * `saved` the storage.local it starts with. Returns the pieces a test looks at.
+ * `openpgp` the one its OpenPGP wrapper asks (fakeOpenPGP; {} = none), `saved` the
+ * storage.local it starts with. Returns the pieces a test looks at.
  */
-export async function startController({ handlers = {}, saved = {}, runtime, experiment = {} } = {}) {
+export async function startController({ handlers = {}, saved = {}, runtime, experiment = {}, openpgp = {} } = {}) {
   const { host: fake, world } = sim(handlers);
   const notified = [];
   const storage = new FakeStorageArea(saved);
@@ -114,6 +120,7 @@ export async function startController({ handlers = {}, saved = {}, runtime, expe
     accounts: fakeAccounts(TB_ACCOUNTS),
     notify: (n) => notified.push(n),
     thunderbird: createThunderbirdAccounts(experiment),
+    openpgp: createThunderbirdOpenPGP(openpgp),
     deviceName: async () => "Thunderbird on Linux",
     logger: silentLogger,
   });

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { A, PEER, PID, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
+import { A, PEER, PID, SETTINGS, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
 import { FakeEvent, FakeStorageArea, fakeAccounts, flush, makeGetMessage, portPair } from "../test-support/fakes.mjs";
 
 test("background: connects, names the device after the OS, notifies pairing requests", async () => {
@@ -12,6 +12,7 @@ test("background: connects, names the device after the OS, notifies pairing requ
   const created = [];
   const opened = [];
   const onClicked = new FakeEvent();
+  const onNewMailReceived = new FakeEvent();
   const runtime = Object.assign(fake.runtime, {
     getPlatformInfo: async () => ({ os: "linux", arch: "x86-64" }),
     getURL: (p) => `moz-extension://uuid/${p}`,
@@ -29,6 +30,7 @@ test("background: connects, names the device after the OS, notifies pairing requ
     storage: { local: new FakeStorageArea() },
     accounts: fakeAccounts(TB_ACCOUNTS),
     notifications: { create: async (id, options) => created.push({ id, ...options }), onClicked },
+    messages: { onNewMailReceived },
   };
   await import("../background.js");
   await flush(40);
@@ -58,4 +60,15 @@ test("background: connects, names the device after the OS, notifies pairing requ
   onClicked.fire(`pair-${PID}`);
   assert.deepEqual(opened, ["options"]);
   assert.ok(states.at(-1).byId[A].incoming[PID], "the open page got the request too");
+
+  // New mail: mail.scan only for an account sma-host knows
+  onNewMailReceived.fire({ accountId: A, path: "/INBOX" }, { messages: [] });
+  await flush(20);
+  assert.ok(!fake.methods().includes("mail.scan"), "not configured yet: no mail.scan");
+  pageEnd.postMessage({ type: "intent", id: 1, intent: { op: "configure", account: A, settings: SETTINGS, password: "pw" } });
+  await flush(40);
+  onNewMailReceived.fire({ accountId: A, path: "/INBOX" }, { messages: [] });
+  onNewMailReceived.fire({ accountId: "account4", path: "/Inbox" }, { messages: [] });
+  await flush(20);
+  assert.deepEqual(fake.calls.filter((c) => c.method === "mail.scan").map((c) => c.params), [{ account: A }]);
 });

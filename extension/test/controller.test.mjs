@@ -55,7 +55,7 @@ test("configure: field errors without a call; then account.configure with rememb
     imap: { host: "imap.example.org", port: 993, security: "tls", username: "alice@example.org", password: "hunter2" },
     remember: true,
   });
-  assert.deepEqual(ctx.fake.methods().slice(1), ["account.configure", "sma.status", "pair.list", "keys.list"]);
+  assert.deepEqual(ctx.fake.methods().slice(1), ["account.configure", "sma.status", "pair.list", "keys.list", "account.key.get"]);
   assert.equal(ctx.acc().configured, true);
   assert.equal(opStatus(ctx.acc(), "configure").key, "noticeConfiguredRemembered");
   assert.equal(ctx.acc().passwordStorage, "keyring");
@@ -134,7 +134,18 @@ test("join, sync, pair request/cancel, remove and leave call their methods and r
   }
 });
 
-test("every UI operation maps to a contract method that an intent (or account.token_needed) calls", async () => {
+test("pair request: without a choice no `to` (the host's default); a picked device goes as `to`; a malformed one is not sent", async () => {
+  const ctx = await setup();
+  await configure(ctx);
+  await ctx.controller.handleIntent({ op: "join", account: A });
+  const requests = () => ctx.fake.calls.filter((c) => c.method === "pair.request").map((c) => c.params);
+  await ctx.controller.handleIntent({ op: "pairRequest", account: A });
+  await ctx.controller.handleIntent({ op: "pairRequest", account: A, to: PEER });
+  await ctx.controller.handleIntent({ op: "pairRequest", account: A, to: "not an id" });
+  assert.deepEqual(requests(), [{ account: A }, { account: A, to: PEER }, { account: A }]);
+});
+
+test("every UI operation maps to a contract method that an intent (or account.token_needed, or new mail) calls", async () => {
   const ctx = await setup({ experiment: fakeExperiment({ [A]: { tokens: "fresh-token" } }) });
   await configure(ctx);
   await ctx.controller.handleIntent({ op: "join", account: A });
@@ -151,6 +162,7 @@ test("every UI operation maps to a contract method that an intent (or account.to
     { op: "leave", account: A },
   ];
   for (const intent of intents) await ctx.controller.handleIntent(intent);
+  await ctx.controller.newMail(A);
   ctx.fake.notify("account.token_needed", { account: A });
   await flush();
   const called = new Set(ctx.fake.methods());

@@ -87,15 +87,15 @@ test("keyring rows: address, preference, first 16 characters of the keydata, UTC
   const account = {
     keyring: {
       peers: [
-        { addr: "bob@example.net", keydata: KEYDATA, prefer_encrypt: "mutual", autocrypt_timestamp: 1_700_000_000, last_seen: 1_700_000_000 },
+        { addr: "bob@example.net", keydata: KEYDATA, prefer_encrypt: "mutual", autocrypt_timestamp: 1_700_000_000, last_seen: 1_700_000_000, fingerprint: "0123456789abcdef0123456789ABCDEF01234567" },
         { addr: "carol@example.net", keydata: "QUJD", prefer_encrypt: "nopreference", autocrypt_timestamp: 0, last_seen: 0 },
       ],
       total: 2,
     },
   };
   assert.deepEqual(keyringRows(account), [
-    { addr: "bob@example.net", preferKey: "preferMutual", short: KEYDATA.slice(0, 16), date: "2023-11-14" },
-    { addr: "carol@example.net", preferKey: "preferNoPreference", short: "QUJD", date: "1970-01-01" },
+    { addr: "bob@example.net", preferKey: "preferMutual", key: "0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567", date: "2023-11-14" },
+    { addr: "carol@example.net", preferKey: "preferNoPreference", key: "QUJD", date: "1970-01-01" },
   ]);
   assert.deepEqual(keyringRows({ keyring: null }), []);
   for (const key of ["preferMutual", "preferNoPreference"]) assert.ok(getMessage(key), key);

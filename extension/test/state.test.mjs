@@ -13,6 +13,7 @@ import {
   hostStatusMessage,
   incomingMessage,
   initialState,
+  removedKeyNotice,
   isJoined,
   isValidPairingCode,
   keyFileName,
@@ -21,9 +22,13 @@ import {
   normalizePairingCode,
   opStatus,
   outgoingMessage,
+  offersPairTarget,
   pairFailureKey,
+  pairRequestParams,
+  pairTargets,
   PAIR_FAILURE_REASONS,
   reducer,
+  removalLines,
   secondsLeft,
   smaHint,
   storableSettings,
@@ -415,6 +420,78 @@ test("remove device: pending per device, row gone on success, error kept per dev
   assert.deepEqual(anyTargetStatus(s.byId[A], "remove"), { kind: "notice", key: "noticeRemoved", subs: [PEER] });
 });
 
+test("remove device: who has not confirmed yet, by name, refreshed by device.remove again", () => {
+  const X = "00000000000000cc";
+  const PHONE = "00000000000000dd";
+  const three = {
+    ...STATUS,
+    total: 4,
+    muaas: [
+      ...STATUS.muaas.map((m) => (m.self ? m : { ...m, paired: true })),
+      { muaa_id: X, name: "Old phone", last_seen: 1_699_000_000, self: false, paired: true },
+      { muaa_id: PHONE, name: "Phone", last_seen: 1_699_900_000, self: false, paired: true },
+    ],
+  };
+  let s = apply(withAccount(), ok("status", three));
+  assert.deepEqual(removalLines(s.byId[A]), []);
+  // A peer sma.status does not list (its announcement is gone) is named by its id.
+  const ghost = "00000000000000ee";
+  s = reducer(s, ok("remove", { removed: X, told: [PEER, PHONE, ghost], confirmed: [], waiting: [PEER, PHONE, ghost] }, undefined, X));
+  assert.deepEqual(devicesOf(s.byId[A]).others.map((m) => m.muaa_id), [PEER, PHONE]);
+  assert.deepEqual(s.byId[A].removals[X], { muaa_id: X, name: "Old phone", confirmed: [], waiting: [PEER, PHONE, ghost] });
+  assert.deepEqual(removalLines(s.byId[A]), [
+    { muaa_id: X, key: "removalWaiting", subs: ["Old phone", `Desktop, Phone, ${ghost}`], waiting: true },
+  ]);
+  // Asked again (the device is gone from sma.status): its name is kept, the lists replaced.
+  s = apply(s, ok("status", { ...three, muaas: three.muaas.filter((m) => m.muaa_id !== X) }));
+  s = reducer(s, ok("remove", { removed: X, told: [], confirmed: [PEER, ghost], waiting: [PHONE] }, undefined, X));
+  assert.deepEqual(removalLines(s.byId[A]), [
+    { muaa_id: X, key: "removalWaiting", subs: ["Old phone", "Phone"], waiting: true },
+  ]);
+  s = reducer(s, ok("remove", { removed: X, told: [], confirmed: [PEER, PHONE, ghost], waiting: [] }, undefined, X));
+  assert.deepEqual(removalLines(s.byId[A]), [{ muaa_id: X, key: "removalConfirmed", subs: ["Old phone"], waiting: false }]);
+  // Only ids and a name are kept.
+  assert.deepEqual(Object.keys(s.byId[A].removals[X]).sort(), ["confirmed", "muaa_id", "name", "waiting"]);
+
+  // No other peer: nothing to wait for, said as such. An older host (no waiting[]) adds no line.
+  let lone = apply(withAccount(), ok("status", STATUS), ok("remove", { removed: PEER, told: [], confirmed: [], waiting: [] }, undefined, PEER));
+  assert.deepEqual(removalLines(lone.byId[A]), [{ muaa_id: PEER, key: "removalNoPeers", subs: ["Desktop"], waiting: false }]);
+  lone = apply(withAccount(), ok("status", STATUS), ok("remove", { removed: PEER, told: [] }, undefined, PEER));
+  assert.deepEqual(removalLines(lone.byId[A]), []);
+
+  // Leaving, or this device being removed, ends the watch.
+  const left = apply(s, ok("leave", { left: SELF, told: [] }));
+  assert.deepEqual(left.byId[A].removals, {});
+  const gone = reducer(s, { type: "notification", method: "device.removed", params: { account: A, muaa_id: SELF, self: true, by: PEER } });
+  assert.deepEqual(gone.byId[A].removals, {});
+});
+
+test("pairing targets: the unpaired announced devices, most recently seen first; a choice only with more than one", () => {
+  const X = "00000000000000cc";
+  const NEVER = "00000000000000dd";
+  let s = apply(withAccount(), ok("status", STATUS));
+  assert.deepEqual(pairTargets(s.byId[A]), [{ muaa_id: PEER, name: "Desktop", last_seen: 1_699_990_000 }]);
+  assert.equal(offersPairTarget(s.byId[A]), false, "one candidate: the host's default asks it anyway");
+  s = reducer(s, ok("status", {
+    ...STATUS,
+    total: 5,
+    muaas: [
+      ...STATUS.muaas,
+      { muaa_id: NEVER, name: "", last_seen: null, self: false, paired: false },
+      { muaa_id: X, name: "Phone", last_seen: 1_699_999_000, self: false, paired: false },
+      { muaa_id: "00000000000000ee", name: "Paired one", last_seen: 1_700_000_000, self: false, paired: true },
+      { muaa_id: "not-an-id", name: "Broken", last_seen: 1_700_000_000, self: false, paired: false },
+    ],
+  }));
+  assert.deepEqual(pairTargets(s.byId[A]).map((t) => [t.muaa_id, t.name]), [[X, "Phone"], [PEER, "Desktop"], [NEVER, NEVER]]);
+  assert.equal(offersPairTarget(s.byId[A]), true);
+  assert.equal(offersPairTarget(withAccount().byId[A]), false, "before sma.status");
+  assert.deepEqual(pairRequestParams(A, ""), { account: A });
+  assert.deepEqual(pairRequestParams(A, undefined), { account: A });
+  assert.deepEqual(pairRequestParams(A, X), { account: A, to: X });
+  assert.deepEqual(pairRequestParams(A, "X; DROP"), { account: A });
+});
+
 test("account key: set and get notices; dismiss clears", () => {
   let s = apply(withAccount(), start("keySet"), ok("keySet", { account: A, stored: true }));
   assert.equal(opStatus(s.byId[A], "keySet").key, "noticeKeyStored");
@@ -453,4 +530,24 @@ test("every message key the state functions produce exists", () => {
     "smaJoined",
   ];
   for (const key of keys) assert.ok(messages[key], key);
+});
+
+test("a removed device says whether Thunderbird still uses the account key the host forgot", () => {
+  const FPR = "AAAA1111BBBB2222CCCC3333DDDD4444EEEE5555";
+  const held = { type: "notification", method: "account_key.changed", params: { account: A, fingerprint: FPR } };
+  const removed = { type: "notification", method: "device.removed", params: { account: A, muaa_id: SELF, self: true, by: PEER } };
+  const tb = (fingerprint) => ({
+    type: "identityKey",
+    account: A,
+    answer: { available: true, key: fingerprint ? { fingerprint, userId: "Alice <a@example.org>", created: "2026-11-01T00:00:00Z" } : null },
+  });
+  let s = apply(withAccount(), start("join"), ok("join", { muaa_id: SELF, created_sma: true }), ok("status", STATUS), held, tb(FPR));
+  assert.equal(removedKeyNotice(s.byId[A]), null, "nothing to say while joined");
+  s = apply(s, removed, ok("keyRead", { armored: null, fingerprint: null, set_at: null }));
+  assert.deepEqual(removedKeyNotice(s.byId[A]), { key: "removedKeyInThunderbird", subs: [FPR] });
+  assert.equal(JSON.stringify(s).includes("PRIVATE KEY"), false);
+  s = reducer(s, tb("FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000"));
+  assert.deepEqual(removedKeyNotice(s.byId[A]), { key: "removedKeyNotInThunderbird", subs: [] });
+  s = reducer(s, { type: "identityKey", account: A, answer: { available: false, reason: "experiment_missing" } });
+  assert.equal(removedKeyNotice(s.byId[A]), null, "without Thunderbird's answer the page says nothing");
 });

@@ -7,7 +7,8 @@ import path from "node:path";
 
 import { HOST_REASONS, INSTALL_COMMAND, LOCAL_REASONS, reasonMessageKey } from "../modules/host-port.js";
 import { OPERATIONS } from "../modules/catalogue.js";
-import { PAIR_FAILURE_REASONS, THUNDERBIRD_REASONS, thunderbirdReasonKey } from "../modules/state.js";
+import { PAIR_FAILURE_REASONS, THUNDERBIRD_REASONS, openpgpReasonKey, thunderbirdReasonKey } from "../modules/state.js";
+import { OPENPGP_REASONS } from "../modules/thunderbird-openpgp.js";
 import { EXT_DIR, loadMessages } from "../test-support/fakes.mjs";
 
 const read = (rel) => readFileSync(path.join(EXT_DIR, rel), "utf8");
@@ -32,7 +33,7 @@ test("manifest: MV3, fixed id, Thunderbird 128+, only the permissions used", () 
   assert.equal(manifest.manifest_version, 3);
   assert.equal(manifest.browser_specific_settings.gecko.id, "sma-host@autocrypt.org");
   assert.equal(manifest.browser_specific_settings.gecko.strict_min_version, "128.0");
-  assert.deepEqual([...manifest.permissions].sort(), ["accountsRead", "nativeMessaging", "notifications", "storage"]);
+  assert.deepEqual([...manifest.permissions].sort(), ["accountsRead", "messagesRead", "nativeMessaging", "notifications", "storage"]);
   assert.equal(manifest.applications, undefined);
   assert.equal(manifest.default_locale, "en");
   for (const file of [manifest.background.scripts[0], manifest.options_ui.page, manifest.action.default_popup, manifest.action.default_icon]) {
@@ -45,6 +46,7 @@ test("manifest: every permission is used by the code", () => {
   const uses = {
     nativeMessaging: /connectNative/,
     accountsRead: /accounts\b/,
+    messagesRead: /messages\.onNewMailReceived/,
     storage: /storage\.local/,
     notifications: /notifications\s*\.create/,
   };
@@ -88,8 +90,9 @@ function dynamicKeys() {
   return new Set([
     ...[...HOST_REASONS, ...LOCAL_REASONS, "ui_disconnected", "unknown_intent"].map(reasonMessageKey),
     "error_unknown_account_credentials_missing",
-    ...[...Object.keys(OPERATIONS), "useThunderbird"].map((op) => `pending_${op}`),
+    ...[...Object.keys(OPERATIONS), "useThunderbird", "keyShare", "keyInstall"].map((op) => `pending_${op}`),
     ...THUNDERBIRD_REASONS.map(thunderbirdReasonKey),
+    ...OPENPGP_REASONS.map(openpgpReasonKey),
     ...[...PAIR_FAILURE_REASONS, "other"].map((r) => `pairReason_${r}`),
     ...["linux", "mac", "win", "openbsd", "android", "cros"].map((os) => `os_${os}`),
   ]);

@@ -184,8 +184,10 @@ test("errors are shown in words in the operation's status line", async () => {
 });
 
 test("pair this device: the code is shown big and focused, with a way to cancel", async () => {
+  assert.equal($("[data-role=pair-target]").hidden, true, "one other device: no choice to make");
   $("[data-action=pairRequest]").click();
   await settle();
+  assert.deepEqual(fake.calls.filter((c) => c.method === "pair.request").at(-1).params, { account: A }, "no `to`: the host's default");
   const box = $("[data-role=outgoing]");
   assert.equal(box.hidden, false);
   assert.equal($("[data-role=code]").textContent, "12345-67890");
@@ -199,6 +201,59 @@ test("pair this device: the code is shown big and focused, with a way to cancel"
   assert.equal($("[data-action=pairDone]").hidden, false);
   $("[data-action=pairDone]").click();
   assert.equal(box.hidden, true);
+});
+
+test("several unpaired devices: the pairing card offers them by name and last seen; a pick is sent as `to`", async () => {
+  const X = "00000000000000cc";
+  const now = Math.floor(Date.now() / 1000);
+  const before = world.others;
+  world.others = [
+    ...before,
+    { muaa_id: X, name: "Phone <i>", last_seen: now - 3 * 3600, self: false, paired: false },
+    { muaa_id: "00000000000000ee", name: "Paired one", last_seen: now, self: false, paired: true },
+  ];
+  $("[data-action=refresh]").click();
+  await settle();
+  const box = $("[data-role=pair-target]");
+  const select = field("pairTarget");
+  assert.equal(box.hidden, false);
+  assert.equal(doc.getElementById(box.querySelector("label").htmlFor), select);
+  assert.equal(doc.getElementById(select.getAttribute("aria-describedby")).textContent, getMessage("pairTargetHint"));
+  assert.deepEqual([...select.options].map((o) => [o.value, o.textContent]), [
+    ["", getMessage("pairTargetAny")],
+    [PEER, getMessage("pairTargetOption", ["Desktop <b>x</b>", PEER, "10 minutes ago"])],
+    [X, getMessage("pairTargetOption", ["Phone <i>", X, "3 hours ago"])],
+  ]);
+  assert.equal(select.value, "", "the default: the devices seen most recently");
+  assert.equal(select.querySelector("i"), null, "names are text");
+
+  select.value = X;
+  $("[data-action=refresh]").click(); // a re-render keeps the choice
+  await settle();
+  assert.equal(select.value, X);
+  $("[data-action=pairRequest]").click();
+  await settle();
+  assert.deepEqual(fake.calls.filter((c) => c.method === "pair.request").at(-1).params, { account: A, to: X });
+  assert.equal($("[data-role=code]").textContent, "12345-67890");
+  $("[data-action=pairCancelOutgoing]").click();
+  await settle();
+  $("[data-action=pairDone]").click();
+
+  select.value = "";
+  $("[data-action=pairRequest]").click();
+  await settle();
+  assert.deepEqual(fake.calls.filter((c) => c.method === "pair.request").at(-1).params, { account: A });
+  $("[data-action=pairCancelOutgoing]").click();
+  await settle();
+  $("[data-action=pairDone]").click();
+
+  // The picked device gone from the list: back to the default; one candidate left: no choice.
+  select.value = X;
+  world.others = before;
+  $("[data-action=refresh]").click();
+  await settle();
+  assert.equal(box.hidden, true);
+  assert.equal(select.value, "");
 });
 
 test("an incoming request: listed with a code field; the code goes to pair.accept", async () => {
@@ -322,6 +377,57 @@ test("remove a device asks first, focusing the confirmation", async () => {
   assert.ok(fake.calls.some((c) => c.method === "device.remove" && c.params.muaa_id === PEER));
   assert.equal(row(), null);
   assert.equal($("[data-role=no-devices]").hidden, false);
+});
+
+test("after a removal the card says which paired devices have not confirmed yet; Check again asks device.remove again", async () => {
+  const X = "00000000000000cc";
+  const PHONE = "00000000000000dd";
+  const now = Math.floor(Date.now() / 1000);
+  world.others = [
+    { muaa_id: PEER, name: "Desktop", last_seen: now - 60, self: false, paired: true },
+    { muaa_id: X, name: "Old phone", last_seen: now - 86400, self: false, paired: true },
+    { muaa_id: PHONE, name: "Phone", last_seen: now - 600, self: false, paired: true },
+  ];
+  const lines = () => [...section.querySelectorAll("[data-role=removals] li")];
+  assert.deepEqual(lines().map((li) => li.querySelector("span").textContent), [
+    getMessage("removalNoPeers", ["Desktop <b>x</b>"]),
+  ], "the removal before, with no other paired device");
+  let answer = { removed: X, told: [PEER, PHONE], confirmed: [], waiting: [PEER, PHONE] };
+  fake.handlers["device.remove"] = (p) => {
+    world.others = world.others.filter((m) => m.muaa_id !== p.muaa_id);
+    return answer;
+  };
+  $("[data-action=refresh]").click();
+  await settle();
+  const row = () => section.querySelector(`[data-role=devices] tbody tr:nth-child(2)`);
+  row().querySelector("[data-action=remove]").click();
+  await settle();
+  row().querySelector("[data-action=remove-yes]").click();
+  await settle();
+  const line = () => lines().find((li) => li.querySelector("[data-muaa]").dataset.muaa === X);
+  assert.equal(line().querySelector("span").textContent, getMessage("removalWaiting", ["Old phone", "Desktop, Phone"]));
+  assert.equal($("[data-role=removals]").hidden, false);
+  const again = line().querySelector("[data-action=removal-refresh]");
+  assert.equal(again.hidden, false);
+  assert.equal(again.textContent, getMessage("removalRefreshButton"));
+  assert.equal(again.getAttribute("aria-label"), getMessage("removalRefreshLabel", ["Old phone"]));
+
+  answer = { removed: X, told: [], confirmed: [PEER], waiting: [PHONE] };
+  again.click();
+  await settle();
+  assert.deepEqual(fake.calls.filter((c) => c.method === "device.remove").at(-1).params, { account: A, muaa_id: X });
+  assert.equal(line().querySelector("span").textContent, getMessage("removalWaiting", ["Old phone", "Phone"]));
+  assert.equal(line().querySelector("[data-action=removal-refresh]"), again, "the same button (focus stays put)");
+
+  answer = { removed: X, told: [], confirmed: [PEER, PHONE], waiting: [] };
+  again.click();
+  await settle();
+  assert.equal(line().querySelector("span").textContent, getMessage("removalConfirmed", ["Old phone"]));
+  assert.equal(again.hidden, true);
+  fake.handlers["device.remove"] = (p) => {
+    world.others = world.others.filter((m) => m.muaa_id !== p.muaa_id);
+    return { removed: p.muaa_id, told: [], confirmed: [], waiting: [] };
+  };
 });
 
 test("leave asks first, then leaves", async () => {

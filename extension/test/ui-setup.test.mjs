@@ -5,16 +5,13 @@
 
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import { JSDOM } from "jsdom";
 
 import { HostPort } from "../modules/host-port.js";
 import { STORAGE_PREFIX, createController } from "../modules/controller.js";
 import { createThunderbirdAccounts } from "../modules/thunderbird-accounts.js";
-import { serveUi } from "../modules/ui-bridge.js";
 import { A, SELF, SETTINGS, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
-import { EXT_DIR, FakeStorageArea, fakeAccounts, fakeExperiment, flush, hostError, linkedRuntimes, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+import { FakeStorageArea, fakeAccounts, fakeExperiment, flush, hostError, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+import { openOptionsPage } from "../test-support/options-page.mjs";
 
 const getMessage = makeGetMessage();
 const PASSWORD = "tb-saved-secret";
@@ -43,7 +40,6 @@ let controller;
 let sectionOf;
 
 before(async () => {
-  const dom = new JSDOM(readFileSync(path.join(EXT_DIR, "options", "options.html"), "utf8"), { url: "http://localhost/options/options.html" });
   ({ host: fake } = sim());
   const status = fake.handlers["sma.status"];
   fake.handlers["sma.status"] = (p) => {
@@ -60,21 +56,7 @@ before(async () => {
     deviceName: "Thunderbird on Linux",
     logger: silentLogger,
   });
-  const { background, page } = linkedRuntimes();
-  serveUi(background, controller, { logger: silentLogger });
-  await controller.start();
-  doc = dom.window.document;
-  Object.assign(globalThis, {
-    window: dom.window,
-    document: doc,
-    navigator: { clipboard: { writeText: async () => {} } },
-    messenger: { i18n: { getMessage }, runtime: page },
-    setInterval: () => 0, // the page re-renders every second; here it renders on state changes
-  });
-  await import("../options/options.js");
-  await flush(60);
-  const sections = [...doc.querySelectorAll("#accounts [data-role=account]")];
-  sectionOf = (name) => sections.find((s) => s.querySelector("[data-role=title]").textContent.startsWith(name));
+  ({ doc, sectionOf } = await openOptionsPage(controller, getMessage));
 });
 
 const visible = (el) => !el.closest("[hidden]");

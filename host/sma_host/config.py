@@ -14,6 +14,8 @@ from typing import NamedTuple
 DATA_DIR_ENV = "SMA_HOST_DATA_DIR"
 #: Poll interval where the server has no IDLE (seconds; ``SMA_HOST_POLL_S`` overrides).
 DEFAULT_POLL_S = 60.0
+#: A server silent this long while an answer is owed is taken as gone (``SMA_HOST_STALL_S``).
+DEFAULT_STALL_S = 30.0
 
 
 class Config(NamedTuple):
@@ -25,6 +27,8 @@ class Config(NamedTuple):
     push: bool = True
     #: ``SMA_HOST_POLL_S``: seconds between background syncs on a server without IDLE.
     poll_interval: float = DEFAULT_POLL_S
+    #: ``SMA_HOST_STALL_S``: the read timeout of every IMAP connection (seconds, 1–600).
+    stall_s: float = DEFAULT_STALL_S
     #: ``PYTHON_KEYRING_BACKEND``: the user chose a keyring backend (the keyring package's
     #: own setting); only then may a file backend hold passwords.
     keyring_backend_chosen: bool = False
@@ -34,30 +38,34 @@ class Config(NamedTuple):
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Config:
         env = os.environ if environ is None else environ
-        poll, warnings = _poll_interval(env.get("SMA_HOST_POLL_S"))
+        poll, warnings = _seconds("SMA_HOST_POLL_S", env, DEFAULT_POLL_S, 3600.0)
+        stall, stall_warnings = _seconds("SMA_HOST_STALL_S", env, DEFAULT_STALL_S, 600.0)
         data_dir = env.get(DATA_DIR_ENV)
         return cls(
             data_dir=Path(data_dir) if data_dir else None,
             log_level=env.get("SMA_HOST_LOG", "INFO").upper(),
             push=env.get("SMA_HOST_PUSH", "on").lower() not in ("off", "0", "no"),
             poll_interval=poll,
+            stall_s=stall,
             keyring_backend_chosen=bool(env.get("PYTHON_KEYRING_BACKEND")),
-            warnings=warnings,
+            warnings=warnings + stall_warnings,
         )
 
 
-def _poll_interval(setting: str | None) -> tuple[float, tuple[str, ...]]:
-    """``SMA_HOST_POLL_S`` as seconds within 1…3600; the default when unset or not a number."""
+def _seconds(
+    name: str, env: Mapping[str, str], default: float, most: float
+) -> tuple[float, tuple[str, ...]]:
+    """Setting ``name`` as seconds within 1…``most``; the default when unset or not a number."""
+    setting = env.get(name)
     if setting is None:
-        return DEFAULT_POLL_S, ()
+        return default, ()
     try:
         seconds = float(setting)
     except ValueError:
         seconds = math.nan
     if not math.isfinite(seconds):
-        why = f"SMA_HOST_POLL_S={setting!r} is not a number of seconds: using {DEFAULT_POLL_S}"
-        return DEFAULT_POLL_S, (why,)
-    return min(max(seconds, 1.0), 3600.0), ()
+        return default, (f"{name}={setting!r} is not a number of seconds: using {default}",)
+    return min(max(seconds, 1.0), most), ()
 
 
 #: Read once, when first imported.

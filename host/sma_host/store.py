@@ -20,8 +20,11 @@ from typing import Any
 from .protocol.crypto import Identity
 from .protocol.pairing_states import Attempt
 from .store_keys import KeyTables
+from .store_removals import RemovalTables
 
 DB_NAME = "sma-host.sqlite3"
+#: Sequence numbers kept above the replay floor per sender at most (§8.3).
+MAX_SEEN_ABOVE_FLOOR = 256
 
 _MIGRATIONS: list[str] = [
     # 1: accounts and SMA membership
@@ -135,6 +138,24 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE account_key ADD COLUMN passphrase TEXT;
     """,
+    # 6: durable removals (issue 12): who is out for good, and which peers still have to
+    # confirm a removal this device made
+    """
+    CREATE TABLE removed_device (
+        account      TEXT NOT NULL REFERENCES account(account) ON DELETE CASCADE,
+        muaa_id      TEXT NOT NULL,
+        removed_by   TEXT NOT NULL,
+        at           INTEGER NOT NULL,
+        PRIMARY KEY (account, muaa_id)
+    );
+    CREATE TABLE removal_wait (
+        account      TEXT NOT NULL REFERENCES account(account) ON DELETE CASCADE,
+        muaa_id      TEXT NOT NULL,
+        peer         TEXT NOT NULL,
+        sent_at      INTEGER NOT NULL,
+        PRIMARY KEY (account, muaa_id, peer)
+    );
+    """,
 ]
 
 
@@ -190,7 +211,7 @@ class OutboxItem:
     message: bytes
 
 
-class Store(KeyTables):
+class Store(KeyTables, RemovalTables):
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
@@ -337,8 +358,45 @@ class Store(KeyTables):
         )
         return rows[0] if rows else None
 
-    def pairings(self, account: str) -> list[Attempt]:
-        return self._pairings("WHERE account = ? ORDER BY created, pairing_id", (account,))
+    def pairings(self, account: str, live_only: bool = False) -> list[Attempt]:
+        where = "WHERE account = ?" + (" AND state = 'waiting'" if live_only else "")
+        return self._pairings(where + " ORDER BY created, pairing_id", (account,))
+
+    def count_incoming(self, account: str) -> tuple[int, int]:
+        """(waiting, all) incoming attempts of ``account``: one query, no rows loaded."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FILTER (WHERE state = 'waiting'), COUNT(*) FROM pairing"
+                " WHERE account = ? AND direction = 'incoming'",
+                (account,),
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def drop_oldest_ended_incoming(self, account: str) -> bool:
+        """Make room for a new incoming attempt; False when every one is still waiting."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM pairing WHERE rowid = (SELECT rowid FROM pairing WHERE account = ?"
+                " AND direction = 'incoming' AND state != 'waiting' ORDER BY created LIMIT 1)",
+                (account,),
+            )
+            return cursor.rowcount > 0
+
+    def purge_pairings(self, account: str, now: int, retention: int) -> int:
+        """Ended attempts are stamped when first seen ended (``data.ended_at``) and deleted
+        ``retention`` seconds later; returns how many were deleted."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE pairing SET data = json_object('ended_at', ?) WHERE account = ?"
+                " AND state != 'waiting' AND json_extract(data, '$.ended_at') IS NULL",
+                (now, account),
+            )
+            cursor = db.execute(
+                "DELETE FROM pairing WHERE account = ? AND state != 'waiting'"
+                " AND json_extract(data, '$.ended_at') <= ?",
+                (account, now - retention),
+            )
+            return cursor.rowcount
 
     def _pairings(self, where: str, args: tuple[Any, ...]) -> list[Attempt]:
         with self._lock:
@@ -355,8 +413,11 @@ class Store(KeyTables):
     # paired devices
 
     def add_peer(self, account: str, peer: Peer) -> bool:
-        """Remember a paired device; False when it was known already (keys are kept)."""
+        """Remember a paired device; False when it was known already (keys are kept) or
+        was removed: a removed id never becomes a peer again."""
         with self.transaction() as db:
+            if self.is_removed(account, peer.muaa_id):
+                return False
             cursor = db.execute(
                 "INSERT OR IGNORE INTO peer VALUES (?, ?, ?, ?, ?, ?)",
                 (account, peer.muaa_id, peer.name, peer.sign_key, peer.dh_key, peer.paired_at),
@@ -407,15 +468,30 @@ class Store(KeyTables):
             )
             if cursor.rowcount == 0:
                 return False
-            while db.execute(
-                "DELETE FROM seen WHERE account = ? AND sender = ? AND seq = ?",
-                (account, sender, floor + 1),
-            ).rowcount:
-                floor += 1
+            floor = self._collapse_seen(db, account, sender, floor)
+            above = db.execute(
+                "SELECT COUNT(*), MIN(seq) FROM seen WHERE account = ? AND sender = ?",
+                (account, sender),
+            ).fetchone()
+            if above[0] > MAX_SEEN_ABOVE_FLOOR:
+                # A gap this old will not be filled (a dropped message): close it, so one
+                # drop does not cost a row per later message. A very late message from
+                # inside the gap is then refused as a replay.
+                floor = self._collapse_seen(db, account, sender, above[1] - 1)
             db.execute(
                 "INSERT OR REPLACE INTO seen_floor VALUES (?, ?, ?)", (account, sender, floor)
             )
             return True
+
+    @staticmethod
+    def _collapse_seen(db: sqlite3.Connection, account: str, sender: str, floor: int) -> int:
+        """Raise the floor over every seen number right above it; returns the new floor."""
+        while db.execute(
+            "DELETE FROM seen WHERE account = ? AND sender = ? AND seq = ?",
+            (account, sender, floor + 1),
+        ).rowcount:
+            floor += 1
+        return floor
 
     # outbox
 
@@ -466,6 +542,8 @@ class Store(KeyTables):
                 "send_seq",
                 "seen",
                 "seen_floor",
+                "removed_device",
+                "removal_wait",
             ):
                 db.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
 

@@ -1,5 +1,6 @@
 // Keys: the account key (set, export) and the correspondent keyring (docs/protocol.md §9).
 
+import { groupedFingerprint, heldKey } from "./openpgp.js";
 import { EMAIL_RE } from "./settings.js";
 
 export const MAX_ARMORED_LENGTH = 262_144;
@@ -82,13 +83,17 @@ export function isoDate(ts) {
   return new Date(ts * 1000).toISOString().slice(0, 10);
 }
 
-/** The keyring as table rows: address, preference message key, short key form, date. */
+/**
+ * The keyring as table rows: address, preference message key, the key (its fingerprint in
+ * groups of four; the first 16 characters of its keydata for an entry an older host stored
+ * without one), date.
+ */
 export function keyringRows(account) {
   const peers = (account && account.keyring && account.keyring.peers) || [];
   return peers.map((p) => ({
     addr: String(p.addr ?? ""),
     preferKey: p.prefer_encrypt === "mutual" ? "preferMutual" : "preferNoPreference",
-    short: String(p.keydata ?? "").slice(0, 16),
+    key: p.fingerprint ? groupedFingerprint(p.fingerprint) : String(p.keydata ?? "").slice(0, 16),
     date: isoDate(p.autocrypt_timestamp),
   }));
 }
@@ -96,8 +101,8 @@ export function keyringRows(account) {
 // ---- the keys' slice of the reducer --------------------------------------------------
 
 export const keysOnSuccess = Object.freeze({
-  keySet(a, { notice }) {
-    return { ...a, keyStored: true, keyAvailable: true, notices: notice("noticeKeyStored") };
+  keySet(a, { result, notice }) {
+    return { ...a, keyStored: true, keyAvailable: true, accountKey: heldKey(result) ?? a.accountKey, notices: notice("noticeKeyStored") };
   },
   keyGet(a, { result, notice }) {
     return {
@@ -132,6 +137,7 @@ export const keysOnNotification = Object.freeze({
   "account_key.changed": (a, params) => ({
     ...a,
     keyAvailable: true,
+    accountKey: heldKey(params) ?? a.accountKey,
     event: { key: "eventAccountKeyChanged", subs: [String(params.fingerprint ?? "")] },
   }),
 });

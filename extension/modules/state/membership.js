@@ -45,6 +45,43 @@ export function markPaired(sma, muaaId, name) {
   return { ...sma, muaas: [...muaas, added] };
 }
 
+/** The name sma.status gives `muaaId`, or null. */
+function nameOf(account, muaaId) {
+  const m = ((account && account.sma && account.sma.muaas) || []).find((d) => d.muaa_id === muaaId);
+  return (m && m.name) || null;
+}
+
+/**
+ * What the devices card says about each removal this device made (device.remove's
+ * confirmed/waiting, §14.2), as [{muaa_id, key, subs, waiting}]: the removed device by the
+ * name it had, the peers still to confirm by their names in sma.status, else by id.
+ */
+export function removalLines(account) {
+  return Object.values((account && account.removals) || {}).map((r) => {
+    const removed = r.name || r.muaa_id;
+    if (r.waiting.length > 0) {
+      const names = r.waiting.map((id) => nameOf(account, id) || id);
+      return { muaa_id: r.muaa_id, key: "removalWaiting", subs: [removed, names.join(", ")], waiting: true };
+    }
+    const key = r.confirmed.length > 0 ? "removalConfirmed" : "removalNoPeers";
+    return { muaa_id: r.muaa_id, key, subs: [removed], waiting: false };
+  });
+}
+
+/** device.remove's answer kept per removed id: ids and the removed device's name only. */
+function withRemoval(account, result) {
+  if (!result || !Array.isArray(result.waiting)) return account; // an older host says nothing about confirmations
+  const id = result.removed;
+  const old = (account.removals || {})[id];
+  const removal = {
+    muaa_id: id,
+    name: nameOf(account, id) || (old && old.name) || null,
+    confirmed: Array.isArray(result.confirmed) ? [...result.confirmed] : [],
+    waiting: [...result.waiting],
+  };
+  return { ...account, removals: { ...(account.removals || {}), [id]: removal } };
+}
+
 function dropMuaa(sma, muaaId) {
   if (!sma) return sma;
   return { ...sma, muaas: (sma.muaas || []).filter((m) => m.muaa_id !== muaaId) };
@@ -67,7 +104,10 @@ function markRemoved(account, sma) {
   for (const key of Object.keys(notices)) {
     if (key.startsWith("pairAccept:") || key.startsWith("pairCancel:")) notices = without(notices, key);
   }
-  return { ...account, sma: { ...base, removed: true, muaas }, outgoing: null, incoming: {}, notices };
+  // The host forgets the account key of a removed device; the page still says whether
+  // Thunderbird keeps a copy, so the fingerprint it had is remembered (no key material).
+  const removedKey = (account.accountKey && account.accountKey.fingerprint) || account.removedKey || null;
+  return { ...account, sma: { ...base, removed: true, muaas }, outgoing: null, incoming: {}, notices, removedKey, removals: {} };
 }
 
 // ---- the membership's slice of the reducer -------------------------------------------
@@ -86,7 +126,8 @@ export const membershipOnSuccess = Object.freeze({
     return result.removed ? markRemoved(next) : next;
   },
   remove(a, { target, result, notice }) {
-    return { ...a, sma: dropMuaa(a.sma, result.removed), notices: notice("noticeRemoved", [String(target)]) };
+    const next = withRemoval(a, result);
+    return { ...next, sma: dropMuaa(a.sma, result.removed), notices: notice("noticeRemoved", [String(target)]) };
   },
   leave(a, { notice }) {
     return {
@@ -94,6 +135,7 @@ export const membershipOnSuccess = Object.freeze({
       sma: { ...(a.sma || {}), self: null, removed: false, muaas: ((a.sma && a.sma.muaas) || []).filter((m) => !m.self) },
       outgoing: null,
       incoming: {},
+      removals: {},
       notices: notice("noticeLeft"),
     };
   },

@@ -1,6 +1,6 @@
 // Pairings: the typed code, this device's outgoing request, incoming requests, and what each says.
 
-import { markPaired } from "./membership.js";
+import { devicesOf, markPaired } from "./membership.js";
 
 /** The digits of a typed pairing code (spaces and dashes ignored, as the host does). */
 export function normalizePairingCode(code) {
@@ -25,6 +25,37 @@ export const PAIR_FAILURE_REASONS = Object.freeze([
 /** The message key for a pair.failed reason. */
 export function pairFailureKey(reason) {
   return PAIR_FAILURE_REASONS.includes(reason) ? `pairReason_${reason}` : "pairReason_other";
+}
+
+/** A well-formed MUAA id: 16 lowercase hex digits (docs/protocol.md §2). */
+export function isMuaaId(id) {
+  return typeof id === "string" && /^[0-9a-f]{16}$/.test(id);
+}
+
+/**
+ * The devices "Pair this device" can ask (pair.request's `to`): the other announced devices
+ * this device is not paired with, the most recently seen first (never seen last).
+ */
+export function pairTargets(account) {
+  const seen = (m) => (typeof m.last_seen === "number" ? m.last_seen : -Infinity);
+  return devicesOf(account)
+    .others.filter((m) => !m.paired && isMuaaId(m.muaa_id))
+    .sort((a, b) => seen(b) - seen(a))
+    .map((m) => ({ muaa_id: m.muaa_id, name: m.name || m.muaa_id, last_seen: m.last_seen ?? null }));
+}
+
+/**
+ * Whether the pairing card offers a choice of device: only with more than one candidate
+ * (with one, the host's default asks it anyway). Without a choice pair.request goes, as
+ * before, to the devices seen most recently (the host's broadcast, at most 4).
+ */
+export function offersPairTarget(account) {
+  return pairTargets(account).length > 1;
+}
+
+/** pair.request's params: `to` only for a well-formed id that the user picked. */
+export function pairRequestParams(account, to) {
+  return isMuaaId(to) ? { account, to } : { account };
 }
 
 /** Seconds left until `expiresAt` (unix seconds), never negative. */

@@ -3,6 +3,7 @@
 import { INSTALL_COMMAND } from "../host-port.js";
 import { keysOnNotification, keysOnSuccess } from "./keys.js";
 import { membershipOnFailure, membershipOnNotification, membershipOnSuccess } from "./membership.js";
+import { openpgpOnSuccess, withIdentityKey } from "./openpgp.js";
 import { opKey, without } from "./operations.js";
 import { pairingOnFailure, pairingOnNotification, pairingOnSuccess } from "./pairing.js";
 import { defaultSettings, isValidAccountId, settingsOnFailure, settingsOnSuccess, storableSettings } from "./settings.js";
@@ -21,7 +22,14 @@ function merged(...tables) {
 }
 
 /** op → (account, {target, params, result, notice}) → account, for a call that succeeded. */
-const ON_SUCCESS = merged(settingsOnSuccess, membershipOnSuccess, pairingOnSuccess, keysOnSuccess, thunderbirdOnSuccess);
+const ON_SUCCESS = merged(
+  settingsOnSuccess,
+  membershipOnSuccess,
+  pairingOnSuccess,
+  keysOnSuccess,
+  thunderbirdOnSuccess,
+  openpgpOnSuccess,
+);
 /** method → (account, params) → account, for a notification about the account. */
 const ON_NOTIFICATION = merged(
   pairingOnNotification,
@@ -63,8 +71,11 @@ export function emptyAccount({ id, name, type, emails }, saved, deviceName) {
     sma: null,
     outgoing: null,
     incoming: {},
+    removals: {}, // muaa_id → {muaa_id, name, confirmed[], waiting[]}: device.remove's answer (ids and a name only)
     keyStored: null,
     keyAvailable: null,
+    identityKey: null, // Thunderbird's OpenPGP key of the identity: {available, key: {fingerprint, userId, created} | null, reason?}
+    accountKey: null, // the account key sma-host holds: {fingerprint} | null (never the key itself)
     keyring: null, // {peers, total} from keys.list, or null before the first read
     keyringStale: false, // keys.changed arrived: re-read keys.list
     pending: {},
@@ -117,6 +128,7 @@ function onNotification(state, method, params) {
  *   {type: "accountsError", error}
  *   {type: "settings", account, settings}       form edits (storable fields only)
  *   {type: "thunderbird", account, answer}      the Experiment's IMAP settings of the account
+ *   {type: "identityKey", account, answer}      Thunderbird's OpenPGP key of the identity (no secret)
  *   {type: "start", account, op, target?}
  *   {type: "success", account, op, target?, params, result}
  *   {type: "failure", account, op, target?, error: {reason, text, data}}
@@ -171,6 +183,8 @@ export function reducer(state, action) {
       }));
     case "thunderbird":
       return patchAccount(state, action.account, (a) => withThunderbirdAnswer(a, action.answer));
+    case "identityKey":
+      return patchAccount(state, action.account, (a) => withIdentityKey(a, action.answer));
     case "start":
       return patchAccount(state, action.account, (a) => {
         const key = opKey(action.op, action.target);

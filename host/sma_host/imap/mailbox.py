@@ -8,8 +8,9 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -18,16 +19,22 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 from imapclient.response_parser import parse_fetch_response
 from imapclient.util import to_unicode
 
-from ..errors import AuthFailed, ConnectionFailed, TlsFailed, TokenRefused
+from ..config import CONFIG
+from ..errors import AuthFailed, ConnectionFailed, MailboxError, TlsFailed, TokenRefused
 from ..protocol.folders import Namespace
 from ..protocol.uidset import uid_set
 from . import gmail
-from .errors import map_imap_errors
+from .errors import leaves_connection_usable, map_imap_errors
+from .literals import LiteralGuard
 
 log = logging.getLogger(__name__)
 
+#: Connecting, the greeting and the TLS handshake (imapclient's connect timeout covers
+#: all three).
 CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 60.0
+#: No answer for this long while one is owed: the server stalled or the network dropped
+#: the connection silently. Raised as ``connection_failed`` and recovered from like a reset.
+READ_TIMEOUT = CONFIG.stall_s
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 #: imapclient raises ``<command> failed: [CODE args] text`` for a tagged NO.
 _RESPONSE_CODE = re.compile(r"failed: \[([A-Za-z0-9-]+)[\] ]")
@@ -91,6 +98,8 @@ class FetchedMessages:
     oversize: list[int]
     #: The byte budget was reached: call again for the rest.
     more: bool = False
+    #: UIDs present but not downloaded because the caller asked to skip them.
+    skipped: list[int] = field(default_factory=list)
 
     def drain(self) -> Iterator[tuple[int, bytes]]:
         """``messages`` in order, each dropped from the list as it is handed out (the list
@@ -157,6 +166,11 @@ class Mailbox:
         self._selected: tuple[str, bool] | None = None
         #: Gmail's ``\\Trash`` folder, looked up once (``""``: there is none).
         self._trash: str | None = None
+        self._guard = LiteralGuard(client._imap)
+        #: An error that can mean a dead or out-of-step connection happened: never reuse it.
+        self.broken = False
+        #: ``time.monotonic()`` of the last answer the server gave on this connection.
+        self.last_io = time.monotonic()
         self.capabilities = [to_unicode(c) for c in client.capabilities()]
         self.namespace = self._read_namespace()
 
@@ -213,6 +227,20 @@ class Mailbox:
             root_delimiter = to_unicode(root_delim) if root_delim else None
         return Namespace("", root_delimiter)
 
+    @contextmanager
+    def _io(self, action: str) -> Iterator[None]:
+        """``map_imap_errors`` on this session, keeping ``broken`` and ``last_io`` true."""
+        try:
+            with map_imap_errors(action, self._secret, established=True):
+                yield
+        except MailboxError as exc:
+            if leaves_connection_usable(exc):
+                self.last_io = time.monotonic()
+            else:
+                self.broken = True
+            raise
+        self.last_io = time.monotonic()
+
     def close(self) -> None:
         _close_quietly(self._client)
 
@@ -221,7 +249,7 @@ class Mailbox:
         return sock
 
     def noop(self) -> None:
-        with map_imap_errors("NOOP", self._secret):
+        with self._io("NOOP"):
             self._client.noop()
 
     def create_folder(self, name: str) -> bool:
@@ -231,7 +259,7 @@ class Mailbox:
         by LISTing the name: servers word it differently (Cyrus "Mailbox already exists",
         Courier "Cannot create this folder."), so the text decides nothing.
         """
-        with map_imap_errors(f"creating {name}", self._secret):
+        with self._io(f"creating {name}"):
             try:
                 self._client.create_folder(name)
             except IMAPClient.AbortError:
@@ -243,13 +271,13 @@ class Mailbox:
         return True
 
     def folder_exists(self, name: str) -> bool:
-        with map_imap_errors(f"looking up {name}", self._secret):
+        with self._io(f"looking up {name}"):
             return self._listed(name)
 
     def delete_folder(self, name: str) -> bool:
         """Delete ``name``; False when it was already gone (``[NONEXISTENT]``, or a
         refusal after which LIST does not show it)."""
-        with map_imap_errors(f"deleting {name}", self._secret):
+        with self._io(f"deleting {name}"):
             try:
                 self._client.delete_folder(name)
             except IMAPClient.AbortError:
@@ -270,13 +298,13 @@ class Mailbox:
 
     def append(self, folder: str, message: bytes) -> int | None:
         """APPEND; returns the new UID when the server says it (UIDPLUS)."""
-        with map_imap_errors(f"appending to {folder}", self._secret):
+        with self._io(f"appending to {folder}"):
             response = self._client.append(folder, message, flags=())
         match = _APPENDUID.search(response if isinstance(response, bytes) else b"")
         return int(match.group(2)) if match else None
 
     def select(self, folder: str, readonly: bool = False) -> FolderState:
-        with map_imap_errors(f"selecting {folder}", self._secret):
+        with self._io(f"selecting {folder}"):
             info: dict[bytes, Any] = self._client.select_folder(folder, readonly=readonly)
         self._selected = (folder, readonly)
         return FolderState(
@@ -287,22 +315,32 @@ class Mailbox:
         )
 
     def fetch_all(
-        self, max_size: int, since_uid: int = 1, budget: int = 64 << 20
+        self,
+        max_size: int,
+        since_uid: int = 1,
+        budget: int = 64 << 20,
+        skip: Collection[int] = (),
     ) -> FetchedMessages:
         """Messages of the selected folder from ``since_uid`` on: the bodies of those up to
         ``max_size`` bytes, at most ``budget`` bytes in all (``more`` says some were left).
 
         Two round trips whatever the count: sizes over the UID range, then bodies over a
-        compact UID set.
+        compact UID set. The sizes only plan the batch: bodies are fetched as partial
+        ranges of ``max_size + 1`` bytes, and what arrives is counted (``LiteralGuard``),
+        so a server that understates sizes delivers no more than the limits; a body that
+        turns out longer than ``max_size`` is oversize, like one announced so.
         """
-        with map_imap_errors("fetching messages", self._secret):
+        with self._io("fetching messages"):
             sizes = self._fetch_sizes(since_uid)
             wanted: list[int] = []
             oversize: list[int] = []
+            skipped: list[int] = []
             used, more = 0, False
             for uid in sorted(u for u in sizes if u >= since_uid):
                 size = sizes[uid]
-                if size > max_size:
+                if uid in skip:  # the caller has it already: UIDs never change content
+                    skipped.append(uid)
+                elif size > max_size:
                     oversize.append(uid)
                 elif used + size > budget and wanted:
                     more = True
@@ -311,9 +349,19 @@ class Mailbox:
                     wanted.append(uid)
                     used += size
             del sizes  # freed before the bodies arrive, not beside them
-            bodies = self._fetch_bodies(wanted) if wanted else {}
-        messages = [(uid, body) for uid in wanted if (body := bodies.pop(uid, None)) is not None]
-        return FetchedMessages(messages, oversize, more)
+            cap = max_size + 1
+            with self._guard.limit(each=cap, total=budget + cap):
+                bodies = self._fetch_bodies(wanted, cap) if wanted else {}
+        messages: list[tuple[int, bytes]] = []
+        for uid in wanted:
+            body = bodies.pop(uid, None)
+            if body is None:
+                continue
+            if len(body) > max_size:  # the size it claimed was a lie
+                oversize.append(uid)
+            else:
+                messages.append((uid, body))
+        return FetchedMessages(messages, sorted(oversize), more, skipped)
 
     def _fetch_sizes(self, since_uid: int) -> dict[int, int]:
         """UID → RFC822.SIZE of every message from ``since_uid`` on."""
@@ -333,11 +381,12 @@ class Mailbox:
                         sizes.setdefault(uid, 0)
         return sizes
 
-    def _fetch_bodies(self, uids: list[int]) -> dict[int, bytes]:
-        """UID → whole message for those of ``uids`` the server still has."""
+    def _fetch_bodies(self, uids: list[int], cap: int) -> dict[int, bytes]:
+        """UID → the first ``cap`` bytes of each of ``uids`` the server still has."""
         wanted = set(uids)
         bodies: dict[int, bytes] = {}
-        for response in _responses(self._fetch_raw(uid_set(uids), b"(BODY.PEEK[])")):
+        items = f"(BODY.PEEK[]<0.{cap}>)".encode("ascii")
+        for response in _responses(self._fetch_raw(uid_set(uids), items)):
             first = response[0]
             if len(response) == 2 and response[1] == b")" and isinstance(first, tuple):
                 match = _BODY_RESPONSE.fullmatch(first[0])
@@ -347,7 +396,7 @@ class Mailbox:
                         bodies[uid] = first[1]
                     continue
             for item in parse_fetch_response(response, False, False).values():
-                uid, body = item.get(b"UID"), item.get(b"BODY[]")
+                uid, body = item.get(b"UID"), item.get(b"BODY[]<0>", item.get(b"BODY[]"))
                 if isinstance(uid, int) and uid in wanted and isinstance(body, bytes):
                     bodies[uid] = body
         return bodies
@@ -368,7 +417,7 @@ class Mailbox:
         server sends). An incremental scan that fits one batch needs no SEARCH: EXAMINE
         and one FETCH over the UID range.
         """
-        with map_imap_errors("reading INBOX", self._secret):
+        with self._io("reading INBOX"):
             state = self.select("INBOX", readonly=True)
             restarted = after_uid <= 0 or uidvalidity != state.uidvalidity
             first = 1 if restarted else after_uid + 1
@@ -397,7 +446,7 @@ class Mailbox:
                 (uid_set(uids[i : i + per_batch]), uids[i]) for i in range(0, len(uids), per_batch)
             )
         for wanted, lowest in chunks:
-            with map_imap_errors("reading INBOX headers", self._secret):
+            with self._io("reading INBOX headers"):
                 messages = self._fetch_headers(wanted, lowest)
             if messages:
                 yield HeaderBatch(messages, messages[-1].uid)
@@ -441,7 +490,7 @@ class Mailbox:
         if not wanted:
             return
         uids_text = uid_set(wanted)
-        with map_imap_errors("deleting messages", self._secret):
+        with self._io("deleting messages"):
             if "X-GM-EXT-1" in self.capabilities and self._selected is not None:
                 if self._trash is None:
                     self._trash = gmail.find_trash(self._client) or ""
@@ -459,12 +508,12 @@ class Mailbox:
 
     def status(self, folder: str) -> tuple[int, int]:
         """(MESSAGES, UIDNEXT) of a folder without selecting it: one round trip."""
-        with map_imap_errors(f"checking {folder}", self._secret):
+        with self._io(f"checking {folder}"):
             info = self._client.folder_status(folder, ["MESSAGES", "UIDNEXT"])
         return int(info.get(b"MESSAGES", 0)), int(info.get(b"UIDNEXT", 0))
 
     def idle_start(self) -> None:
-        with map_imap_errors("starting IDLE", self._secret):
+        with self._io("starting IDLE"):
             self._client.idle()
 
     def idle_wait(self, timeout: float) -> list[tuple[Any, ...]]:
@@ -475,12 +524,13 @@ class Mailbox:
         EOF that follows and would return nothing, at once, on every later call.
         """
         started = time.monotonic()
-        with map_imap_errors("idling", self._secret):
+        with self._io("idling"):
             responses: list[tuple[Any, ...]] = self._client.idle_check(timeout=timeout)
         for response in responses:
             if response and response[0] == b"BYE":
                 words = b" ".join(r for r in response[1:] if isinstance(r, bytes))
                 text = words.decode("utf-8", "replace")
+                self.broken = True
                 raise ConnectionFailed(f"the server ended the connection while idling: {text}")
         # A socket closed without BYE reads as "readable, but no line" at once, forever:
         # several empty answers well before the timeout mean the connection is gone.
@@ -489,34 +539,35 @@ class Mailbox:
         else:
             self._early_empty_idles += 1
             if self._early_empty_idles >= 3:
+                self.broken = True
                 raise ConnectionFailed("the server closed the connection while idling")
         return responses
 
     def idle_stop(self) -> list[tuple[Any, ...]]:
         """End IDLE; returns the untagged responses that came in meanwhile."""
-        with map_imap_errors("ending IDLE", self._secret):
+        with self._io("ending IDLE"):
             _text, responses = self._client.idle_done()
         return list(responses)
 
     def poll(self) -> list[tuple[Any, ...]]:
         """NOOP; the untagged responses it brought (new EXISTS counts among them)."""
-        with map_imap_errors("NOOP", self._secret):
+        with self._io("NOOP"):
             _text, responses = self._client.noop()
         return list(responses)
 
     def unselect(self) -> None:
-        with map_imap_errors("closing the folder", self._secret):
+        with self._io("closing the folder"):
             if self._client.has_capability("UNSELECT"):
                 self._client.unselect_folder()
             else:
                 self._client.close_folder()
 
 
-#: ``* n FETCH (UID u RFC822.SIZE s)`` and ``* n FETCH (UID u BODY[] {s}`` as imaplib hands
+#: ``* n FETCH (UID u RFC822.SIZE s)`` and ``* n FETCH (UID u BODY[]<0> {s}`` as imaplib hands
 #: them over (without ``* `` and ``FETCH``): what servers send for our two FETCHes. Anything
 #: else goes through imapclient's general parser.
 _SIZE_RESPONSE = re.compile(rb"\d+ \(UID (\d+) RFC822\.SIZE (\d+)\)")
-_BODY_RESPONSE = re.compile(rb"\d+ \(UID (\d+) BODY\[\] \{\d+\}")
+_BODY_RESPONSE = re.compile(rb"\d+ \(UID (\d+) BODY\[\](?:<0>)? \{\d+\}")
 
 
 def _response_code(exc: BaseException) -> str | None:

@@ -7,7 +7,8 @@ open, so a pairing does not wait on push at every hop), plain polling every
 ``poll_interval`` where the server lacks IDLE and nothing is expected. An IDLE is
 renewed every ``IDLE_CHECK_S``, and the renewal LISTs the own inbox: a server that
 deletes it without a word (Cyrus sends no BYE) is noticed within that bound.
-Reconnects with backoff when the connection drops. An OAuth2 token the server refuses
+Reconnects with backoff when the connection drops, and says so (``on_connected``):
+a server that is back is the moment to send what waited for it. An OAuth2 token the server refuses
 ends the watcher instead (after ``on_token_refused``): the same token would only be
 refused again, so it waits for new settings, which come with a new watcher. The
 callbacks only schedule work; they run nothing IMAP themselves.
@@ -34,6 +35,12 @@ IDLE_CHECK_S = 30.0
 #: How often the stop flag and the polling policy are looked at while waiting.
 IDLE_TICK_S = 0.5
 MAX_BACKOFF_S = 60.0
+#: TCP keepalive on the watcher's socket: an IDLE connection the network dropped without a
+#: word is found dead after about KEEPALIVE_IDLE_S + KEEPALIVE_COUNT × KEEPALIVE_INTERVAL_S
+#: (90 s), instead of at the next IDLE renewal.
+KEEPALIVE_IDLE_S = 60
+KEEPALIVE_INTERVAL_S = 10
+KEEPALIVE_COUNT = 3
 
 
 class InboxWatcher:
@@ -47,6 +54,7 @@ class InboxWatcher:
         poll_interval: float,
         name: str,
         on_token_refused: Callable[[], None] | None = None,
+        on_connected: Callable[[bool], None] | None = None,
     ) -> None:
         self._settings = settings
         self._muaa_id = muaa_id
@@ -57,6 +65,8 @@ class InboxWatcher:
         #: Given whether the server IDLEs: seconds between NOOPs, or None for IDLE
         #: (or, without IDLE, a sync every ``poll_interval``).
         self._poll_every = poll_every
+        #: Called after each successful EXAMINE: True when a failure came before it.
+        self._on_connected = on_connected
         self._poll_interval = poll_interval
         self._stop = threading.Event()
         self._mailbox: Mailbox | None = None
@@ -83,15 +93,22 @@ class InboxWatcher:
 
     def _run(self) -> None:
         backoff = 1.0
+        lost = False
         while not self._stop.is_set():
             try:
-                self._mailbox = Mailbox.connect(self._settings, read_timeout=IDLE_RENEW_S + 60)
+                # The read timeout bounds each command's answer only (IDLE waits in ticks):
+                # the default stall bound, not the IDLE renewal, is the right margin.
+                self._mailbox = Mailbox.connect(self._settings)
+                _keep_alive(self._mailbox.socket())
                 self._folder = self._mailbox.namespace.inbox_folder(self._muaa_id)
                 if not self._mailbox.folder_exists(self._folder):
                     self._on_gone()
                     return
                 state = self._mailbox.select(self._folder, readonly=True)
                 backoff = 1.0
+                if self._on_connected is not None:
+                    self._on_connected(lost)
+                lost = False
                 if state.exists:
                     self._on_messages()
                 self._watch(self._mailbox)
@@ -109,6 +126,7 @@ class InboxWatcher:
                 log.info(
                     "watcher for %s: %s; retrying in %.0f s", self._folder, exc.reason, backoff
                 )
+                lost = True
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             except Exception:
@@ -117,6 +135,7 @@ class InboxWatcher:
                 if self._stop.is_set():
                     break
                 log.exception("watcher for %s failed; retrying in %.0f s", self._folder, backoff)
+                lost = True
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             finally:
@@ -176,6 +195,17 @@ class InboxWatcher:
             if left <= 0:
                 return
             self._stop.wait(min(left, IDLE_TICK_S))
+
+
+def _keep_alive(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE_S),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        if hasattr(socket, option):  # Linux, and recent macOS and Windows
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def _has_messages(responses: list[tuple[Any, ...]]) -> bool:

@@ -5,6 +5,7 @@ jsonschema is imported on first use, not at start-up: ``hello`` must answer fast
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from functools import cache
@@ -14,6 +15,8 @@ from typing import Any
 from ..errors import InvalidParams
 
 _lock = threading.Lock()
+#: Violations collected before the shallowest is reported.
+_ERRORS_LOOKED_AT = 8
 
 
 def schema_names() -> list[str]:
@@ -55,7 +58,10 @@ def schema_names_set() -> frozenset[str]:
 
 def validate_params(method: str, params: dict[str, Any]) -> None:
     """Raise ``InvalidParams`` naming the JSON path of the first violation."""
-    errors = sorted(validator(f"{method}.params").iter_errors(params), key=_error_sort_key)
+    # Only the first few violations are looked for: a frame of a million invalid items
+    # costs no more than a valid one (the errors are generated lazily).
+    found = itertools.islice(validator(f"{method}.params").iter_errors(params), _ERRORS_LOOKED_AT)
+    errors = sorted(found, key=_error_sort_key)
     if errors:
         first = errors[0]
         # Never echo the offending value: it may be a password.

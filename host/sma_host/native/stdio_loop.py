@@ -1,8 +1,9 @@
 """The stdio shell: reads frames from stdin, dispatches them, writes frames to stdout.
 
 Threads: the main thread reads stdin and answers ``hello`` (and every error about the
-input itself) at once; each account has a worker thread that runs that account's calls
-in order. Notifications from any thread go through the same locked writer.
+framing itself) at once; one intake thread parses large frames, validates and routes;
+each configured account has a worker thread that runs that account's calls in order.
+Notifications from any thread go through the same locked writer.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from ..errors import (
     FrameTooLarge,
     HostError,
     InternalError,
+    InvalidParams,
     MethodNotFound,
     ParseError,
     ResultTooLarge,
+    UnknownAccount,
 )
 from ..logsetup import LazyLogger
 from ..methods import METHODS, hello_result
@@ -34,6 +37,7 @@ from .framing import (
     TruncatedFrame,
     encode_frame,
 )
+from .workers import MAX_ACCOUNTS, PoolFull, WorkerPool
 
 log = LazyLogger(__name__)
 
@@ -42,10 +46,13 @@ SHUTDOWN_GRACE_S = 1.5
 #: The part of it kept for closing connections after in-flight calls had their time.
 SHUTDOWN_CLOSE_S = 0.3
 READ_CHUNK = 64 * 1024
+#: Frames up to this size are parsed on the reader thread (to answer ``hello`` at once).
+INLINE_PARSE_MAX = 64 * 1024
 
 
 class Backend(Protocol):
     def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]: ...
+    def has_account(self, account: str) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -113,24 +120,13 @@ class FrameWriter:
             return encode_frame(jsonrpc.dump(jsonrpc.error_response(None, error)))
 
 
-class _AccountWorker:
-    """Runs one account's calls in arrival order on its own thread."""
-
-    def __init__(self, name: str) -> None:
-        self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._loop, name=f"account-{name}", daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        while (job := self.jobs.get()) is not None:
-            try:
-                job()
-            except Exception:  # a scheduled background job must not kill the worker
-                log.exception("background work failed")
-
-
 class Dispatcher:
-    """Routes requests: validation, then inline or onto the account's worker."""
+    """Routes requests: validation, then inline or onto the account's worker.
+
+    The reader thread only splits frames and answers ``hello``; parsing a large frame,
+    validating params and routing run on one intake thread, in arrival order, so no
+    frame can delay ``hello`` and each account's calls keep their order.
+    """
 
     def __init__(
         self,
@@ -141,12 +137,16 @@ class Dispatcher:
         self._backend: Backend | None = None
         self._backend_lock = threading.Lock()
         self._writer = writer
-        self._workers: dict[str, _AccountWorker] = {}
-        self._workers_lock = threading.Lock()
-        self._accepting = True
+        self._workers = WorkerPool(self._known)
+        self._intake: queue.SimpleQueue[Frame | jsonrpc.Request | None] = queue.SimpleQueue()
+        self._intake_thread = threading.Thread(target=self._intake_loop, name="intake", daemon=True)
+        self._intake_thread.start()
 
     def schedule(self, account: str, job: Callable[[], None]) -> None:
-        self._worker(account).jobs.put(job)
+        try:
+            self._workers.submit(account, job)
+        except PoolFull as exc:
+            log.error("background work for an account dropped: %s", exc)
 
     def notify(self, method: str, params: dict[str, Any]) -> None:
         self._writer.send(jsonrpc.notification(method, params))
@@ -157,7 +157,11 @@ class Dispatcher:
                 self._backend = self._backend_factory(self.notify, self.schedule)
             return self._backend
 
+    def _known(self, account: str) -> bool:
+        return self.backend().has_account(account)
+
     def handle_frame(self, event: Frame | OversizeFrame | TruncatedFrame) -> None:
+        """On the reader thread: errors about the input, ``hello``; the rest to intake."""
         if isinstance(event, OversizeFrame):
             self._reply_error(
                 None,
@@ -171,11 +175,32 @@ class Dispatcher:
             log.warning("input ended inside a frame (%d bytes received)", event.received)
             self._reply_error(None, ParseError("input ended inside a frame", truncated=True))
             return
+        if len(event.payload) > INLINE_PARSE_MAX:
+            self._intake.put(event)  # parsing it could take long: off the reader
+            return
         parsed = jsonrpc.parse_request(event.payload)
         if isinstance(parsed, jsonrpc.BadRequest):
             self._reply_error(parsed.id, parsed.error)
             return
-        self.handle_request(parsed)
+        if parsed.method == "hello" and not parsed.params:
+            # Fast path: answered without loading jsonschema, IMAP or crypto.
+            if not parsed.is_notification:
+                self._writer.send(jsonrpc.result_response(parsed.id, hello_result()))
+            return
+        self._intake.put(parsed)
+
+    def _intake_loop(self) -> None:
+        while (item := self._intake.get()) is not None:
+            try:
+                if isinstance(item, Frame):
+                    parsed = jsonrpc.parse_request(item.payload)
+                    if isinstance(parsed, jsonrpc.BadRequest):
+                        self._reply_error(parsed.id, parsed.error)
+                        continue
+                    item = parsed
+                self.handle_request(item)
+            except Exception:  # one bad request must not end the intake
+                log.exception("cannot route a request")
 
     def handle_request(self, request: jsonrpc.Request) -> None:
         reply = not request.is_notification
@@ -185,11 +210,6 @@ class Dispatcher:
                     request.id,
                     MethodNotFound(f"no method {request.method!r}", method=request.method),
                 )
-            return
-        if request.method == "hello" and not request.params:
-            # Fast path: answered without loading jsonschema, IMAP or crypto.
-            if reply:
-                self._writer.send(jsonrpc.result_response(request.id, hello_result()))
             return
         try:
             from .schemas import validate_params
@@ -203,17 +223,27 @@ class Dispatcher:
             if reply:
                 self._writer.send(jsonrpc.result_response(request.id, hello_result()))
             return
-        if METHODS[request.method]:
-            self._worker(request.params["account"]).jobs.put(lambda: self._execute(request))
-        else:
+        if not METHODS[request.method]:
             self._execute(request)
+            return
+        try:
+            self._route(request)
+        except HostError as exc:
+            if reply:
+                self._reply_error(request.id, exc)
 
-    def _worker(self, account: str) -> _AccountWorker:
-        with self._workers_lock:
-            worker = self._workers.get(account)
-            if worker is None:
-                worker = self._workers[account] = _AccountWorker(account)
-            return worker
+    def _route(self, request: jsonrpc.Request) -> None:
+        """Onto the account's worker; an unknown account gets no worker, only an answer."""
+        account: str = request.params["account"]
+        if not self._workers.has(account):
+            if request.method != "account.configure" and not self._known(account):
+                raise UnknownAccount(f"no account {account!r} is configured", account=account)
+        try:
+            self._workers.submit(account, lambda: self._execute(request))
+        except PoolFull as exc:
+            raise InvalidParams(
+                f"account refused: {exc}", path="$.account", max_accounts=MAX_ACCOUNTS
+            ) from exc
 
     def _execute(self, request: jsonrpc.Request) -> None:
         try:
@@ -244,12 +274,10 @@ class Dispatcher:
 
         deadline = time.monotonic() + grace
         calls_deadline = deadline - min(SHUTDOWN_CLOSE_S, grace / 2)
-        with self._workers_lock:
-            workers = list(self._workers.values())
-        for worker in workers:
-            worker.jobs.put(None)
-        for worker in workers:
-            worker.thread.join(max(0.0, calls_deadline - time.monotonic()))
+        self._intake.put(None)
+        self._intake_thread.join(max(0.0, calls_deadline - time.monotonic()))
+        for thread in self._workers.stop_all():
+            thread.join(max(0.0, calls_deadline - time.monotonic()))
         with self._backend_lock:
             backend = self._backend
         if backend is None:

@@ -19,6 +19,8 @@ MAX_NAME_CHARS = 64
 #: An announcement is about 1 KiB; anything much larger is not one.
 MAX_MESSAGE_BYTES = 64 * 1024
 _SIGN_CONTEXT = b"announce"
+#: Removals an announcement carries at most (the remover's most recent ones).
+MAX_REMOVED = 64
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Announcement:
     last_seen: int
     sign_key: bytes
     dh_key: bytes
+    #: Devices this device removed: a record signed with its identity key (§14).
+    removed: tuple[str, ...] = ()
 
 
 def encode(announcement: Announcement, identity: crypto.Identity) -> bytes:
@@ -44,6 +48,7 @@ def encode(announcement: Announcement, identity: crypto.Identity) -> bytes:
             "last_seen": announcement.last_seen,
             "sign_key": _b64(announcement.sign_key),
             "dh_key": _b64(announcement.dh_key),
+            **({"removed": list(announcement.removed)} if announcement.removed else {}),
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -78,8 +83,17 @@ def decode(envelope: Envelope, addr: str) -> Announcement:
     dh_key = _unb64(fields.get("dh_key"))
     if len(dh_key) != crypto.KEY_BYTES:
         raise MalformedMessage("bad key")
+    removed = fields.get("removed", [])
+    if (
+        not isinstance(removed, list)
+        or len(removed) > MAX_REMOVED
+        or not all(is_muaa_id(r) and r != muaa_id for r in removed)
+    ):
+        raise MalformedMessage("bad removals")
     assert isinstance(muaa_id, str) and isinstance(created, int) and isinstance(last_seen, int)
-    return Announcement(muaa_id, name, fields["addr"], created, last_seen, sign_key, dh_key)
+    return Announcement(
+        muaa_id, name, fields["addr"], created, last_seen, sign_key, dh_key, tuple(removed)
+    )
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,8 @@ class Digest:
     live_uids: dict[str, int]
     #: UIDs of our own announcements that a newer one of ours supersedes.
     own_stale_uids: list[int]
+    #: Removed id → the trusted device (ourselves or a peer) whose announcement says so.
+    removals: dict[str, str]
 
 
 def digest(
@@ -117,10 +133,17 @@ def digest(
         current = best.get(ann.muaa_id)
         if current is None or rank > current[:2]:
             best[ann.muaa_id] = (ann.last_seen, uid, ann)
+    # Only a device whose key we know can remove: anyone can sign an announcement.
+    removals = {
+        gone: muaa
+        for muaa, entry in best.items()
+        if muaa in trusted_keys
+        for gone in entry[2].removed
+    }
     devices = {muaa: entry[2] for muaa, entry in best.items()}
     live = {muaa: entry[1] for muaa, entry in best.items()}
     own_live = live.get(self_id) if self_id else None
-    return Digest(devices, live, [uid for uid in own if uid != own_live])
+    return Digest(devices, live, [uid for uid in own if uid != own_live], removals)
 
 
 def _is_time(value: object) -> bool:

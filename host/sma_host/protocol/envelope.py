@@ -25,6 +25,10 @@ class MalformedMessage(ValueError):
     """A message in an SMA folder that is not a well-formed SMA message of ours."""
 
 
+class UnsupportedVersion(MalformedMessage):
+    """An SMA message of another protocol version: unreadable here, but not junk."""
+
+
 @dataclass(frozen=True)
 class Envelope:
     """What the header says; authenticating it is the payload layer's job."""
@@ -96,7 +100,7 @@ def parse_message(raw: bytes) -> Envelope:
         raise MalformedMessage("Autocrypt-SMA header is not ASCII") from None
     header = parse_header_value(value)
     if header.get("v") != VERSION:
-        raise MalformedMessage("unsupported version")
+        raise UnsupportedVersion("unsupported version")
     sma_type, sender = header.get("type", ""), header.get("from", "")
     if not _TYPE.fullmatch(sma_type) or not is_muaa_id(sender):
         raise MalformedMessage("bad type or sender")

@@ -6,7 +6,8 @@ device that vouches for them, so a peer can tell which of its peers made the cla
 - ``member-add``: after pairing a newcomer, its voucher names it to every earlier peer,
   which then trusts it without pairing again (transitive trust within the group);
 - ``member-remove``: a device that removes another (or leaves, or expires one) names it
-  to every peer; the receiver forgets it, or learns that it was removed itself.
+  to every peer; the receiver forgets it for good, or learns that it was removed itself;
+- ``member-remove-ack``: the receiver confirms, so the remover stops resending it.
 
 The signature contexts keep a signed add from being replayed as a remove, and back.
 """
@@ -22,7 +23,9 @@ from .pairing import Party
 
 MEMBER_ADD = "member-add"
 MEMBER_REMOVE = "member-remove"
-TYPES = (MEMBER_ADD, MEMBER_REMOVE)
+#: A peer confirms it applied a ``member-remove``: the remover stops resending it.
+MEMBER_REMOVE_ACK = "member-remove-ack"
+TYPES = (MEMBER_ADD, MEMBER_REMOVE, MEMBER_REMOVE_ACK)
 #: Devices named in one membership message at most; more are split over several messages.
 MAX_DEVICES = 64
 
@@ -54,6 +57,18 @@ def parse_member_remove(payload: dict[str, Any], sender_sign_key: bytes) -> list
     """The device ids a peer says are gone; ``MalformedMessage`` unless its signature holds."""
     ids = _device_list(payload, minimum=0)
     _check_signature(payload, sender_sign_key, _REMOVE_CONTEXT, ids)
+    if not all(is_muaa_id(i) for i in ids):
+        raise MalformedMessage("bad id")
+    return [str(i) for i in ids]
+
+
+def member_remove_ack_payload(ids: list[str]) -> dict[str, Any]:
+    """The confirmation of a ``member-remove``; the sealed channel says who sends it."""
+    return {"devices": ids}
+
+
+def parse_member_remove_ack(payload: dict[str, Any]) -> list[str]:
+    ids = _device_list(payload, minimum=1)
     if not all(is_muaa_id(i) for i in ids):
         raise MalformedMessage("bad id")
     return [str(i) for i in ids]

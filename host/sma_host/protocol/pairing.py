@@ -9,8 +9,9 @@ The new device N shows a code; the user types it on an existing device E.
 3. ``pair-confirm``  N → E: N's confirmation value.
 
 Every key and confirmation value is derived with HKDF-SHA256 from the SPAKE2 key, salted
-with a hash of the whole transcript (account, pairing id, both ids, both identities, both
-SPAKE2 messages): a server that swaps any of them makes the confirmation fail. SPAKE2
+with a hash of the whole transcript (account, pairing id, both ids, both names, both
+identities, both SPAKE2 messages): a server that swaps or rewrites any of them makes the
+confirmation fail. SPAKE2
 gives an attacker who does not know the code one online guess per attempt and nothing
 to test guesses offline. A failed confirmation ends the attempt for good.
 
@@ -40,6 +41,10 @@ CODE_DIGITS = 10
 DEFAULT_TTL_S = 600
 #: The longest a code may live; an existing device caps what a request claims to this.
 MAX_TTL_S = 3600
+#: A ``pair.request`` without ``to`` asks at most this many devices: the most recently
+#: seen ones, and only those seen within ``RECENT_S`` (announcements refresh daily).
+MAX_BROADCAST = 4
+RECENT_S = 3 * 24 * 3600
 #: Abort reasons a peer may give; anything else is reported as ``aborted``.
 ABORT_REASONS = frozenset({"confirmation_failed", "cancelled", "completed_elsewhere", "expired"})
 _PAKE_MESSAGE_BYTES = 33
@@ -106,6 +111,15 @@ def is_pairing_id(value: object) -> bool:
     return isinstance(value, str) and _PAIRING_ID.fullmatch(value) is not None
 
 
+def broadcast_targets(last_seen: dict[str, int], now: int) -> list[str]:
+    """The devices a request without ``to`` goes to: recent ones, newest first, capped.
+    Each target holds its own SPAKE2 state, and any one can end the attempt: fakes must not
+    multiply either."""
+    recent = [m for m, seen in last_seen.items() if seen >= now - RECENT_S]
+    recent.sort(key=lambda m: (-last_seen[m], m))
+    return sorted(recent[:MAX_BROADCAST])
+
+
 def _spake_ids(addr: str, pairing_id: str, new_id: str, existing_id: str) -> tuple[bytes, bytes]:
     base = f"autocrypt-sma/v1|{addr.lower()}|{pairing_id}|"
     return (base + new_id).encode(), (base + existing_id).encode()
@@ -119,9 +133,11 @@ def transcript_hash(
         addr.lower().encode(),
         pairing_id.encode(),
         new.muaa_id.encode(),
+        new.name.encode("utf-8"),  # every field the user sees about the peer is bound
         new.sign_key,
         new.dh_key,
         existing.muaa_id.encode(),
+        existing.name.encode("utf-8"),
         existing.sign_key,
         existing.dh_key,
         pake_new,

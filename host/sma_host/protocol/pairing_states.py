@@ -63,6 +63,15 @@ class Event(StrEnum):
     ABORT_RECEIVED = "`pair-abort` from the peer"
     EXPIRY = "Expiry check"
     CANCEL = "`pair.cancel`"
+    RETENTION = "Retention check"
+
+
+#: Seconds an ended attempt is kept (for ``pair.list`` and ``pair.cancel``) before deletion.
+ENDED_RETENTION_S = 600
+#: New ``pair-request``s taken per sync; later ones in the same sync are dropped.
+MAX_REQUESTS_PER_SYNC = 16
+#: Incoming attempts kept at most, waiting or ended: the oldest ended one makes room.
+MAX_INCOMING_RECORDS = 64
 
 
 class UnexpectedEvent(Exception):
@@ -116,10 +125,17 @@ TABLE: tuple[Transition, ...] = (
                "Queue `pair-abort(cancelled)` to the peer, or to every target."
                " Notify `pair.failed`.", reason="cancelled"),
     Transition(_OUT, (_DONE, _FAIL, _EXP), Event.CANCEL, "—", None, "Returns the state."),
+    Transition(_OUT, (_DONE, _FAIL, _EXP), Event.RETENTION, "10 min after it ended"
+               " (`ENDED_RETENTION_S`; every sync and `pair.list` run the check)", None,
+               "The record is deleted: a late message for it is one for no attempt."),
     # The existing device E
     Transition(_IN, (None,), Event.REQUEST_RECEIVED, "Checks of §7.3; fewer than 16 incoming"
-               " attempts waiting", _RQ,
-               "`expires_at = min(claimed, now + 3600)` (`MAX_TTL_S`). Notify `pair.requested`."),
+               " attempts waiting; fewer than 16 requests taken in this sync"
+               " (`MAX_REQUESTS_PER_SYNC`); fewer than 64 incoming records"
+               " (`MAX_INCOMING_RECORDS`) once the oldest ended one is deleted", _RQ,
+               "`expires_at = min(claimed, now + 3600)` (`MAX_TTL_S`). Notify `pair.requested`."
+               " A request that fails a condition is dropped, at a cost that does not grow"
+               " with the records kept."),
     Transition(_IN, (_RQ,), Event.CODE_ENTERED, "SPAKE2 accepts N's message", _AC,
                "Run SPAKE2_B; queue `pair-accept`; store `confirm_new`; flush."
                " Returns `waiting`."),
@@ -146,6 +162,8 @@ TABLE: tuple[Transition, ...] = (
     Transition(_IN, (_DONE, _FAIL), Event.CODE_ENTERED, "—", None, "Error `pairing_failed`.",
                error="pairing_failed"),
     Transition(_IN, (_DONE, _FAIL, _EXP), Event.CANCEL, "—", None, "Returns the state."),
+    Transition(_IN, (_DONE, _FAIL, _EXP), Event.RETENTION, "10 min after it ended", None,
+               "The record is deleted."),
 )
 # fmt: on
 

@@ -29,7 +29,7 @@ from ..config import CONFIG, Config
 from ..credentials import PasswordVault
 from ..errors import ConnectionFailed
 from ..protocol import pairing as pairing_types
-from ..protocol.membership import MEMBER_ADD, MEMBER_REMOVE
+from ..protocol.membership import MEMBER_ADD, MEMBER_REMOVE, MEMBER_REMOVE_ACK
 from ..store import Store
 from .account_key import ACCOUNT_KEY, AccountKeys
 from .accounts import Accounts
@@ -69,7 +69,7 @@ class Host:
 
         notifier = Notifier(notify)
         self.sessions = Sessions(store, PasswordVault(), notifier)
-        outbox = Outbox(store, self.sessions, now, random)
+        self.outbox = outbox = Outbox(store, self.sessions, now, random, schedule)
         push = Push(store, self.sessions, config, schedule, now, self._background_sync)
         announcements = Announcements(store, self.sessions, notifier, push, now, random)
         self.accounts = Accounts(store, self.sessions, self.sessions.vault, push, schedule)
@@ -80,6 +80,7 @@ class Host:
         )
         messages = PairingMessages(store, outbox, notifier, keys, pairings, account_keys, now)
         members = Membership(store, self.sessions, outbox, notifier, announcements, keys, push, now)
+        self._pairings, self._messages, self._members = pairings, messages, members
         scanner = MailScan(store, self.sessions, keys, outbox, notifier, now)
 
         def heartbeat(joined: Account) -> None:
@@ -105,10 +106,12 @@ class Host:
                 ACCOUNT_KEY: account_keys.on_account_key,
                 MEMBER_ADD: members.on_member_add,
                 MEMBER_REMOVE: members.on_member_remove,
+                MEMBER_REMOVE_ACK: members.on_member_remove_ack,
             },
-            expire_pairings=pairings.expire,
+            expire_pairings=self._before_sync,
             this_device_removed=members.this_device_removed,
             heartbeat=heartbeat,
+            apply_removals=members.apply_removals,
         )
         #: Method name → handler: the methods of ``methods.METHODS`` except ``hello``.
         self.methods: Mapping[str, Handler] = {
@@ -132,6 +135,12 @@ class Host:
             "ui.active": push.ui_active,
         }
 
+    def _before_sync(self, account: str) -> None:
+        """Pairing housekeeping at the start of every sync."""
+        self._pairings.expire(account)
+        self._messages.begin_sync(account)
+        self._members.resend_removals(self.sessions.joined(account))
+
     def _background_sync(self, account: str) -> None:
         self.inbox.background_sync(account)
 
@@ -146,10 +155,15 @@ class Host:
                 session.close_mailbox()
             raise
 
+    def has_account(self, account: str) -> bool:
+        """Whether ``account.configure`` ever succeeded for ``account``."""
+        return self.store.load_account(account) is not None
+
     def resume_accounts(self) -> None:
         self.accounts.resume_all()
 
     def close(self) -> None:
+        self.outbox.close()
         # Every watcher is woken first: the logouts that follow may each wait on a server.
         sessions = self.sessions.all()
         for session in sessions:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,9 +49,7 @@ class Accounts:
         token: str | None = imap.get("access_token")
         mailbox = Mailbox.connect(imap_settings(settings, password, auth, token))
         self.store.save_account(settings)
-        session = AccountSession(
-            settings, password, mailbox, last_used=time.monotonic(), auth=auth, access_token=token
-        )
+        session = AccountSession(settings, password, mailbox, auth=auth, access_token=token)
         self.sessions.replace(session)
         remember = bool(params.get("remember"))
         if password is None:  # a token is never remembered, and a password no longer used
@@ -121,7 +118,7 @@ class Accounts:
         mailbox = Mailbox.connect(imap_settings(session.settings, None, "oauth2", token))
         session.close_mailbox()
         session.auth, session.access_token, session.password = "oauth2", token, None
-        session.mailbox, session.last_used = mailbox, time.monotonic()
+        session.mailbox = mailbox
         session.token_refused = False
         membership = self.store.membership(session.account)
         if membership is not None and not membership.removed:

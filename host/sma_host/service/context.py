@@ -25,8 +25,10 @@ from .notifications import Notifier
 
 T = TypeVar("T")
 
-#: A connection used this recently is not checked with NOOP before use.
-FRESH_S = 30.0
+#: A connection the server has not answered on for this long is checked with a NOOP
+#: before a call reuses it: long enough that a burst of calls costs no extra round trip,
+#: short enough that a restart is noticed before something is sent into a dead socket.
+CHECK_AFTER_S = 5.0
 
 
 def imap_settings(
@@ -77,7 +79,6 @@ class AccountSession:
     #: The server refused the token and the add-on was told; until a new token comes,
     #: it is not told again (one ``account.token_needed`` per episode).
     token_refused: bool = False
-    last_used: float = 0.0
     watcher: InboxWatcher | None = field(default=None, repr=False)
     #: A background sync is queued and has not started yet (coalesces pushes).
     sync_pending: bool = False
@@ -200,22 +201,24 @@ class Sessions:
         return Account(session, self.membership(account, allow_removed))
 
     def mailbox(self, session: AccountSession, check: bool = True) -> Mailbox:
-        """The session's connection, re-established when the server dropped it.
+        """The session's connection, re-established when it is broken or dead.
 
-        A connection used in the last ``FRESH_S`` seconds is taken as alive: checking it
-        would cost a round trip on every call.
+        One that failed in a way that can mean a dead connection is never reused; one
+        the server has been silent on for ``CHECK_AFTER_S`` is checked with a NOOP first
+        (unless ``check`` is off: syncs retry on a fresh connection instead).
         """
-        now = time.monotonic()
-        if session.mailbox is not None:
-            if not check or now - session.last_used < FRESH_S:
-                session.last_used = now
-                return session.mailbox
-            try:
-                session.mailbox.noop()
-                session.last_used = now
-                return session.mailbox
-            except HostError:
+        mailbox = session.mailbox
+        if mailbox is not None:
+            if mailbox.broken:
                 session.close_mailbox()
+            elif not check or time.monotonic() - mailbox.last_io < CHECK_AFTER_S:
+                return mailbox
+            else:
+                try:
+                    mailbox.noop()
+                    return mailbox
+                except HostError:
+                    session.close_mailbox()
         try:
             session.mailbox = Mailbox.connect(session.imap_settings())
         except TokenRefused:
@@ -226,7 +229,6 @@ class Sessions:
                 " send it with account.token",
                 account=session.account,
             ) from None
-        session.last_used = now
         return session.mailbox
 
     def token_refused(self, account: str) -> None:

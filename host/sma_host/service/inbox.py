@@ -6,12 +6,15 @@ savepoint, so a message that fails leaves no half-applied trace and is dropped.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import HostError, ServerError
+from ..imap.mailbox import Mailbox
 from ..protocol import channel, envelope
 from ..protocol.crypto import DecryptionFailed
 from ..protocol.pairing_states import UnexpectedEvent
@@ -23,6 +26,9 @@ from .outbox import Outbox
 from .push import Push
 
 log = logging.getLogger(__name__)
+
+#: Inbox messages applied per transaction (each still in a savepoint of its own).
+COMMIT_EVERY = 32
 
 #: A plain (unsealed) message: its envelope → the summary key it counts under.
 PlainHandler = Callable[[Account, envelope.Envelope], str]
@@ -47,26 +53,32 @@ class Inbox:
     this_device_removed: Callable[[Account, str | None], None]
     #: Runs when this device's announcement is a day old.
     heartbeat: Callable[[Account], None]
+    #: Removal records read in the announcement folder: removed id → remover.
+    apply_removals: Callable[[Account, dict[str, str]], None] | None = None
+
+    def _removed_by(self, joined: Account, mailbox: Mailbox) -> str | None:
+        """The trusted device whose announcement records this device's removal, if any."""
+        digest = self.announcements.read(joined.session, mailbox, joined.membership)
+        return digest.removals.get(joined.muaa_id)
 
     def sync(self, params: dict[str, Any]) -> dict[str, Any]:
         """``sma.sync``."""
         joined = self.sessions.joined(params["account"], allow_removed=True)
-        return retry_once_on_lost_connection(joined.session, lambda: self._sync(joined))
+        return self._sync_with_retry(joined)
 
     def background_sync(self, account: str) -> None:
         """A sync that push asked for: failures are logged, never raised."""
         membership = self.store.membership(account)
         if membership is None or membership.removed:
             return
-        joined = Account(self.sessions.get(account), membership)
         try:
-            retry_once_on_lost_connection(joined.session, lambda: self._sync(joined))
+            self._sync_with_retry(Account(self.sessions.get(account), membership))
         except HostError as exc:
             log.info("account %s: background sync failed: %s", account, exc.reason)
 
-    def _sync(self, joined: Account) -> dict[str, Any]:
-        """Costs one STATUS when nothing waits and nothing is queued."""
-        account, session, membership = joined.name, joined.session, joined.membership
+    def _sync_with_retry(self, joined: Account) -> dict[str, Any]:
+        """A sync, once more on a fresh connection if the first one dropped. Both attempts
+        add to one summary: what the first committed before the drop was applied too."""
         summary: dict[str, Any] = {
             "processed": 0,
             "dropped": 0,
@@ -74,40 +86,55 @@ class Inbox:
             "pairing_failed": 0,
             "sent": 0,
             "keys_changed": 0,
-            "removed": membership.removed,
+            "removed": joined.membership.removed,
         }
+        changed: set[str] = set()
+        retry_once_on_lost_connection(joined.session, lambda: self._sync(joined, summary, changed))
+        return summary
+
+    def _sync(self, joined: Account, summary: dict[str, Any], changed: set[str]) -> None:
+        """Costs one STATUS when nothing waits and nothing is queued. Counts into
+        ``summary`` only what was committed, so that a retry can go on counting."""
+        account, session, membership = joined.name, joined.session, joined.membership
         if membership.removed:
-            return summary
+            return
         # Fresh enough by construction: a dead connection is caught by the caller's retry.
         mailbox = self.sessions.mailbox(session, check=False)
         self.expire_pairings(account)
         summary["sent"] += self.outbox.flush(session, mailbox)
+        # Removal records first: a removed device's messages waiting below are refused.
+        digest = self.announcements.check(session, mailbox)
+        if digest is not None and digest.removals and self.apply_removals is not None:
+            self.apply_removals(joined, digest.removals)
+            now_member = self.store.membership(account)
+            if now_member is None or now_member.removed:
+                summary["removed"] = True
+                return
         inbox = mailbox.namespace.inbox_folder(membership.muaa_id)
         try:
             waiting, _uidnext = mailbox.status(inbox)
         except ServerError:
             if mailbox.folder_exists(inbox):
                 raise
-            self.this_device_removed(joined, None)
-            summary["removed"] = True
-            return summary
-        changed: set[str] = set()
+            # A missing inbox is no evidence: only a removal signed by a trusted device is
+            # (§14). Without one the folder is made again (a server that lost or hid it,
+            # or whose folder list lags), and the sync goes on.
+            remover = self._removed_by(joined, mailbox)
+            if remover is not None:
+                self.this_device_removed(joined, remover)
+                summary["removed"] = True
+                return
+            log.warning("account %s: own inbox missing without a removal: made again", account)
+            mailbox.create_folder(inbox)
+            waiting = 0
         more = waiting > 0
         while more:
             mailbox.select(inbox)
             fetched = mailbox.fetch_all(max_size=envelope.MAX_MESSAGE_BYTES)
             more = fetched.more
             handled = [uid for uid, _ in fetched.messages] + fetched.oversize
-            batch_changed: set[str] = set()
-            with self.store.transaction():
-                # drain(): each body is freed once processed, not kept to the batch's end.
-                for _uid, raw in fetched.drain():
-                    outcome = self._process(joined, raw, batch_changed)
-                    summary[outcome] = summary.get(outcome, 0) + 1
-            # Told right after the commit: a failure further on must not lose the news.
-            self.notifier.keys_changed(account, batch_changed)
-            changed |= batch_changed
             summary["dropped"] += len(fetched.oversize)
+            self._apply_batch(joined, fetched.drain(), summary, changed)
             # Everything fetched is handled (applied or refused) and committed: delete it.
             mailbox.delete_messages(handled)
             mailbox.unselect()
@@ -115,8 +142,6 @@ class Inbox:
             if now_member is None or now_member.removed:  # told we were removed
                 break
         summary["sent"] += self.outbox.flush(session, mailbox)
-        summary["keys_changed"] = len(changed)
-        self.announcements.check(session, mailbox)
         current = self.store.membership(account)
         if current is not None and not current.removed:
             if self.now() - current.announced_at >= HEARTBEAT_S:
@@ -124,7 +149,37 @@ class Inbox:
         else:
             summary["removed"] = True
         self.push.update_live(account)
-        return summary
+
+    def _apply_batch(
+        self,
+        joined: Account,
+        bodies: Iterator[tuple[int, bytes]],
+        summary: dict[str, Any],
+        changed: set[str],
+    ) -> None:
+        """Apply a fetched batch, committing every ``COMMIT_EVERY`` messages (a batch of
+        hostile messages never holds the store, shared by every account, for long); each
+        chunk is counted once committed."""
+        batch_changed: set[str] = set()
+        try:
+            while True:
+                chunk_changed: set[str] = set()
+                outcomes: Counter[str] = Counter()
+                with self.store.transaction():
+                    # Each body is freed once processed, not kept to the batch's end.
+                    for _uid, raw in itertools.islice(bodies, COMMIT_EVERY):
+                        outcomes[self._process(joined, raw, chunk_changed)] += 1
+                batch_changed |= chunk_changed  # committed: now it is news
+                for outcome, count in outcomes.items():
+                    summary[outcome] = summary.get(outcome, 0) + count
+                if sum(outcomes.values()) < COMMIT_EVERY:
+                    break
+        finally:
+            # Told once per batch, right after its last commit: a failure further on (a
+            # dropped connection, then the retry) must not lose what was committed.
+            self.notifier.keys_changed(joined.name, batch_changed)
+            changed |= batch_changed
+            summary["keys_changed"] = len(changed)
 
     def _process(self, joined: Account, raw: bytes, changed: set[str]) -> str:
         """Apply one inbox message; returns the summary key it counts under."""

@@ -21,6 +21,8 @@ from .push import Push
 
 log = logging.getLogger(__name__)
 
+#: An unconfirmed ``member-remove`` is sent again after this long (§14.1).
+REMOVAL_RESEND_S = 3600
 #: Announcements older than this are expired (``sma.expire`` default).
 DEFAULT_EXPIRY_S = 90 * 24 * 3600
 
@@ -39,21 +41,55 @@ class Membership:
     # methods
 
     def remove(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``device.remove``: another device leaves the group, told to every peer."""
+        """``device.remove``: another device leaves the group for good, told to every peer
+        until each confirms; called again, it reports who has confirmed."""
         joined, target = self.sessions.joined(params["account"]), params["muaa_id"]
         if target == joined.muaa_id:
             raise InvalidParams("to remove this device, use sma.leave", path="$.muaa_id")
+        if self.store.is_removed(joined.name, target):
+            return self._removal_status(joined, target, told=[])
         mailbox = self.sessions.mailbox(joined.session)
         digest = self.announcements.read(joined.session, mailbox, joined.membership)
         known = target in digest.devices or self.store.peer(joined.name, target) is not None
         if not known:
             raise NotFound(f"no device {target} is known", muaa_id=target)
+        self.store.mark_removed(joined.name, target, joined.muaa_id, self.now())
         told = self._tell_peers_gone(joined, [target])
+        self.store.wait_for_confirmation(joined.name, target, told, self.now())
         uids = [digest.live_uids[target]] if target in digest.live_uids else []
         self._erase_device(joined.session, mailbox, target, uids)
+        # The signed record every peer reads anyway: our announcement names the removed.
+        self.announcements.announce(joined, mailbox)
         self.notifier.device_removed(joined.name, target, reason="removed")
         self.outbox.flush_soon(joined.session)
-        return {"removed": target, "told": told}
+        return self._removal_status(joined, target, told)
+
+    def _removal_status(self, joined: Account, target: str, told: list[str]) -> dict[str, Any]:
+        waiting = self.store.unconfirmed(joined.name).get(target, [])
+        peers = {p.muaa_id for p in self.store.peers(joined.name)}
+        confirmed = sorted(peers - set(waiting) - {target})
+        return {"removed": target, "told": told, "confirmed": confirmed, "waiting": waiting}
+
+    def resend_removals(self, joined: Account) -> None:
+        """At a sync: a ``member-remove`` not confirmed within ``REMOVAL_RESEND_S`` goes
+        again to that peer (an hour: an offline peer does not find a copy per sync)."""
+        now = self.now()
+        due = self.store.unconfirmed(joined.name, sent_before=now - REMOVAL_RESEND_S + 1)
+        for gone, peers in due.items():
+            payloads = members.member_remove_payloads(joined.membership.identity, [gone])
+            for muaa_id in peers:
+                peer = self.store.peer(joined.name, muaa_id)
+                if peer is None:  # no longer a peer: nobody left to confirm
+                    self.store.confirmed(joined.name, gone, muaa_id)
+                    continue
+                for payload in payloads:
+                    self.outbox.send_sealed(joined, peer, members.MEMBER_REMOVE, payload)
+                self.store.wait_for_confirmation(joined.name, gone, [muaa_id], now)
+
+    def apply_removals(self, joined: Account, removals: dict[str, str]) -> None:
+        """Removal records in trusted announcements: the same evidence as a member-remove."""
+        for gone, by in removals.items():
+            self._gone(joined, gone, by)
 
     def leave(self, params: dict[str, Any]) -> dict[str, Any]:
         """``sma.leave``: this device says goodbye and erases its traces on the server."""
@@ -108,11 +144,17 @@ class Membership:
         if paired_gone:
             # Peers learn it from us: they may never see the announcement we delete. Only
             # devices we know as peers are named: an announcement is no proof of anything.
-            self._tell_peers_gone(joined, paired_gone)
+            for muaa_id in paired_gone:
+                self.store.mark_removed(joined.name, muaa_id, joined.muaa_id, self.now())
+            told = self._tell_peers_gone(joined, paired_gone)
+            for muaa_id in paired_gone:
+                self.store.wait_for_confirmation(joined.name, muaa_id, told, self.now())
         for muaa_id in expired:
             self._erase_device(joined.session, mailbox, muaa_id, [digest.live_uids[muaa_id]])
             log.info("account %s: expired MUAA %s", joined.name, muaa_id)
             self.notifier.device_removed(joined.name, muaa_id, reason="expired")
+        if paired_gone:
+            self.announcements.announce(joined, mailbox)  # the signed record of them
         if expired:
             self.outbox.flush_soon(joined.session)
         return expired
@@ -139,13 +181,33 @@ class Membership:
     def on_member_remove(
         self, joined: Account, sender: Peer, payload: dict[str, Any], changed: set[str]
     ) -> None:
-        """A peer says devices are gone, perhaps this one."""
-        for muaa_id in members.parse_member_remove(payload, sender.sign_key):
-            if muaa_id == joined.muaa_id:
-                self.this_device_removed(joined, by=sender.muaa_id)
-            elif self.store.remove_peer(joined.name, muaa_id):
-                log.info("account %s: %s says %s is gone", joined.name, sender.muaa_id, muaa_id)
-                self.notifier.device_removed(joined.name, muaa_id, by=sender.muaa_id)
+        """A peer says devices are gone, perhaps this one; we confirm it."""
+        gone = members.parse_member_remove(payload, sender.sign_key)
+        for muaa_id in gone:
+            self._gone(joined, muaa_id, sender.muaa_id)
+        if gone and sender.muaa_id not in gone:  # a device that leaves awaits no answer
+            ack = members.member_remove_ack_payload(gone)
+            self.outbox.send_sealed(joined, sender, members.MEMBER_REMOVE_ACK, ack)
+
+    def on_member_remove_ack(
+        self, joined: Account, sender: Peer, payload: dict[str, Any], changed: set[str]
+    ) -> None:
+        """A peer confirms a removal this device made: stop resending it."""
+        for muaa_id in members.parse_member_remove_ack(payload):
+            if self.store.confirmed(joined.name, muaa_id, sender.muaa_id):
+                log.info(
+                    "account %s: %s confirmed %s is gone", joined.name, sender.muaa_id, muaa_id
+                )
+
+    def _gone(self, joined: Account, muaa_id: str, by: str) -> None:
+        """``by`` (a trusted device) says ``muaa_id`` is out: for good, here too."""
+        if muaa_id == joined.muaa_id:
+            self.this_device_removed(joined, by=by)
+            return
+        self.store.mark_removed(joined.name, muaa_id, by, self.now())
+        if self.store.remove_peer(joined.name, muaa_id):
+            log.info("account %s: %s says %s is gone", joined.name, by, muaa_id)
+            self.notifier.device_removed(joined.name, muaa_id, by=by)
 
     def this_device_removed(self, joined: Account, by: str | None) -> None:
         """This device is out of the group: its inbox is gone, or a peer said so."""

@@ -14,7 +14,9 @@ from typing import Any
 
 from ..errors import InvalidParams, NotFound, PairingExpired, PairingFailed
 from ..protocol import pairing
+from ..protocol.paging import page_by_size
 from ..protocol.pairing_states import (
+    ENDED_RETENTION_S,
     Attempt,
     Direction,
     Event,
@@ -24,7 +26,7 @@ from ..protocol.pairing_states import (
     step,
 )
 from ..store import Store
-from .announcements import Announcements
+from .announcements import PAGE_BUDGET, Announcements
 from .context import Account, Sessions
 from .keys import Keys
 from .notifications import Notifier
@@ -62,9 +64,10 @@ class Pairings:
                 raise NotFound(f"no device {target} has announced itself", muaa_id=target)
             targets = [target]
         else:
-            targets = sorted(others)
+            seen = {m: a.last_seen for m, a in others.items()}
+            targets = pairing.broadcast_targets(seen, self.now())
             if not targets:
-                raise NotFound("no other device has joined the SMA of this account yet")
+                raise NotFound("no other device has been seen in the SMA of this account lately")
         transition = step(OUT, None, Event.REQUEST)
         now = self.now()
         pairing_id = self.random(8).hex()
@@ -157,24 +160,27 @@ class Pairings:
         return {"pairing_id": attempt.pairing_id, "state": "waiting"}
 
     def list_attempts(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``pair.list``."""
+        """``pair.list``: paged like ``sma.status`` (§4.3); the records are bounded anyway."""
         account = params["account"]
         self.sessions.get(account)
         self.expire(account)
-        return {
-            "pairings": [
-                {
-                    "pairing_id": p.pairing_id,
-                    "peer": p.peer,
-                    "peer_name": p.peer_name,
-                    "direction": p.direction.value,
-                    "state": p.phase.state,
-                    "expires_at": p.expires_at,
-                    **({"reason": p.reason} if p.reason else {}),
-                }
-                for p in self.store.pairings(account)
-            ]
-        }
+        entries = [
+            {
+                "pairing_id": p.pairing_id,
+                "peer": p.peer,
+                "peer_name": p.peer_name,
+                "direction": p.direction.value,
+                "state": p.phase.state,
+                "expires_at": p.expires_at,
+                **({"reason": p.reason} if p.reason else {}),
+            }
+            for p in self.store.pairings(account)
+        ]
+        page, next_offset = page_by_size(entries, params.get("offset", 0), PAGE_BUDGET)
+        result: dict[str, Any] = {"pairings": page, "total": len(entries)}
+        if next_offset is not None:
+            result["next_offset"] = next_offset
+        return result
 
     def cancel(self, params: dict[str, Any]) -> dict[str, Any]:
         """``pair.cancel``: ends a waiting attempt (both directions); reports an ended one."""
@@ -194,10 +200,12 @@ class Pairings:
     # endings
 
     def expire(self, account: str) -> None:
-        """Every waiting attempt past its expiry ends as ``expired``; nothing is sent."""
+        """Every waiting attempt past its expiry ends as ``expired``; nothing is sent.
+        Ended attempts past their retention are deleted (the table's RETENTION rows)."""
         now = self.now()
-        for attempt in self.store.pairings(account):
-            if attempt.live and attempt.expires_at <= now:
+        self.store.purge_pairings(account, now, ENDED_RETENTION_S)
+        for attempt in self.store.pairings(account, live_only=True):
+            if attempt.expires_at <= now:
                 ended = attempt.after(step(attempt.direction, attempt.phase, Event.EXPIRY))
                 self.store.save_pairing(ended)
                 self.notifier.pair_failed(ended)

@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..protocol import codec, envelope, pairing
 from ..protocol.membership import MEMBER_ADD, member_add_payload
-from ..protocol.pairing_states import Attempt, Direction, Event, IncomingRequest, step
+from ..protocol.pairing_states import (
+    MAX_INCOMING_RECORDS,
+    MAX_REQUESTS_PER_SYNC,
+    Attempt,
+    Direction,
+    Event,
+    IncomingRequest,
+    step,
+)
 from ..store import Store
 from ..store_keys import AccountKey
 from .account_key import AccountKeys, offered_key
@@ -39,6 +47,11 @@ class PairingMessages:
     pairings: Pairings
     account_keys: AccountKeys
     now: Callable[[], int]
+    #: Requests taken in the current sync, per account (``begin_sync`` resets it).
+    _taken: dict[str, int] = field(default_factory=dict)
+
+    def begin_sync(self, account: str) -> None:
+        self._taken[account] = 0
 
     def on_request(self, joined: Account, env: envelope.Envelope) -> str:
         """A new device asks this one to pair (``pair-request``)."""
@@ -48,9 +61,15 @@ class PairingMessages:
             raise envelope.MalformedMessage("request not for us or expired")
         if self.store.pairing(account, req.pairing_id, IN.value) is not None:
             raise envelope.MalformedMessage("replayed request")
-        waiting = [p for p in self.store.pairings(account) if p.direction is IN and p.live]
-        if len(waiting) >= MAX_WAITING_INCOMING:
+        # The conditions of the table's REQUEST_RECEIVED row, each at a cost that does not
+        # grow with what a flood left behind.
+        if self._taken.get(account, 0) >= MAX_REQUESTS_PER_SYNC:
+            raise envelope.MalformedMessage("too many requests in this sync")
+        waiting, records = self.store.count_incoming(account)
+        if waiting >= MAX_WAITING_INCOMING:
             raise envelope.MalformedMessage("too many waiting requests")
+        if records >= MAX_INCOMING_RECORDS and not self.store.drop_oldest_ended_incoming(account):
+            raise envelope.MalformedMessage("too many pairing records")
         transition = step(IN, None, Event.REQUEST_RECEIVED)
         assert transition.next is not None
         attempt = Attempt(
@@ -59,6 +78,7 @@ class PairingMessages:
             request=IncomingRequest(req.party, req.pake, req.expires_at),
         )  # fmt: skip
         self.store.save_pairing(attempt)
+        self._taken[account] = self._taken.get(account, 0) + 1
         self.notifier.pair_requested(attempt)
         return "processed"
 

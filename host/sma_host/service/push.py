@@ -67,8 +67,16 @@ class Push:
             on_token_refused=lambda: schedule(
                 account, lambda: self.sessions.token_refused(account)
             ),
+            on_connected=lambda after_loss: self._connected(account, after_loss),
         )
         session.watcher.start()
+
+    def _connected(self, account: str, after_loss: bool) -> None:
+        """Called from a watcher thread that (re)connected. After a loss the server is
+        back: a sync reads what arrived meanwhile and sends what waited for it at once,
+        instead of at the outbox's next retry; at start-up likewise when messages wait."""
+        if after_loss or self.store.last_outbox_id(account):
+            self._arrived(account)
 
     def _arrived(self, account: str) -> None:
         """Called from a watcher thread: queue one sync on the account's worker."""

@@ -1,0 +1,16 @@
+"""The fault campaign's short round (``devtools/campaign.py``; ``make fuzz`` runs the long
+one): seeded, time-boxed, and every case must end converged with 0 lost and 0 doubled."""
+
+from __future__ import annotations
+
+from devtools import campaign
+
+
+def test_the_short_campaign_converges_with_nothing_lost_or_applied_twice() -> None:
+    results = campaign.run(seed=15, scale=1, budget_s=120)
+    print("\n" + campaign.table(results))
+    assert list(results) == list(campaign.CASES)  # every case ran within the time box
+    for name, tally in results.items():
+        assert tally.tried > 0, name
+        assert tally.failures == [], tally.failures
+        assert (tally.survived, tally.lost, tally.doubled) == (tally.tried, 0, 0), name
