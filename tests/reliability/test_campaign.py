@@ -7,9 +7,11 @@ from devtools import campaign
 
 
 def test_the_short_campaign_converges_with_nothing_lost_or_applied_twice() -> None:
-    results = campaign.run(seed=15, scale=1, budget_s=120)
+    # The budget only guards against a hang: each case runs a fixed number of rounds (about
+    # two minutes in all on a quiet machine), so a slow machine must not skip any.
+    results = campaign.run(seed=15, scale=1, budget_s=1200)
     print("\n" + campaign.table(results))
-    assert list(results) == list(campaign.CASES)  # every case ran within the time box
+    assert list(results) == list(campaign.CASES)  # every case ran
     for name, tally in results.items():
         assert tally.tried > 0, name
         assert tally.failures == [], tally.failures
