@@ -224,7 +224,7 @@ def kill_put(bench: Bench, rng: random.Random, kills: int) -> Tally:
             pair.a.send(request)
             time.sleep(rng.uniform(0.0, 0.05))
             acknowledged = f"put-{index}" in pair.a.responses
-            pair.a.process.kill()
+            pair.a.kill()
             pair.a.process.wait(10)
             pair.a.close()
             if acknowledged:

@@ -6,7 +6,11 @@ native-messaging pipes and stderr piped to its console. ``args`` and ``cwd`` ove
 launch for tests of other platforms' arguments and of other working directories.
 
 The reader is as strict as the add-on: a frame over 1 MiB, not UTF-8 or not strict JSON
-(NaN, Infinity) lands in ``bad_frames`` instead of ``frames``.
+(NaN, Infinity) lands in ``bad_frames`` instead of ``frames``; a JSON object that is not a
+JSON-RPC 2.0 response or notification lands in both. ``problems()`` lists what a clean run
+must not show (the ``spawn_host`` fixture fails the test on any): a non-zero exit, a Python
+traceback on stderr, a bad or truncated frame, a notification that breaks its schema. A
+test that kills a host on purpose says so with ``kill()`` or ``expect_exit()``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -29,6 +34,7 @@ ADDON_ID = "sma-host@autocrypt.org"
 _LENGTH = struct.Struct("=I")
 #: Thunderbird drops the port on a larger host → add-on message.
 MAX_FRAME_FROM_HOST = 1024 * 1024
+TRACEBACK = "Traceback (most recent call last)"
 
 
 def host_executable() -> Path:
@@ -38,6 +44,45 @@ def host_executable() -> Path:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _is_id(value: object) -> bool:
+    return value is None or isinstance(value, str) or type(value) is int
+
+
+def _extra(obj: dict[str, Any], allowed: set[str]) -> str:
+    return ", ".join(sorted(set(obj) - allowed))
+
+
+def jsonrpc_problem(message: dict[str, Any]) -> str | None:
+    """Why a host → add-on object is not a JSON-RPC 2.0 response or notification."""
+    if message.get("jsonrpc") != "2.0":
+        return '"jsonrpc" is not "2.0"'
+    if "method" in message:
+        if not isinstance(message["method"], str) or not message["method"]:
+            return "method is not a non-empty string"
+        if "id" in message:
+            return "a request (the host only answers and notifies)"
+        if extra := _extra(message, {"jsonrpc", "method", "params"}):
+            return f"notification with extra members {extra}"
+        if "params" in message and not isinstance(message["params"], (dict, list)):
+            return "params is neither an object nor an array"
+        return None
+    if "id" not in message or not _is_id(message["id"]):
+        return "response without a valid id"
+    if extra := _extra(message, {"jsonrpc", "id", "result", "error"}):
+        return f"response with extra members {extra}"
+    if ("result" in message) == ("error" in message):
+        return "response needs exactly one of result and error"
+    if "error" in message:
+        error = message["error"]
+        if not isinstance(error, dict) or type(error.get("code")) is not int:
+            return "error without an integer code"
+        if not isinstance(error.get("message"), str):
+            return "error without a string message"
+        if extra := _extra(error, {"code", "message", "data"}):
+            return f"error with extra members {extra}"
+    return None
 
 
 class RpcError(Exception):
@@ -69,6 +114,15 @@ class HostProcess:
         manifest = str(self.data_dir / "sma_host.json")
         full_env = {**os.environ, "SMA_HOST_DATA_DIR": str(self.data_dir), **(env or {})}
         self._stderr = open(self.stderr_path, "ab")
+        # A restart on the same data dir appends: this host's own lines start here.
+        self._stderr_start = self._stderr.tell()
+        #: Exit codes the test provokes on purpose (``kill()``, ``expect_exit()``).
+        self.expected_exits: set[int] = {0}
+        #: Set by a test that makes the host write a traceback on purpose.
+        self.traceback_expected = False
+        self.killed = False
+        #: Killed by ``close()`` because it did not exit after stdin closed.
+        self.hung = False
         self.process = subprocess.Popen(
             [str(exe), *(args if args is not None else (manifest, ADDON_ID))],
             stdin=subprocess.PIPE,
@@ -126,6 +180,10 @@ class HostProcess:
             if not isinstance(message, dict):
                 self.bad_frames.append(("not an object", payload[:200]))
                 continue
+            problem = jsonrpc_problem(message)
+            if problem:
+                # Still delivered below, so that the test fails on it, not on a timeout.
+                self.bad_frames.append((f"not JSON-RPC: {problem}", payload[:200]))
             with self._cond:
                 self.frames.append(message)
                 if "id" in message and ("result" in message or "error" in message):
@@ -228,12 +286,51 @@ class HostProcess:
             self._stderr.flush()
         return self.stderr_path.read_text("utf-8", errors="replace")
 
+    def own_stderr(self) -> str:
+        """What this host wrote to stderr (not an earlier host on the same data dir)."""
+        if not self._stderr.closed:
+            self._stderr.flush()
+        with open(self.stderr_path, "rb") as log:
+            log.seek(self._stderr_start)
+            return log.read().decode("utf-8", errors="replace")
+
+    def kill(self) -> None:
+        """``kill -9`` on purpose: the teardown accepts the SIGKILL exit and a cut frame."""
+        self.killed = True
+        self.expected_exits.add(-signal.SIGKILL)
+        self.process.kill()
+
+    def expect_exit(self, *codes: int) -> None:
+        """The test makes the host exit with one of ``codes`` on purpose."""
+        self.expected_exits.update(codes)
+
+    def problems(self) -> list[str]:
+        """What a clean run must not show; call after ``close()``."""
+        found: list[str] = []
+        code = self.process.poll()
+        if code is None:
+            found.append("still running")
+        elif self.hung:
+            found.append("did not exit once stdin closed (killed by close())")
+        elif code not in self.expected_exits:
+            found.append(f"exit code {code}")
+        stderr = self.own_stderr()
+        if TRACEBACK in stderr and not self.traceback_expected:
+            at = stderr.index(TRACEBACK)
+            found.append("traceback on stderr:\n" + stderr[at : at + 3000])
+        found += [f"bad frame ({why}): {head!r}" for why, head in self.bad_frames]
+        if self.raw_leftover and not self.killed:
+            found.append(f"truncated frame at exit: {self.raw_leftover[:200]!r}")
+        found += [f"notification schema: {v}" for v in self.notification_violations]
+        return found
+
     def close(self, timeout: float = 10.0) -> int:
         """Close stdin like Thunderbird; kill if the host does not exit in time."""
         self.close_stdin()
         try:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.hung = True
             self.process.kill()
             code = self.process.wait()
         self._reader.join(5)

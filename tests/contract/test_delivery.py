@@ -107,7 +107,7 @@ def test_crash_between_append_and_outbox_update_applies_exactly_once(
         }
     )
     assert held.replied.wait(30), "the APPEND never reached the server"
-    a.process.kill()  # kill -9: the server has the message, the outbox still lists it
+    a.kill()  # kill -9: the server has the message, the outbox still lists it
     a.process.wait(10)
     proxy.cut_held()
 
