@@ -285,3 +285,67 @@ def test_digest_keeps_exactly_one_live_entry_per_device(spec: list[tuple[str, in
         assert newest[1] == uid
     own = sorted(u for u, ann in entries if ann.muaa_id == ID_A)
     assert sorted([*result.own_stale_uids, *([result.live_uids[ID_A]] if own else [])]) == own
+
+
+# impostors among genuine announcements: decode then digest, as the service reads a folder
+
+KEY_C = Identity.generate()
+GENUINE_KEYS = {ID_A: KEY_A, ID_B: KEY_B, ID_C: KEY_C}
+IMPOSTORS = ("other key", "signed by another key", "empty signature", "flipped signature")
+
+
+def impostor(kind: str, ann: Announcement) -> Envelope:
+    """An announcement claiming ``ann``'s device id that is not from that device."""
+    if kind == "other key":  # self-consistent, but Mallory's key, and always the newest
+        forged = dataclasses.replace(
+            ann,
+            name="Mallory",
+            last_seen=2**40 - 1,
+            sign_key=KEY_MALLORY.sign_public,
+            dh_key=KEY_MALLORY.dh_public,
+        )
+        return Envelope(announce.SMA_TYPE, ann.muaa_id, encode(forged, KEY_MALLORY))
+    if kind == "signed by another key":
+        return Envelope(announce.SMA_TYPE, ann.muaa_id, encode(ann, KEY_MALLORY))
+    body = json.loads(encode(ann, GENUINE_KEYS[ann.muaa_id]))
+    sig = base64.b64decode(body["sig"])
+    bad = b"" if kind == "empty signature" else bytes([sig[0] ^ 1]) + sig[1:]
+    body["sig"] = base64.b64encode(bad).decode()
+    return Envelope(announce.SMA_TYPE, ann.muaa_id, json.dumps(body).encode())
+
+
+@settings(deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([ID_A, ID_B, ID_C]),
+            st.integers(min_value=0, max_value=5),
+            st.sampled_from([None, None, *IMPOSTORS]),
+        ),
+        max_size=20,
+    )
+)
+def test_impostor_announcements_are_ignored(spec: list[tuple[str, int, str | None]]) -> None:
+    """Impostors at any UID, of any trusted device: the digest is what the genuine
+    announcements alone say, and no impostor is ever live or deleted as ours."""
+    read: list[tuple[int, Announcement]] = []
+    genuine: list[tuple[int, Announcement]] = []
+    for uid, (muaa, seen, kind) in enumerate(spec, 1):
+        ann = make(muaa, GENUINE_KEYS[muaa], last_seen=seen)
+        sealed_ann = sealed(ann, GENUINE_KEYS[muaa]) if kind is None else impostor(kind, ann)
+        try:
+            read.append((uid, decode(sealed_ann, ADDR)))
+        except MalformedMessage:
+            assert kind not in (None, "other key"), kind  # only a bad signature is refused
+            continue
+        if kind is None:
+            genuine.append((uid, ann))
+    result = digest(read, ID_A, {muaa: key.sign_public for muaa, key in GENUINE_KEYS.items()})
+    newest = {
+        muaa: max((ann.last_seen, uid, ann) for uid, ann in genuine if ann.muaa_id == muaa)
+        for muaa in {ann.muaa_id for _uid, ann in genuine}
+    }
+    assert result.devices == {muaa: best[2] for muaa, best in newest.items()}
+    assert result.live_uids == {muaa: best[1] for muaa, best in newest.items()}
+    own = {uid for uid, ann in genuine if ann.muaa_id == ID_A}
+    assert set(result.own_stale_uids) == own - {result.live_uids.get(ID_A)}
