@@ -37,8 +37,11 @@ test("the UI calls only catalogue methods", () => {
 
 test("the UI state reacts to every notification", () => {
   const base = reducer(initialState(), { type: "accounts", accounts: [{ id: "a", name: "A", type: "imap", emails: ["a@x.org"] }], saved: {} });
+  const before = structuredClone(base);
   for (const method of NOTIFICATIONS) {
     const next = reducer(base, { type: "notification", method, params: { account: "a", pairing_id: "0123456789abcdef", muaa_id: "00000000000000aa", addrs: [], muaas: 1, self: false } });
-    assert.notEqual(next, base, method);
+    // By content: a new object that says the same would not show the notification.
+    assert.notDeepStrictEqual(next.byId.a, base.byId.a, method);
+    assert.deepStrictEqual(base, before, `${method}: the reducer changed the old state in place`);
   }
 });
