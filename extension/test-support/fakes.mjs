@@ -233,9 +233,40 @@ export function fakeAccounts(list) {
   return { list: async () => structuredClone(list) };
 }
 
-/** Let queued microtasks and promise chains run. */
-export async function flush(rounds = 20) {
-  for (let i = 0; i < rounds; i += 1) await new Promise((r) => setImmediate(r));
+/**
+ * Wait until `predicate()` (synchronous) returns a truthy value, and return it. A predicate
+ * that throws (an `assert`) counts as not yet true. Polls on every turn of the event loop,
+ * then every 5 ms; after `timeout` ms fails with `message` (or the predicate's source) and
+ * the predicate's last error.
+ */
+export async function waitFor(predicate, { timeout = 10_000, message = "" } = {}) {
+  const deadline = Date.now() + timeout;
+  for (let turn = 0; ; turn += 1) {
+    let last;
+    try {
+      const value = predicate();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      const what = message || String(predicate);
+      const why = last ? `; last: ${last.message}` : "";
+      throw new Error(`waitFor: still not true after ${timeout} ms: ${what}${why}`, { cause: last });
+    }
+    await new Promise((r) => (turn < 200 ? setImmediate(r) : setTimeout(r, 5)));
+  }
+}
+
+/** `waitFor` a block of assertions: done once `check()` runs without throwing. */
+export function eventually(check, { message = "the assertions to hold", ...options } = {}) {
+  return waitFor(
+    () => {
+      check();
+      return true;
+    },
+    { message, ...options },
+  );
 }
 
 export const silentLogger = { error() {}, warn() {}, info() {}, log() {} };
@@ -267,12 +298,31 @@ export function linkedRuntimes() {
   const page = {
     connect({ name }) {
       const [uiEnd, bgEnd] = portPair(name);
+      // The last state the page got (before the page's own listener sees it), for settled().
+      uiEnd.onMessage.addListener((m) => m?.type === "state" && (page.lastState = m.state));
       queueMicrotask(() => background.onConnect.fire(bgEnd));
       page.last = { uiEnd, bgEnd };
       return uiEnd;
     },
   };
   return { background, page };
+}
+
+/**
+ * Wait until nothing is in flight: `host` (a HostPort) has no call pending (`pending`: the
+ * calls a test holds unanswered on purpose) and `page` (from linkedRuntimes) got
+ * `controller`'s current state. The fakes deliver with microtasks only,
+ * so between two polls a whole chain of calls, state changes and renders has run; the first
+ * poll comes after one turn of the event loop, once what the caller started is under way.
+ */
+export async function settled(host, page, controller, { pending = 0, ...options } = {}) {
+  const current = () => JSON.stringify(page.lastState) === JSON.stringify(controller.getState());
+  // What the caller just did (a click, a notification) starts in queued microtasks: let it start.
+  await new Promise((r) => setImmediate(r));
+  return waitFor(() => host.pendingCount === pending && page.lastState !== undefined && current(), {
+    message: "settled: no call pending and the page got the current state",
+    ...options,
+  });
 }
 
 /**

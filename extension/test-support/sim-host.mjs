@@ -4,7 +4,7 @@ import { HostPort } from "../modules/host-port.js";
 import { createController } from "../modules/controller.js";
 import { createThunderbirdAccounts } from "../modules/thunderbird-accounts.js";
 import { createThunderbirdOpenPGP } from "../modules/thunderbird-openpgp.js";
-import { FakeHost, FakeStorageArea, fakeAccounts, flush, makeGetMessage, silentLogger } from "./fakes.mjs";
+import { FakeHost, FakeStorageArea, fakeAccounts, makeGetMessage, waitFor, silentLogger } from "./fakes.mjs";
 import { assertValidNotification } from "./notification-schemas.mjs";
 
 export const A = "account1";
@@ -125,7 +125,21 @@ export async function startController({ handlers = {}, saved = {}, runtime, expe
     logger: silentLogger,
   });
   await controller.start();
-  await flush();
   const state = () => controller.getState();
+  await waitFor(() => state().host.state !== "connecting", { message: "the host answered hello" });
   return { fake, world, host, controller, storage, notified, state, acc: () => state().byId[A] };
+}
+
+/**
+ * Wait until the simulated host got each of `methods` since call number `from` and has
+ * answered every call (the HostPort has none pending): the end of a chain of calls.
+ */
+export function callsAnswered(ctx, from, methods) {
+  return waitFor(
+    () => {
+      const since = ctx.fake.methods().slice(from);
+      return methods.every((m) => since.includes(m)) && ctx.host.pendingCount === 0;
+    },
+    { message: `the host got and answered ${methods.join(", ")}` },
+  );
 }

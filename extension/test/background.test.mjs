@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { A, PEER, PID, SETTINGS, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
-import { FakeEvent, FakeStorageArea, fakeAccounts, flush, makeGetMessage, portPair } from "../test-support/fakes.mjs";
+import { FakeEvent, FakeStorageArea, fakeAccounts, makeGetMessage, portPair, waitFor } from "../test-support/fakes.mjs";
 
 test("background: connects, names the device after the OS, notifies pairing requests", async () => {
   const { host: fake } = sim();
@@ -33,21 +33,20 @@ test("background: connects, names the device after the OS, notifies pairing requ
     messages: { onNewMailReceived },
   };
   await import("../background.js");
-  await flush(40);
-  assert.deepEqual(fake.methods(), ["hello"]);
+  await waitFor(() => fake.methods().includes("hello"));
 
   // a page connects and gets the state
   const [pageEnd, bgEnd] = portPair("sma-ui");
   const states = [];
-  pageEnd.onMessage.addListener((m) => m.type === "state" && states.push(m.state));
+  const replies = new Map();
+  pageEnd.onMessage.addListener((m) => (m.type === "state" ? states.push(m.state) : replies.set(m.id, m.reply)));
   runtime.onConnect.fire(bgEnd);
-  await flush(20);
-  const state = states.at(-1);
-  assert.equal(state.host.state, "connected");
-  assert.equal(state.byId[A].settings.deviceName, "Thunderbird on Linux");
+  await waitFor(() => states.at(-1)?.host.state === "connected" && states.at(-1).byId[A].settings.deviceName);
+  assert.equal(states.at(-1).byId[A].settings.deviceName, "Thunderbird on Linux");
+  assert.deepEqual(fake.methods(), ["hello"], "connected, nothing configured: nothing else asked");
 
   fake.notify("pair.requested", { account: A, pairing_id: PID, peer: PEER, peer_name: "Desktop", expires_at: 1 });
-  await flush(20);
+  await waitFor(() => created.length > 0 && states.at(-1).byId[A].incoming[PID]);
   assert.deepEqual(created, [
     {
       id: `pair-${PID}`,
@@ -61,14 +60,14 @@ test("background: connects, names the device after the OS, notifies pairing requ
   assert.deepEqual(opened, ["options"]);
   assert.ok(states.at(-1).byId[A].incoming[PID], "the open page got the request too");
 
-  // New mail: mail.scan only for an account sma-host knows
+  // New mail: mail.scan only for an account sma-host knows. Not configured yet: none (a
+  // late one would show in the list at the end).
   onNewMailReceived.fire({ accountId: A, path: "/INBOX" }, { messages: [] });
-  await flush(20);
   assert.ok(!fake.methods().includes("mail.scan"), "not configured yet: no mail.scan");
   pageEnd.postMessage({ type: "intent", id: 1, intent: { op: "configure", account: A, settings: SETTINGS, password: "pw" } });
-  await flush(40);
-  onNewMailReceived.fire({ accountId: A, path: "/INBOX" }, { messages: [] });
+  await waitFor(() => replies.get(1)?.ok && fake.methods().includes("account.key.get"), { message: "configured, then refreshed" });
   onNewMailReceived.fire({ accountId: "account4", path: "/Inbox" }, { messages: [] });
-  await flush(20);
+  onNewMailReceived.fire({ accountId: A, path: "/INBOX" }, { messages: [] });
+  await waitFor(() => fake.methods().includes("mail.scan"));
   assert.deepEqual(fake.calls.filter((c) => c.method === "mail.scan").map((c) => c.params), [{ account: A }]);
 });

@@ -7,24 +7,27 @@ import { HostPort, INSTALL_COMMAND } from "../modules/host-port.js";
 import { OPERATIONS } from "../modules/catalogue.js";
 import { STORAGE_PREFIX, createController } from "../modules/controller.js";
 import { opStatus } from "../modules/state.js";
-import { A, PEER, PID, SELF, SECRET_KEY, SETTINGS, sim, startController } from "../test-support/sim-host.mjs";
+import { A, PEER, PID, SELF, SECRET_KEY, SETTINGS, callsAnswered, sim, startController } from "../test-support/sim-host.mjs";
 import {
   FakeRuntime,
   FakeStorageArea,
   fakeExperiment,
-  flush,
+  eventually,
   hostError,
   makeGetMessage,
   silentLogger,
+  waitFor,
 } from "../test-support/fakes.mjs";
 
 const getMessage = makeGetMessage();
 
 const setup = startController;
 
+/** Configure; once it succeeded, wait for the refresh it starts (its last calls: keys.list, account.key.get). */
 async function configure(ctx, settings = SETTINGS) {
+  const from = ctx.fake.calls.length;
   const reply = await ctx.controller.handleIntent({ op: "configure", account: A, settings, password: "hunter2" });
-  await flush();
+  if (reply.ok) await callsAnswered(ctx, from, ["keys.list", "account.key.get"]);
   return reply;
 }
 
@@ -89,9 +92,8 @@ test("a restarted host that lacks the password: refresh shows needsPassword", as
     saved: { [STORAGE_PREFIX + A]: { ...SETTINGS, configured: true, joined: true } },
     handlers: { "sma.status": (p) => { throw hostError(-32001, "unknown_account", { account: p.account, credentials_missing: true }); } },
   });
-  await flush();
+  await waitFor(() => ctx.acc().needsPassword === true);
   assert.ok(ctx.fake.methods().includes("sma.status"), "a configured account is refreshed on connect");
-  assert.equal(ctx.acc().needsPassword, true);
   assert.equal(opStatus(ctx.acc(), "status").text, getMessage("error_unknown_account_credentials_missing"));
   assert.equal(ctx.acc().settings.remember, true, "saved settings prefill the form");
 });
@@ -164,17 +166,17 @@ test("every UI operation maps to a contract method that an intent (or account.to
   for (const intent of intents) await ctx.controller.handleIntent(intent);
   await ctx.controller.newMail(A);
   ctx.fake.notify("account.token_needed", { account: A });
-  await flush();
-  const called = new Set(ctx.fake.methods());
-  for (const [op, method] of Object.entries(OPERATIONS)) assert.ok(called.has(method), `${op} → ${method} never called`);
+  await eventually(() => {
+    const called = new Set(ctx.fake.methods());
+    for (const [op, method] of Object.entries(OPERATIONS)) assert.ok(called.has(method), `${op} → ${method} never called`);
+  });
 });
 
 test("incoming pairing: notification → browser notification → pair.accept with the normalized code", async () => {
   const ctx = await setup();
   await configure(ctx);
   ctx.fake.notify("pair.requested", { account: A, pairing_id: PID, peer: PEER, peer_name: "Desktop", expires_at: 1_700_000_600 });
-  await flush();
-  assert.equal(ctx.acc().incoming[PID].state, "waiting");
+  await waitFor(() => ctx.acc().incoming[PID]?.state === "waiting");
   assert.deepEqual(ctx.notified[0], {
     id: `pair-${PID}`,
     titleKey: "notifyPairRequestedTitle",
@@ -188,10 +190,11 @@ test("incoming pairing: notification → browser notification → pair.accept wi
   assert.equal(ctx.fake.calls.at(-1).params.code, "1234567890");
   assert.equal(ctx.acc().incoming[PID].accepted, true);
   ctx.fake.notify("pair.completed", { account: A, pairing_id: PID, peer: PEER, peer_name: "Desktop" });
-  await flush();
-  assert.equal(ctx.acc().incoming[PID].state, "complete");
-  assert.equal(ctx.notified.at(-1).titleKey, "notifyPairCompletedTitle");
-  assert.equal(ctx.fake.methods().at(-1), "sma.status", "a completed pairing re-reads the devices");
+  await eventually(() => {
+    assert.equal(ctx.acc().incoming[PID].state, "complete");
+    assert.equal(ctx.notified.at(-1).titleKey, "notifyPairCompletedTitle");
+    assert.equal(ctx.fake.methods().at(-1), "sma.status", "a completed pairing re-reads the devices");
+  });
 });
 
 test("a wrong code: pair.failed reaches state and a notification", async () => {
@@ -200,9 +203,10 @@ test("a wrong code: pair.failed reaches state and a notification", async () => {
   ctx.fake.notify("pair.requested", { account: A, pairing_id: PID, peer: PEER, peer_name: "Desktop", expires_at: 1 });
   await ctx.controller.handleIntent({ op: "pairAccept", account: A, pairing_id: PID, code: "1111122222" });
   ctx.fake.notify("pair.failed", { account: A, pairing_id: PID, peer: PEER, reason: "confirmation_failed" });
-  await flush();
-  assert.equal(ctx.acc().incoming[PID].state, "failed");
-  assert.equal(ctx.notified.at(-1).messageKey, "pairReason_confirmation_failed");
+  await eventually(() => {
+    assert.equal(ctx.acc().incoming[PID].state, "failed");
+    assert.equal(ctx.notified.at(-1).messageKey, "pairReason_confirmation_failed");
+  });
 });
 
 test("sma.changed, device.paired and device.removed re-read the devices", async () => {
@@ -215,8 +219,7 @@ test("sma.changed, device.paired and device.removed re-read the devices", async 
   ]) {
     const before = ctx.fake.calls.length;
     ctx.fake.notify(method, params);
-    await flush();
-    assert.deepEqual(ctx.fake.methods().slice(before), ["sma.status"], method);
+    await eventually(() => assert.deepEqual(ctx.fake.methods().slice(before), ["sma.status"], method));
   }
   assert.equal(ctx.notified.at(-1).titleKey, "notifyRemovedTitle");
 });
@@ -242,7 +245,7 @@ test("a second click while an operation is pending does not call twice", async (
   const ctx = await setup({ handlers: { "sma.sync": () => new Promise((r) => { release = r; }) } });
   await configure(ctx);
   const first = ctx.controller.handleIntent({ op: "sync", account: A });
-  await flush();
+  await waitFor(() => ctx.fake.methods().includes("sma.sync"));
   const second = await ctx.controller.handleIntent({ op: "sync", account: A });
   assert.equal(second.busy, true);
   assert.equal(opStatus(ctx.acc(), "sync").kind, "pending");
@@ -262,8 +265,7 @@ test("host missing: state says so, every operation fails with the install comman
   // installed meanwhile: retry connects
   runtime.mode = "ok";
   await ctx.controller.handleIntent({ op: "retryHost" });
-  await flush();
-  assert.equal(ctx.state().host.state, "connected");
+  await waitFor(() => ctx.state().host.state === "connected");
 });
 
 test("the host dying mid-call: the call fails in words, the client reconnects", async () => {

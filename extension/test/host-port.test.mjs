@@ -15,7 +15,7 @@ import {
   isHostMissingError,
   reasonMessageKey,
 } from "../modules/host-port.js";
-import { EXT_DIR, REPO_DIR, FakeClock, FakeRuntime, flush, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+import { EXT_DIR, REPO_DIR, FakeClock, FakeRuntime, waitFor, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
 
 const getMessage = makeGetMessage();
 
@@ -41,8 +41,7 @@ test("connects to org_autocrypt_sma_host and says hello first", async () => {
   assert.equal(runtime.ports.length, 1);
   assert.equal(runtime.port.name, HOST_NAME);
   assert.deepEqual(runtime.port.sent[0], { jsonrpc: "2.0", id: 1, method: "hello", params: {} });
-  await flush();
-  assert.equal(port.state, "connected");
+  await waitFor(() => port.state === "connected");
   assert.equal(port.hello.version, "0.1.0");
   assert.deepEqual(states, ["connecting", "connected"]);
 });
@@ -72,7 +71,7 @@ test("request ids increment and every request is a JSON-RPC 2.0 envelope", async
 test("ids keep counting across reconnects", async () => {
   const { runtime, clock, port } = makePort();
   port.connect();
-  await flush();
+  await waitFor(() => port.state === "connected");
   const first = port.call("sma.status", { account: "a" }).catch((e) => e);
   runtime.port.hostExit();
   await first;
@@ -144,8 +143,7 @@ test("a disconnect rejects every pending call and reconnects with exponential ba
   // a host that answers hello resets the backoff
   runtime.mode = "ok";
   clock.advance(1000);
-  await flush();
-  assert.equal(port.state, "connected");
+  await waitFor(() => port.state === "connected");
   runtime.port.hostExit();
   assert.equal(clock.pendingDelays().at(-1), 100);
   assert.ok(states.includes("reconnecting") && states.includes("connected"));
@@ -166,7 +164,7 @@ test("backoff jitter stays within the configured fraction", () => {
 test("a call during the backoff wait connects at once", async () => {
   const { runtime, clock, port } = makePort();
   port.connect();
-  await flush();
+  await waitFor(() => port.state === "connected");
   runtime.port.hostExit();
   assert.equal(port.state, "reconnecting");
   const p = port.call("pair.list", { account: "a" });
@@ -193,8 +191,7 @@ test("host missing: 'No such native application' becomes host_missing with the i
   // the user installs the host and presses "Try again"
   runtime.mode = "ok";
   port.retry();
-  await flush();
-  assert.equal(port.state, "connected");
+  await waitFor(() => port.state === "connected");
 });
 
 test("isHostMissingError recognises Thunderbird's message only", () => {
@@ -214,7 +211,7 @@ test("connectNative throwing is a disconnect, not an exception", async () => {
 test("postMessage throwing ('Write too big') fails only that call", async () => {
   const { runtime, port } = makePort();
   port.connect();
-  await flush();
+  await waitFor(() => port.state === "connected");
   runtime.port.throwOnPost = new Error("Write too big");
   const err = await port.call("account.key.set", { account: "a", armored: "x" }).catch((e) => e);
   assert.equal(err.reason, "send_failed");
@@ -227,7 +224,7 @@ test("postMessage throwing ('Write too big') fails only that call", async () => 
 test("notifications go to subscribers of their method and to '*'", async () => {
   const { runtime, port } = makePort();
   port.connect();
-  await flush();
+  await waitFor(() => port.state === "connected");
   const got = [];
   const off = port.on("pair.requested", (params) => got.push(["pair.requested", params]));
   port.on("*", (method, params) => got.push(["*", method, params.account]));
@@ -251,7 +248,7 @@ test("notifications go to subscribers of their method and to '*'", async () => {
 test("notifications arriving between a call and its answer do not disturb it", async () => {
   const { runtime, port } = makePort();
   port.connect();
-  await flush();
+  await waitFor(() => port.state === "connected");
   const seen = [];
   port.on("keys.changed", (p) => seen.push(p.addrs));
   const p = port.call("sma.sync", { account: "a" });
@@ -279,8 +276,7 @@ test("a host speaking another protocol version is reported as incompatible", asy
   const runtime = new FakeRuntime({ mode: "ok", hello: { protocol: 2, version: "9", methods: [] } });
   const { port } = makePort({ runtime });
   port.connect();
-  await flush();
-  assert.equal(port.state, "incompatible");
+  await waitFor(() => port.state === "incompatible");
 });
 
 // ---- readable messages for every reason --------------------------------------------

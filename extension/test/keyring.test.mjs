@@ -20,7 +20,7 @@ import {
   validateKeyEntry,
 } from "../modules/state.js";
 import { A, PEER, TB_ACCOUNTS, SETTINGS, sim } from "../test-support/sim-host.mjs";
-import { FakeStorageArea, fakeAccounts, flush, hostError, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+import { FakeStorageArea, fakeAccounts, hostError, makeGetMessage, silentLogger, waitFor } from "../test-support/fakes.mjs";
 
 const getMessage = makeGetMessage();
 const KEYDATA = "CzBVep/E6Q4zWH2ix+wRNluApcrvFDleg6jN8hc8YYar0PUaP2SJrtP4HUJnjLHW+yA=";
@@ -160,10 +160,11 @@ async function setup(handlers = {}) {
     now: () => 1_700_000_123_456,
   });
   await controller.start();
-  await flush();
+  await waitFor(() => controller.getState().host.state === "connected");
   await controller.handleIntent({ op: "configure", account: A, settings: SETTINGS, password: "hunter2" });
-  await flush();
-  return { fake, world, controller, acc: () => controller.getState().byId[A] };
+  // configure starts a refresh; it ends with keys.list and account.key.get answered
+  await waitFor(() => ["keys.list", "account.key.get"].every((m) => fake.methods().includes(m)) && host.pendingCount === 0);
+  return { fake, world, host, controller, acc: () => controller.getState().byId[A] };
 }
 
 test("controller: configure and join read the keyring (keys.list)", async () => {
@@ -171,14 +172,12 @@ test("controller: configure and join read the keyring (keys.list)", async () => 
   assert.deepEqual(ctx.acc().keyring, { peers: [], total: 0 });
   const before = ctx.fake.methods().length;
   await ctx.controller.handleIntent({ op: "join", account: A });
-  await flush();
   assert.ok(ctx.fake.methods().slice(before).includes("keys.list"), "join re-reads the keyring");
 });
 
 test("controller: keysPut checks the form without a call, then keys.put {peers:[entry]} and a re-read", async () => {
   const ctx = await setup();
   await ctx.controller.handleIntent({ op: "join", account: A });
-  await flush();
   const before = ctx.fake.methods().length;
   const bad = await ctx.controller.handleIntent({ op: "keysPut", account: A, addr: "nobody", keyText: "-----BEGIN PGP PRIVATE KEY BLOCK-----\n-----END PGP PRIVATE KEY BLOCK-----" });
   assert.deepEqual(bad.fieldErrors, { addr: "fieldErrorPeerAddr", keyText: "fieldErrorPublicKeySecret" });
@@ -186,7 +185,7 @@ test("controller: keysPut checks the form without a call, then keys.put {peers:[
 
   const reply = await ctx.controller.handleIntent({ op: "keysPut", account: A, addr: "bob@example.net", keyText: ARMORED, mutual: true });
   assert.equal(reply.ok, true);
-  await flush();
+  await waitFor(() => ctx.fake.methods().slice(before).includes("keys.list") && ctx.host.pendingCount === 0);
   assert.deepEqual(ctx.fake.methods().slice(before), ["keys.put", "keys.list"]);
   const put = ctx.fake.calls.find((c) => c.method === "keys.put");
   assert.deepEqual(put.params, {
@@ -220,7 +219,7 @@ test("controller: keys.changed for the account re-reads the keyring (all pages);
   const before = ctx.fake.methods().length;
   ctx.fake.notify("keys.changed", { account: A, addrs: ["bob@example.net", "carol@example.net"] });
   ctx.fake.notify("keys.changed", { account: A, addrs: ["carol@example.net"] });
-  await flush(40);
+  await waitFor(() => keyringRows(ctx.acc()).length === 2 && !ctx.acc().keyringStale && ctx.host.pendingCount === 0);
   const calls = ctx.fake.methods().slice(before);
   assert.ok(calls.every((m) => m === "keys.list"), calls.join());
   assert.ok(calls.length >= 2 && calls.length <= 4, `coalesced: ${calls.length} calls`);
@@ -230,7 +229,7 @@ test("controller: keys.changed for the account re-reads the keyring (all pages);
   const n = ctx.fake.methods().length;
   ctx.fake.notify("keys.changed", { account: "account4", addrs: ["x@y"] });
   ctx.fake.notify("keys.changed", { account: "nope", addrs: ["x@y"] });
-  await flush(20);
+  await waitFor(() => ctx.fake.calls.slice(n).length > 0 && ctx.host.pendingCount === 0);
   const later = ctx.fake.calls.slice(n);
   assert.ok(later.length > 0, "account4's keyring is read");
   assert.ok(later.every((c) => c.method === "keys.list" && c.params.account === "account4"), "account4's own keyring only");

@@ -10,7 +10,7 @@ import { STORAGE_PREFIX } from "../modules/controller.js";
 import { keyCard, opStatus } from "../modules/state.js";
 import { COLLECTED_SOURCE } from "../modules/thunderbird-openpgp.js";
 import { A, KEY_FINGERPRINT, SETTINGS, startController } from "../test-support/sim-host.mjs";
-import { fakeOpenPGP, flush, hostError, makeGetMessage } from "../test-support/fakes.mjs";
+import { eventually, fakeOpenPGP, hostError, makeGetMessage, waitFor } from "../test-support/fakes.mjs";
 
 const getMessage = makeGetMessage();
 const EXPORTED = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nexported-by-thunderbird\n-----END PGP PRIVATE KEY BLOCK-----\n";
@@ -24,14 +24,11 @@ async function setup({ tb = {}, handlers = {}, openpgp, world = {} } = {}) {
   const ctx = await startController({ handlers, saved: CONFIGURED, openpgp: fake });
   Object.assign(ctx.world, world);
   await ctx.controller.refresh(A);
-  await flush();
   return { ...ctx, tb: fake };
 }
 
 const intent = async (ctx, op) => {
-  const reply = await ctx.controller.handleIntent({ op, account: A });
-  await flush();
-  return reply;
+  return ctx.controller.handleIntent({ op, account: A });
 };
 
 /** Neither storage.local, the UI state nor `reply` (what a page gets) holds `secret`. */
@@ -97,14 +94,13 @@ test("share: the host refuses the key: its words on the button's line", async ()
 test("install: the key sma-host holds is offered by fingerprint; after the confirmation account.key.get → installAccountKey with its passphrase", async () => {
   const ctx = await setup({ world: { key: EXPORTED, passphrase: ONE_TIME } });
   await ctx.controller.refresh(A);
-  await flush();
-  assert.deepEqual(keyCard(ctx.acc()).install, { kind: "offer", fingerprint: KEY_FINGERPRINT });
+  await eventually(() => assert.deepEqual(keyCard(ctx.acc()).install, { kind: "offer", fingerprint: KEY_FINGERPRINT }));
   assert.deepEqual(ctx.tb.installed, [], "nothing installed before the click");
   const reply = await intent(ctx, "keyInstall");
   assert.equal(reply.ok, true);
   assert.deepEqual(ctx.tb.installed, [{ accountId: A, armored: EXPORTED, passphrase: ONE_TIME }]);
   assert.deepEqual(opStatus(ctx.acc(), "keyInstall").key, "noticeKeyInstalled");
-  assert.deepEqual(keyCard(ctx.acc()).install, { kind: "installed", fingerprint: KEY_FINGERPRINT }, "the identity key was read again");
+  await eventually(() => assert.deepEqual(keyCard(ctx.acc()).install, { kind: "installed", fingerprint: KEY_FINGERPRINT }, "the identity key was read again"));
   assertNowhere(ctx, ONE_TIME, reply);
   assertNowhere(ctx, "exported-by-thunderbird", reply);
 });
@@ -114,14 +110,12 @@ test("install: account_key.changed offers the new key at once; the same fingerpr
   assert.deepEqual(keyCard(ctx.acc()).install, { kind: "none" }, "no account key here yet");
   ctx.world.key = EXPORTED;
   ctx.fake.notify("account_key.changed", { account: A, fingerprint: KEY_FINGERPRINT });
-  await flush();
-  assert.deepEqual(keyCard(ctx.acc()).install, { kind: "offer", fingerprint: KEY_FINGERPRINT });
+  await eventually(() => assert.deepEqual(keyCard(ctx.acc()).install, { kind: "offer", fingerprint: KEY_FINGERPRINT }));
   assert.ok(ctx.tb.calls.filter((c) => c.name === "getIdentityKey").length >= 2, "Thunderbird's key read again");
 
   const same = await setup({ tb: { identityKey: TB_KEY }, world: { key: EXPORTED } });
   await same.controller.refresh(A);
-  await flush();
-  assert.deepEqual(keyCard(same.acc()).install, { kind: "installed", fingerprint: KEY_FINGERPRINT });
+  await eventually(() => assert.deepEqual(keyCard(same.acc()).install, { kind: "installed", fingerprint: KEY_FINGERPRINT }));
 });
 
 test("install when it cannot: a wrong passphrase, no key held, no Experiment (no button then)", async () => {
@@ -136,7 +130,6 @@ test("install when it cannot: a wrong passphrase, no key held, no Experiment (no
 
   const bare = await setup({ openpgp: {}, world: { key: EXPORTED } });
   await bare.controller.refresh(A);
-  await flush();
   assert.deepEqual(keyCard(bare.acc()).install, { kind: "none" }, "without the Experiment: the file export instead");
   assert.equal((await intent(bare, "keyInstall")).error.reason, "experiment_missing");
 });
@@ -159,6 +152,7 @@ const entry = (i, ts = 1_700_000_000) => ({
 
 test("collected keys: the whole keyring once at start, then only new or changed entries on keys.changed", async () => {
   const ctx = await setup({ world: { keyring: [entry(1), entry(2)] } });
+  await waitFor(() => ctx.tb.collected.length > 0);
   assert.deepEqual(ctx.tb.collected, [
     [
       { email: "peer0001@example.net", keydata: "bWFpbA1==", source: COLLECTED_SOURCE },
@@ -167,20 +161,23 @@ test("collected keys: the whole keyring once at start, then only new or changed 
   ]);
   ctx.world.keyring = [entry(1), { ...entry(2, 1_700_000_100), keydata: "bmV3", fingerprint: "NEW" }, entry(3)];
   ctx.fake.notify("keys.changed", { account: A, addrs: ["peer0002@example.net", "peer0003@example.net"] });
-  await flush();
+  await waitFor(() => ctx.tb.collected.length === 2);
   assert.deepEqual(ctx.tb.collected.at(-1).map((k) => [k.email, k.keydata]), [
     ["peer0002@example.net", "bmV3"],
     ["peer0003@example.net", "bWFpbA3=="],
   ]);
+  // keys.changed re-reads the keyring (keys.list); once read, nothing new is given.
+  const listed = ctx.fake.methods().filter((m) => m === "keys.list").length;
   ctx.fake.notify("keys.changed", { account: A, addrs: [] });
-  await flush();
+  await waitFor(() => ctx.fake.methods().filter((m) => m === "keys.list").length > listed && ctx.acc().keyringStale === false);
+  await ctx.controller.refresh(A); // and one more whole read-through after it
   assert.equal(ctx.tb.collected.length, 2, "nothing new: nothing given");
 });
 
 test("collected keys: at most 1000 per call; a refused batch is given again next time; none without the Experiment", async () => {
   const many = Array.from({ length: 2500 }, (_, i) => entry(i));
   const ctx = await setup({ world: { keyring: many } });
-  assert.deepEqual(ctx.tb.collected.map((b) => b.length), [1000, 1000, 500]);
+  await eventually(() => assert.deepEqual(ctx.tb.collected.map((b) => b.length), [1000, 1000, 500]));
 
   const accounts = { [A]: { identityKey: null }, collectError: new Error("unavailable: no CollectedKeysDB") };
   const tb = fakeOpenPGP(accounts);
@@ -188,8 +185,7 @@ test("collected keys: at most 1000 per call; a refused batch is given again next
   assert.deepEqual(tb.collected, []);
   delete accounts.collectError;
   failing.fake.notify("keys.changed", { account: A, addrs: [] });
-  await flush();
-  assert.deepEqual(tb.collected.map((b) => b.map((k) => k.email)), [["peer0001@example.net"]]);
+  await eventually(() => assert.deepEqual(tb.collected.map((b) => b.map((k) => k.email)), [["peer0001@example.net"]]));
 
   const bare = await setup({ openpgp: {}, world: { keyring: [entry(1)] } });
   assert.equal(bare.acc().keyring.peers.length, 1, "the table still shows them");
@@ -210,7 +206,6 @@ test("new mail: mail.scan for an account sma-host knows, none for others; what i
   ctx.world.keyring = [entry(7)];
   updated = ["peer0007@example.net"];
   await ctx.controller.newMail(A);
-  await flush();
+  await eventually(() => assert.deepEqual(ctx.tb.collected.at(-1).map((k) => k.email), ["peer0007@example.net"]));
   assert.equal(lists(), before + 1);
-  assert.deepEqual(ctx.tb.collected.at(-1).map((k) => k.email), ["peer0007@example.net"]);
 });

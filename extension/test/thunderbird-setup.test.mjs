@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { STORAGE_PREFIX } from "../modules/controller.js";
 import { opStatus } from "../modules/state.js";
 import { A, SETTINGS, SELF, startController } from "../test-support/sim-host.mjs";
-import { fakeExperiment, flush, hostError, makeGetMessage } from "../test-support/fakes.mjs";
+import { eventually, fakeExperiment, hostError, makeGetMessage, waitFor } from "../test-support/fakes.mjs";
 
 const getMessage = makeGetMessage();
 const PASSWORD = "tb-saved-secret";
@@ -24,9 +24,7 @@ async function setup({ tb = { settings: { ...IMAP, auth: "password" }, password:
 }
 
 const click = async (ctx) => {
-  const reply = await ctx.controller.handleIntent({ op: "useThunderbird", account: A });
-  await flush();
-  return reply;
+  return ctx.controller.handleIntent({ op: "useThunderbird", account: A });
 };
 
 /** Neither the storage nor the UI state (what the pages get) holds `secret`. */
@@ -110,10 +108,11 @@ test("account.token_needed: a fresh token from Thunderbird goes to account.token
   const ctx = await setup({ tb: { settings: OAUTH, tokens: ["tb-token-1", "tb-token-2"] } });
   await click(ctx);
   ctx.fake.notify("account.token_needed", { account: A });
-  await flush();
-  const tokens = ctx.fake.calls.filter((c) => c.method === "account.token").map((c) => c.params);
-  assert.deepEqual(tokens, [{ account: A, access_token: "tb-token-2" }]);
-  assert.equal(ctx.acc().tokenNeeded, false);
+  await eventually(() => {
+    const tokens = ctx.fake.calls.filter((c) => c.method === "account.token").map((c) => c.params);
+    assert.deepEqual(tokens, [{ account: A, access_token: "tb-token-2" }]);
+    assert.equal(ctx.acc().tokenNeeded, false);
+  });
   assert.equal(opStatus(ctx.acc(), "token").kind, "none");
   assert.equal(ctx.acc().event, null, "no event to read");
   assert.deepEqual(ctx.notified, []);
@@ -162,18 +161,18 @@ test("the notification and the refused call of one episode ask Thunderbird once"
   });
   await click(ctx);
   const reply = await ctx.controller.handleIntent({ op: "sync", account: A });
-  await flush();
   assert.equal(reply.ok, true);
-  assert.equal(ctx.fake.calls.filter((c) => c.method === "account.token").length, 1);
-  assert.equal(ctx.experiment.calls.filter((c) => c.name === "getAccessToken").length, 2, "the click's token and one renewal");
+  await eventually(() => {
+    assert.equal(ctx.fake.calls.filter((c) => c.method === "account.token").length, 1);
+    assert.equal(ctx.experiment.calls.filter((c) => c.name === "getAccessToken").length, 2, "the click's token and one renewal");
+  });
 });
 
 test("Thunderbird cannot give a token: said on the token's line, and no loop", async () => {
   const ctx = await setup({ tb: { settings: OAUTH, tokens: ["tb-token-1", new Error("oauth2_failed: cancelled")] } });
   await click(ctx);
   ctx.fake.notify("account.token_needed", { account: A });
-  await flush();
-  assert.equal(opStatus(ctx.acc(), "token").key, "thunderbird_oauth2_failed");
+  await waitFor(() => opStatus(ctx.acc(), "token").key === "thunderbird_oauth2_failed");
   assert.equal(ctx.acc().tokenNeeded, true);
   assert.ok(!ctx.fake.methods().includes("account.token"));
 });
@@ -226,7 +225,6 @@ test("a manual configure after the one click clears the marker", async () => {
   const ctx = await setup();
   await click(ctx);
   await ctx.controller.handleIntent({ op: "configure", account: A, settings: SETTINGS, password: "typed" });
-  await flush();
-  assert.equal(ctx.storage.data[STORAGE_PREFIX + A].fromThunderbird, false);
+  await waitFor(() => ctx.storage.data[STORAGE_PREFIX + A].fromThunderbird === false);
   assert.equal(ctx.acc().fromThunderbird, false);
 });

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { UI_PORT_NAME, UI_ACTIVE_INTERVAL_MS, connectUi, serveUi } from "../modules/ui-bridge.js";
-import { flush, linkedRuntimes, portPair, silentLogger } from "../test-support/fakes.mjs";
+import { waitFor, linkedRuntimes, portPair, silentLogger } from "../test-support/fakes.mjs";
 
 function fakeController() {
   let state = { n: 0 };
@@ -28,11 +28,11 @@ test("the UI gets the state at once and on every change (coalesced), and intents
   serveUi(background, controller, { logger: silentLogger });
   const states = [];
   const client = connectUi(page, { onState: (s) => states.push(s.n) });
-  await flush();
+  await waitFor(() => states.length === 1);
   assert.deepEqual(states, [0]);
   controller.bump();
   controller.bump();
-  await flush();
+  await waitFor(() => states.at(-1) === 2);
   assert.deepEqual(states, [0, 2]);
   const reply = await client.send({ op: "sync", account: "a" });
   assert.deepEqual(reply, { ok: true, result: { echo: { op: "sync", account: "a" } } });
@@ -49,24 +49,26 @@ test("ports of other names are ignored; a closed page unsubscribes", async () =>
   background.onConnect.fire(other);
   assert.equal(controller.listeners.size, 0);
   const client = connectUi(page, { onState: () => {} });
-  await flush();
+  await waitFor(() => controller.listeners.size === 1);
   assert.equal(page.last.uiEnd.name, UI_PORT_NAME);
-  assert.equal(controller.listeners.size, 1);
   client.disconnect();
-  await flush();
-  assert.equal(controller.listeners.size, 0);
+  await waitFor(() => controller.listeners.size === 0);
 });
 
 test("when the background goes away, pending intents resolve with ui_disconnected", async () => {
   const { background, page } = linkedRuntimes();
   const controller = fakeController();
-  controller.handleIntent = () => new Promise(() => {});
+  let asked = 0;
+  controller.handleIntent = () => {
+    asked += 1;
+    return new Promise(() => {});
+  };
   serveUi(background, controller, { logger: silentLogger });
   let gone = false;
   const client = connectUi(page, { onState: () => {}, onDisconnect: () => { gone = true; } });
-  await flush();
+  await waitFor(() => controller.listeners.size === 1);
   const pending = client.send({ op: "sync" });
-  await flush();
+  await waitFor(() => asked === 1);
   page.last.bgEnd.disconnect();
   const reply = await pending;
   assert.equal(reply.error.reason, "ui_disconnected");
@@ -87,14 +89,12 @@ test("an open page sends ui.active at once and every 30 s, and stops when it clo
   };
   serveUi(background, controller, { logger: silentLogger, clock });
   const client = connectUi(page, { onState: () => {} });
-  await flush();
-  assert.equal(beats, 1);
+  await waitFor(() => beats === 1);
   const [timer] = [...timers.values()];
   assert.equal(timer.ms, UI_ACTIVE_INTERVAL_MS);
   assert.equal(UI_ACTIVE_INTERVAL_MS, 30_000);
   timer.fn();
   assert.equal(beats, 2);
   client.disconnect();
-  await flush();
-  assert.equal(timers.size, 0);
+  await waitFor(() => timers.size === 0);
 });

@@ -11,7 +11,7 @@ import { HostPort } from "../modules/host-port.js";
 import { createController } from "../modules/controller.js";
 import { serveUi } from "../modules/ui-bridge.js";
 import { A, PEER, PID, SECRET_KEY, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
-import { EXT_DIR, FakeStorageArea, fakeAccounts, flush, linkedRuntimes, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+import { EXT_DIR, FakeStorageArea, fakeAccounts, linkedRuntimes, makeGetMessage, settled, silentLogger } from "../test-support/fakes.mjs";
 
 const getMessage = makeGetMessage();
 let dom;
@@ -29,7 +29,10 @@ const type = (input, value) => {
   input.dispatchEvent(new dom.window.Event("input", { bubbles: true }));
   input.dispatchEvent(new dom.window.Event("change", { bubbles: true }));
 };
-const settle = () => flush(40);
+let controller;
+let page;
+// Nothing in flight: no host call pending and the page rendered the controller's state.
+const settle = (options) => settled(host, page, controller, options);
 
 before(async () => {
   dom = new JSDOM(readFileSync(path.join(EXT_DIR, "options", "options.html"), "utf8"), {
@@ -38,14 +41,15 @@ before(async () => {
   doc = dom.window.document;
   ({ host: fake, world } = sim());
   host = new HostPort({ runtime: fake.runtime, getMessage, logger: silentLogger });
-  const controller = createController({
+  controller = createController({
     host,
     storage: new FakeStorageArea(),
     accounts: fakeAccounts(TB_ACCOUNTS),
     deviceName: "Thunderbird on Linux",
     logger: silentLogger,
   });
-  const { background, page } = linkedRuntimes();
+  let background;
+  ({ background, page } = linkedRuntimes());
   serveUi(background, controller, { logger: silentLogger });
   await controller.start();
 
@@ -159,12 +163,12 @@ test("a pending operation is announced and a second click is ignored", async () 
   let release;
   fake.handlers["sma.sync"] = () => new Promise((r) => (release = r));
   $("[data-action=sync]").click();
-  await settle();
+  await settle({ pending: 1 }); // sma.sync, held until release()
   assert.equal($('[data-op-status="sync"]').textContent, getMessage("pending_sync"));
   assert.equal($("[data-action=sync]").getAttribute("aria-disabled"), "true");
   assert.equal(section.getAttribute("aria-busy"), "true");
   $("[data-action=sync]").click();
-  await settle();
+  await settle({ pending: 1 });
   assert.equal(fake.calls.filter((c) => c.method === "sma.sync").length, 1);
   release({ processed: 1, dropped: 0, sent: 0 });
   await settle();
@@ -323,7 +327,7 @@ test("correspondent keys: the form stores a key by keys.put, the list shows it; 
   let release;
   fake.handlers["keys.put"] = (p) => new Promise((r) => { release = () => r(world.put(p)); });
   submit(form);
-  await settle();
+  await settle({ pending: 1 }); // keys.put, held until release()
   assert.equal($('[data-op-status="keysPut"]').textContent, getMessage("pending_keysPut"));
   assert.equal($('[data-op="keysPut"]').getAttribute("aria-disabled"), "true");
   release();

@@ -11,7 +11,7 @@ import { HostPort } from "../modules/host-port.js";
 import { STORAGE_PREFIX, createController } from "../modules/controller.js";
 import { createThunderbirdOpenPGP } from "../modules/thunderbird-openpgp.js";
 import { A, KEY_FINGERPRINT, SETTINGS, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
-import { FakeStorageArea, fakeAccounts, fakeOpenPGP, flush, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+import { FakeStorageArea, fakeAccounts, fakeOpenPGP, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
 import { openOptionsPage } from "../test-support/options-page.mjs";
 
 const getMessage = makeGetMessage();
@@ -37,19 +37,21 @@ let doc;
 let fake;
 let tb;
 let sectionOf;
+let settle;
 
 before(async () => {
   ({ host: fake } = sim());
   tb = fakeOpenPGP(TB);
+  const host = new HostPort({ runtime: fake.runtime, getMessage, logger: silentLogger });
   const controller = createController({
-    host: new HostPort({ runtime: fake.runtime, getMessage, logger: silentLogger }),
+    host,
     storage: new FakeStorageArea({ ...saved(A), ...saved("account5"), ...saved("account6") }),
     accounts: fakeAccounts(ACCOUNTS),
     openpgp: createThunderbirdOpenPGP(tb),
     deviceName: "Thunderbird on Linux",
     logger: silentLogger,
   });
-  ({ doc, sectionOf } = await openOptionsPage(controller, getMessage, { rounds: 80 }));
+  ({ doc, sectionOf, settle } = await openOptionsPage(controller, getMessage, { host }));
 });
 
 const visible = (el) => Boolean(el) && !el.closest("[hidden]");
@@ -73,7 +75,7 @@ test("Thunderbird's key for the identity: fingerprint, user ID, created and one 
   assert.equal($(work, "[data-role=key-manual]").open, false, "paste and file stay folded");
 
   button.click();
-  await flush(60);
+  await settle();
   assert.deepEqual(fake.calls.filter((c) => c.method === "account.key.set").map((c) => c.params), [{ account: A, armored: EXPORTED, passphrase: ONE_TIME }]);
   assert.equal(text(work, "[data-op-status=keyShare]"), getMessage("noticeKeyShared", ["0"]));
   assert.equal(text(work, "[data-role=install-text]"), getMessage("keyInstalledText", [GROUPED, "alice@example.org"]));
@@ -85,25 +87,25 @@ test("Thunderbird's key for the identity: fingerprint, user ID, created and one 
 test("a device that holds the account key: its fingerprint and “Install in Thunderbird”, which asks first", async () => {
   const second = sectionOf("Second");
   fake.notify("account_key.changed", { account: "account5", fingerprint: KEY_FINGERPRINT });
-  await flush(60);
+  await settle();
   assert.equal(text(second, "[data-role=install-text]"), getMessage("keyInstallText", [GROUPED, "alice@example.org"]));
   const install = $(second, "[data-action=keyInstall]");
   assert.equal(install.textContent, "Install in Thunderbird");
   assert.ok(visible(install));
 
   install.click();
-  await flush(20);
+  await settle();
   assert.ok(visible($(second, "[data-role=install-confirm]")));
   assert.equal(text(second, "[data-role=install-question]"), getMessage("keyInstallQuestion", ["alice@example.org"]));
   $(second, "[data-action=keyInstallNo]").click();
-  await flush(20);
+  await settle();
   assert.equal(visible($(second, "[data-role=install-confirm]")), false);
   assert.deepEqual(tb.installed, [], "cancelled: nothing installed");
 
   install.click();
-  await flush(20);
+  await settle();
   $(second, "[data-action=keyInstallYes]").click();
-  await flush(60);
+  await settle();
   assert.deepEqual(tb.installed, [{ accountId: "account5", armored: EXPORTED, passphrase: ONE_TIME }]);
   assert.equal(text(second, "[data-op-status=keyInstall]"), getMessage("noticeKeyInstalled", [GROUPED]));
   assert.equal(text(second, "[data-role=install-text]"), getMessage("keyInstalledText", [GROUPED, "alice@example.org"]));

@@ -10,7 +10,7 @@ import { HostPort } from "../modules/host-port.js";
 import { createController } from "../modules/controller.js";
 import { serveUi } from "../modules/ui-bridge.js";
 import { A, PEER, PID, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
-import { EXT_DIR, FakeRuntime, FakeStorageArea, fakeAccounts, flush, linkedRuntimes, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+import { EXT_DIR, FakeRuntime, FakeStorageArea, fakeAccounts, linkedRuntimes, makeGetMessage, settled, silentLogger, waitFor } from "../test-support/fakes.mjs";
 
 const getMessage = makeGetMessage();
 
@@ -28,21 +28,22 @@ async function popup(runtime) {
     messenger: { i18n: { getMessage }, runtime: Object.assign(page, { openOptionsPage: async () => opened.push("options") }) },
   });
   await import(`../popup/popup.js?${Math.random()}`);
-  await flush(40);
-  return { doc: dom.window.document, controller, opened };
+  const settle = () => settled(host, page, controller);
+  await settle();
+  return { doc: dom.window.document, controller, opened, settle };
 }
 
 test("popup: host running, a summary per account, a pairing request counted, settings opened", async () => {
   const { host: fake } = sim();
-  const { doc, controller, opened } = await popup(fake.runtime);
+  const { doc, controller, opened, settle } = await popup(fake.runtime);
   assert.equal(doc.getElementById("host-status").textContent, "sma-host 0.1.0-test is running.");
   const items = [...doc.querySelectorAll("#accounts li")].map((li) => li.textContent);
   assert.deepEqual(items, [`alice@example.org${getMessage("summaryNotConfigured")}`], "IMAP accounts only: POP3 and Local Folders have nothing to set up");
   controller.dispatch({ type: "notification", method: "pair.requested", params: { account: A, pairing_id: PID, peer: PEER, peer_name: "D", expires_at: 1 } });
-  await flush(40);
+  await settle();
   assert.equal(doc.querySelector("#accounts li").textContent, `alice@example.org${getMessage("summaryIncoming", ["1"])}`);
   doc.getElementById("open-options").click();
-  await flush(10);
+  await waitFor(() => opened.length === 2);
   assert.deepEqual(opened, ["options", "closed"]);
 });
 

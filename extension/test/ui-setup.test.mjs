@@ -10,7 +10,7 @@ import { HostPort } from "../modules/host-port.js";
 import { STORAGE_PREFIX, createController } from "../modules/controller.js";
 import { createThunderbirdAccounts } from "../modules/thunderbird-accounts.js";
 import { A, SELF, SETTINGS, TB_ACCOUNTS, sim } from "../test-support/sim-host.mjs";
-import { FakeStorageArea, fakeAccounts, fakeExperiment, flush, hostError, makeGetMessage, silentLogger } from "../test-support/fakes.mjs";
+import { FakeStorageArea, fakeAccounts, fakeExperiment, hostError, makeGetMessage, silentLogger, waitFor } from "../test-support/fakes.mjs";
 import { openOptionsPage } from "../test-support/options-page.mjs";
 
 const getMessage = makeGetMessage();
@@ -38,6 +38,7 @@ let doc;
 let fake;
 let controller;
 let sectionOf;
+let settle;
 
 before(async () => {
   ({ host: fake } = sim());
@@ -56,7 +57,9 @@ before(async () => {
     deviceName: "Thunderbird on Linux",
     logger: silentLogger,
   });
-  ({ doc, sectionOf } = await openOptionsPage(controller, getMessage));
+  // Ready once the account set up before the page opened is configured again and refreshed.
+  const folded = (page) => page.sectionOf("Folded")?.querySelector("[data-role=status-line]").textContent.startsWith("connected · joined");
+  ({ doc, sectionOf, settle } = await openOptionsPage(controller, getMessage, { ready: folded, host }));
 });
 
 const visible = (el) => !el.closest("[hidden]");
@@ -74,7 +77,7 @@ test("an IMAP account Thunderbird describes: one button, the form behind a close
   assert.equal(visible($(work, "[data-role=pair-card]")), false, "pairing waits for the server");
 
   button.click();
-  await flush(60);
+  await waitFor(() => $(work, "[data-op-status=useThunderbird]").textContent && $(work, "[data-role=status-line]").textContent.includes("joined"));
   assert.ok(fake.methods().includes("sma.join"));
   assert.equal($(work, "[data-op-status=useThunderbird]").textContent, getMessage("noticeUsedThunderbird", ["mail.work.example"]));
   assert.equal($(work, "[data-role=status-line]").textContent, "connected · joined · 0 other devices, 0 paired");
@@ -114,7 +117,7 @@ test("an account set up before the page opened: configured again from Thunderbir
   const moves = [];
   new doc.defaultView.MutationObserver((records) => moves.push(...records)).observe(doc.getElementById("accounts"), { childList: true });
   controller.dispatch({ type: "notification", method: "sma.changed", params: { account: "account8", muaas: 1 } });
-  await flush(40);
+  await settle(); // the re-read devices (sma.status) and the page's re-render are done
   assert.deepEqual(moves, [], "sections already in place are not moved (that would take the focus away)");
 });
 
