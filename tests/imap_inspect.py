@@ -7,6 +7,7 @@ faster than APPEND when a test needs thousands of messages.
 
 from __future__ import annotations
 
+import base64
 import ssl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,18 @@ from email.policy import compat32
 from imapclient import IMAPClient
 
 from devtools.dovecot import DovecotServer, ImapUser
+
+
+def decoded_body(raw: bytes) -> bytes:
+    """The body of an SMA message, base64-decoded. Every SMA message has a strict base64
+    body (docs/protocol.md, the envelope): one that does not decode fails the test instead
+    of escaping a secrecy check."""
+    _header, separator, body = raw.partition(b"\r\n\r\n")
+    assert separator, f"no empty line after the header: {raw[:200]!r}"
+    try:
+        return base64.b64decode(b"".join(body.split()), validate=True)
+    except ValueError as exc:
+        raise AssertionError(f"body is not base64 ({exc}): {raw[:200]!r}") from exc
 
 
 @contextmanager

@@ -12,8 +12,9 @@ import pytest
 from devtools.host_process import HostProcess, RpcError
 from tests.contract.test_keys import call, device
 from tests.contract.test_keys import trio as trio  # the fixture: three paired devices
-from tests.contract.test_pairing import _decoded_bodies, all_sma_messages, joined
+from tests.contract.test_pairing import all_sma_messages, joined
 from tests.contract.test_pairing import pair as pair_by_sync
+from tests.imap_inspect import decoded_body
 from tests.pgp_keys import (
     ACCOUNT_FINGERPRINT,
     ACCOUNT_SECRET_KEY,
@@ -90,7 +91,7 @@ def test_a_key_set_on_any_device_reaches_every_other_by_push(trio, account) -> N
     everything = [m.raw for m in all_sma_messages(account)]
     for raw in everything:
         for needle in secret_needles(ACCOUNT_SECRET_KEY) + secret_needles(other):
-            assert needle not in raw and needle not in _decoded_bodies(raw)
+            assert needle not in raw and needle not in decoded_body(raw)
 
 
 def test_concurrent_sets_converge_to_the_same_key(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
@@ -210,7 +211,7 @@ def test_the_passphrase_travels_with_the_key_and_only_sealed(trio, account) -> N
     a.wait_notification("account_key.changed", timeout=10)
     assert "passphrase" not in held(a)
     for raw in (m.raw for m in all_sma_messages(account)):
-        assert ONE_TIME.encode() not in raw and ONE_TIME.encode() not in _decoded_bodies(raw)
+        assert ONE_TIME.encode() not in raw and ONE_TIME.encode() not in decoded_body(raw)
     for host in (a, b, c):
         assert ONE_TIME not in host.stderr_text()
 

@@ -9,7 +9,7 @@ import pytest
 
 from devtools.host_process import HostProcess, RpcError
 from sma_host.native.schemas import validate_result
-from tests.imap_inspect import connect, folders, messages
+from tests.imap_inspect import connect, decoded_body, folders, messages
 from tests.pgp_keys import ACCOUNT_SECRET_KEY, secret_needles
 
 ACCOUNT = "acct1"
@@ -119,21 +119,11 @@ def test_secrets_never_reach_the_server(spawn_host, account) -> None:  # type: i
     for raw in seen:
         for needle in (*secret_needles(ACCOUNT_KEY), digits.encode(), request["code"].encode()):
             assert needle not in raw
-            assert needle not in _decoded_bodies(raw)
+            assert needle not in decoded_body(raw)
     for host in (new, existing):
         for needle in secret_needles(ACCOUNT_KEY):
             assert needle.decode("latin-1") not in host.stderr_text()
         assert digits not in host.stderr_text()
-
-
-def _decoded_bodies(raw: bytes) -> bytes:
-    import base64
-
-    body = raw.split(b"\r\n\r\n", 1)[-1]
-    try:
-        return base64.b64decode(b"".join(body.split()))
-    except ValueError:
-        return b""
 
 
 def test_wrong_code_fails_on_both_sides(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
