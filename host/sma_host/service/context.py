@@ -3,6 +3,7 @@ password, the connections), and the per-call ``Account`` view of session and mem
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -272,7 +273,14 @@ class Sessions:
             )
             return
         log.debug("account %s: command connection unused for %.0f s: closed", account, unused)
-        session.close_mailbox()
+        # Taken from the session here, on the worker, so nothing else can use it; the
+        # LOGOUT (up to 1 s on a silent server) runs on a thread of its own, so a call
+        # queued behind this job does not wait for it.
+        session.mailbox = None
+        try:
+            threading.Thread(target=mailbox.close, name=f"logout-{account}", daemon=True).start()
+        except RuntimeError:  # no thread to spare: log out here
+            mailbox.close()
 
     def close(self) -> None:
         """Stop the idle timers (the sessions themselves are closed by their owner)."""
