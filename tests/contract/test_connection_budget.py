@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from devtools.dovecot import DovecotServer
 from devtools.host_process import HostProcess
+from devtools.imap_proxy import ImapProxy
 from tests.conftest import Account
 from tests.contract.test_keys import entry
 from tests.contract.test_server_matrix import ACCOUNT, call
@@ -18,6 +19,8 @@ Spawn = Callable[..., HostProcess]
 IDLE_S = "1"
 #: Generous: the close is due after 1 s, but the machine is shared.
 SETTLE_S = 30.0
+#: Seconds between two bytes from the server on the slow link (500 bytes/s).
+SLOW_LINK_S = 0.002
 
 
 def settled_sessions(server: DovecotServer, user: str, count: int) -> list[int]:
@@ -57,3 +60,24 @@ def test_without_push_nothing_stays_open(
     assert settled_sessions(dovecot, user, 0) == []
     assert call(host, "sma.sync")["dropped"] == 0
     assert settled_sessions(dovecot, user, 0) == []
+
+
+def test_a_call_slower_than_the_idle_close_is_not_cut(
+    spawn_host: Spawn, dovecot: DovecotServer, account: Account
+) -> None:
+    """The close runs on the account's worker, behind the call: a command whose answer
+    takes longer than the idle close (a slow link) still completes."""
+    with ImapProxy(dovecot.host, dovecot.port) as proxy:
+        env = {"SMA_HOST_COMMAND_IDLE_S": IDLE_S, "SMA_HOST_PUSH": "off"}
+        host = spawn_host("budget-slow", env=env)
+        params = account.configure_params(
+            ACCOUNT, host=proxy.host, port=proxy.port, security="none"
+        )
+        host.call("account.configure", params)
+        call(host, "sma.join")
+        user = account.user.name
+        assert settled_sessions(dovecot, user, 0) == []
+        proxy.slow_s = SLOW_LINK_S  # the announcement's FETCH alone now takes seconds
+        assert call(host, "sma.status")["exists"]  # closed under it, it would fail
+        proxy.slow_s = 0.0
+        assert settled_sessions(dovecot, user, 0) == []
