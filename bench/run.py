@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import scenarios
+from bench.connections import connections_at_rest
 from bench.report import Row, failed_row, markdown
 from bench.scan import mail_scan
 from devtools.dovecot import DOVECOT_BINARY, DovecotServer, ImapUser, ensure_dovecot_installed
@@ -45,6 +46,7 @@ SECTIONS: list[tuple[str, Section, str, str]] = [
     ("join", scenarios.configure_join, "configure + join on a fresh account", "≤ 12 commands"),
     ("pairing", scenarios.pairing, "pairing end to end", "≤ 0.7 s"),
     ("push", scenarios.push_latency, "push latency", "≤ 0.8 s"),
+    ("connections", connections_at_rest, "IMAP connections held after 60 s idle", "1/account"),
     ("sync", scenarios.sync_and_rss, "sync of N waiting key updates; peak RSS", "see README"),
     ("fanout", scenarios.fan_out, "fan-out of 1,000 entries to 10 devices", "10 APPENDs, ≤ 1 s"),
     ("scan", mail_scan, "mail.scan of 10,000 INBOX messages, then of 10 new", "see README"),
@@ -62,6 +64,8 @@ ROW_ORDER = [
     "pairing",
     "push",
     "push_latency",
+    "connections",
+    "connections_idle",
     "sync",
     "sync_N",
     "sync_commands",
