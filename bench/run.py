@@ -32,6 +32,7 @@ from bench import scenarios
 from bench.connections import connections_at_rest
 from bench.report import Row, failed_row, markdown
 from bench.scan import mail_scan
+from bench.shutdown import shutdown
 from devtools.dovecot import DOVECOT_BINARY, DovecotServer, ImapUser, ensure_dovecot_installed
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -50,6 +51,7 @@ SECTIONS: list[tuple[str, Section, str, str]] = [
     ("sync", scenarios.sync_and_rss, "sync of N waiting key updates; peak RSS", "see README"),
     ("fanout", scenarios.fan_out, "fan-out of 1,000 entries to 10 devices", "10 APPENDs, ≤ 1 s"),
     ("scan", mail_scan, "mail.scan of 10,000 INBOX messages, then of 10 new", "see README"),
+    ("shutdown", shutdown, "exit after stdin closed, idle and with a hung call", "≤ 2 s"),
 ]
 #: Shown in this order: the issue's table first, the floors last. Section names place
 #: the row of a section that failed.
@@ -79,6 +81,9 @@ ROW_ORDER = [
     "scan_first_rss",
     "scan_new",
     "scan_new_commands",
+    "shutdown",
+    "exit_idle",
+    "exit_hung",
     "floors",
     "floor_noop",
     "floor_idle",
