@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -31,6 +32,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
+
+from pysequoia import Tsk
 
 from bench import scenarios
 from bench.report import Stat
@@ -225,19 +228,27 @@ def deltachat(
 # --------------------------------------------------------------------------- sma-host
 
 
+@functools.cache
+def account_secret_key() -> str:
+    """The account's OpenPGP secret key (what Thunderbird exports), armored."""
+    return str(Tsk.generate("Bench <bench@example.org>"))
+
+
 def keyring_present(host: HostProcess, addr: str) -> bool:
     listed = scenarios.call(host, "keys.list", addr=addr)
     return bool(listed["peers"])
 
 
 def sma_pairing(bench: scenarios.Bench, proxy: ImapProxy) -> dict[str, float]:
-    """Two fresh devices (push on, pages open); E holds KEYRING entries. Times from
+    """Two fresh devices (push on, pages open); E holds the account key and KEYRING
+    entries. Times from
     ``pair.request`` on N; the code is typed on E the moment ``pair.requested`` arrives."""
     user = bench.new_user()
     key = scenarios.keydata()
     addrs = [f"contact{i}@example.net" for i in range(KEYRING)]
     with bench.hosts() as spawned:
         existing, existing_id = bench.device(spawned, user, "Desktop", True, proxy.port)
+        scenarios.call(existing, "account.key.set", armored=account_secret_key())
         scenarios.call(
             existing,
             "keys.put",
@@ -246,6 +257,7 @@ def sma_pairing(bench: scenarios.Bench, proxy: ImapProxy) -> dict[str, float]:
         started = time.perf_counter()
         new, _ = bench.device(spawned, user, "Laptop", True, proxy.port)
         join = time.perf_counter() - started
+        joined_rss = rss_mb(new.process.pid)
         proxy.wait_for(lambda c: c.count("IDLE") >= 2, 10)
         scenarios.settle(proxy)
         for host in (new, existing):
@@ -264,6 +276,8 @@ def sma_pairing(bench: scenarios.Bench, proxy: ImapProxy) -> dict[str, float]:
         scenarios.call(existing, "pair.accept", pairing_id=pid, code=request["code"])
         completed = new.wait_notification("pair.completed", ours, timeout=30)
         usable = time.perf_counter()
+        if not completed.get("account_key_received"):
+            raise RuntimeError("N's pair.completed came without E's account key")
         # The keyring: there at pair.completed already, or announced by keys.changed.
         last = addrs[-1]
         deadline = time.monotonic() + 30
@@ -284,7 +298,7 @@ def sma_pairing(bench: scenarios.Bench, proxy: ImapProxy) -> dict[str, float]:
         "with_keyring": with_keyring - started,
         "from_code": usable - typed,
         "join": join,
-        "account_key_received": float(bool(completed.get("account_key_received"))),
+        "joined_rss": joined_rss,
     }
 
 
@@ -351,8 +365,9 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
     pairs = [second, keyring, from_code, sync, floor, rss, conns, conns_idle]
     header: dict[str, Any] = {}
     qr: list[float] = []
+    joined_rss: list[float] = []
+    configured_rss: list[float] = []
     joins: list[float] = []
-    key_received: list[float] = []
     dc_user = ImapUser("dc", f"pw-{os.urandom(6).hex()}")
     with DovecotServer([dc_user]) as server:
         plan = replace(scenarios.Plan.tiny(0), smoke=False, idle_reps=run.reps, noop_count=50)
@@ -373,6 +388,7 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
             ):
                 header["deltachat"] = info["core"]
                 header["deltachat_configure_s"] = info["configure_s"]
+                configured_rss.append(rss_mb(int(info["pids"]["A"])))
                 for rep in range(run.reps):
                     run.log(f"peers: second device, round {rep + 1}/{run.reps} …")
                     dc = driver.command("add_second_device")
@@ -387,7 +403,7 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
                     keyring.sma.append(ours["with_keyring"])
                     from_code.sma.append(ours["from_code"])
                     joins.append(ours["join"])
-                    key_received.append(ours["account_key_received"])
+                    joined_rss.append(ours["joined_rss"])
                 run.log("peers: sync …")
                 driver.command("online")
                 user = bench.new_user()
@@ -436,8 +452,9 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
         " `get_backup` returning on B with a configured profile (backup transfer over"
         f" loopback, iroh); of which A's QR code ready: {_fmt(qr, 's')}. sma-host: from"
         " `pair.request` on N (the code shown) to `pair.completed` on N; N configured and"
-        f" joined before (not counted: {_fmt(joins, 's')}), both pages open (`ui.active`)."
-        f" `account_key_received` on N: {sum(key_received):g} of {len(key_received)}"
+        f" joined before (not counted: {_fmt(joins, 's')}), both pages open (`ui.active`);"
+        " E holds the account key (`account.key.set`), and every round checks that N's"
+        " `pair.completed` says `account_key_received`"
     )
     keyring.notes.append(
         f"Delta Chat: the same transfer (the keyring is in the profile: {KEYRING} vCards with"
@@ -456,7 +473,9 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
     rss.notes.append(
         "VmRSS of each device's process (`deltachat-rpc-server`; the `sma-host` Python"
         " process) after configure + join, pairing and the sync rounds, at rest; MB = 10⁶"
-        " bytes; two devices, one sample each"
+        " bytes; two devices, one sample each. Right after configure (Delta Chat: A, I/O"
+        f" started, work done) {_fmt(configured_rss, 'MB')}; right after configure + join"
+        f" (sma-host: N, each round) {_fmt(joined_rss, 'MB')}"
     )
     conns.notes.append(
         "ESTABLISHED TCP connections of each device's process to Dovecot (or to the counting"
@@ -487,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.peers", description=__doc__)
     parser.add_argument("--reps", type=int, default=7, help="repetitions of each figure")
     parser.add_argument(
-        "--idle-wait", type=float, default=35.0, help="seconds idle before the second count"
+        "--idle-wait", type=float, default=60.0, help="seconds idle before the second count"
     )
     parser.add_argument("--peers-python", type=Path, default=DEFAULT_PEERS_PYTHON)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
