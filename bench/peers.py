@@ -184,9 +184,10 @@ class PeerProcess:
 
 @contextmanager
 def deltachat(
-    python: Path, server: DovecotServer, user: ImapUser, scratch: Path
+    python: Path, server: DovecotServer, imap_port: int, user: ImapUser, scratch: Path
 ) -> Iterator[tuple[PeerProcess, dict[str, Any]]]:
-    """The SMTP server and the driver, device A configured with a keyring of KEYRING."""
+    """The SMTP server and the driver, device A configured with a keyring of KEYRING,
+    its IMAP through ``imap_port`` (a proxy like our hosts', so both pay the same hop)."""
     email = f"{user.name}@example.org"
     probe = scenarios.Bench(scenarios.Plan.tiny(0), server, scratch).direct_client(user)
     probe.logout()  # the first login makes the user's Maildir
@@ -201,7 +202,7 @@ def deltachat(
                 "addr": email,
                 "password": user.password,
                 "imapServer": server.host,
-                "imapPort": server.port,
+                "imapPort": imap_port,
                 "imapSecurity": "plain",
                 "imapUser": user.name,
                 "smtpServer": "127.0.0.1",
@@ -354,6 +355,8 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
         "s",
     )
     sync = Pair("sync", "sync A → B of one small change", "s")
+    commands = Pair("sync_commands", "… IMAP commands of both devices for that change", "commands")
+    left = Pair("inbox_left", "messages the run left in INBOX", "messages")
     floor = Pair("floor_idle", "Dovecot's IDLE notification delay (the floor for both)", "s")
     rss = Pair("rss", "memory (RSS) at rest, per device", "MB")
     conns = Pair("imap_connections", "IMAP connections per device, at rest", "connections")
@@ -362,7 +365,7 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
         f"IMAP connections per device after {run.idle_wait:g} s idle",
         "connections",
     )
-    pairs = [second, keyring, from_code, sync, floor, rss, conns, conns_idle]
+    pairs = [second, keyring, from_code, sync, commands, left, floor, rss, conns, conns_idle]
     header: dict[str, Any] = {}
     qr: list[float] = []
     joined_rss: list[float] = []
@@ -383,7 +386,8 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
             )
             run.log("peers: Delta Chat set-up …")
             with (
-                deltachat(run.python, server, dc_user, scratch) as (driver, info),
+                ImapProxy(server.host, server.port) as dc_proxy,
+                deltachat(run.python, server, dc_proxy.port, dc_user, scratch) as (driver, info),
                 ImapProxy(server.host, server.port) as proxy,
             ):
                 header["deltachat"] = info["core"]
@@ -414,27 +418,47 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
                     scenarios.pair_by_push(b, a, a_id)
                     dc_pids = driver.command("pids")
                     for rep in range(run.reps):
+                        scenarios.settle(dc_proxy)
                         time.sleep(0.6)  # no notification timer of the server pending
+                        dc_proxy.reset()
                         sync.dc.append(driver.command("sync_once")["total_s"])
+                        scenarios.settle(dc_proxy)
+                        dc_commands = dc_proxy.commands()
+                        commands.dc.append(len(dc_commands))
                         scenarios.settle(proxy)
                         time.sleep(0.6)
                         addr = f"sync{rep}@example.net"
+                        proxy.reset()
                         started = time.perf_counter()
                         scenarios.call(
                             a, "keys.put", peers=[scenarios.entry(addr, 1_700_000_000, key)]
                         )
                         b.wait_notification("keys.changed", scenarios.naming(addr), timeout=10)
                         sync.sma.append(time.perf_counter() - started)
+                        scenarios.settle(proxy)
+                        sma_commands = proxy.commands()
+                        commands.sma.append(len(sma_commands))
+                    commands.notes.append(
+                        f"the last round's, Delta Chat: {' '.join(dc_commands)}; sma-host:"
+                        f" {' '.join(sma_commands)}"
+                    )
                     # At rest: both systems' two devices connected, idle, nothing pending.
                     scenarios.settle(proxy)
                     time.sleep(1.0)
-                    ports = {server.port, proxy.port}
+                    ports = {server.port, proxy.port, dc_proxy.port}
                     hosts = {"A": a, "B": b}
                     for device in ("A", "B"):
                         rss.dc.append(rss_mb(int(dc_pids[device])))
                         rss.sma.append(rss_mb(hosts[device].process.pid))
                         conns.dc.append(tcp_connections(int(dc_pids[device]), ports))
                         conns.sma.append(tcp_connections(hosts[device].process.pid, ports))
+                    for who, owner in (("dc", dc_user), ("sma", user)):
+                        client = bench.direct_client(owner)
+                        try:
+                            status = client.folder_status("INBOX", [b"MESSAGES"])
+                        finally:
+                            client.logout()
+                        getattr(left, who).append(float(status[b"MESSAGES"]))
                     run.log(f"peers: {run.idle_wait:g} s idle …")
                     time.sleep(run.idle_wait)
                     for device in ("A", "B"):
@@ -468,7 +492,9 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
     sync.notes.append(
         "Delta Chat: A pins (unpins) a chat, B polled every 2 ms until it shows the same"
         " (a sync message sent to self by SMTP, fetched by B's IDLE); sma-host: A `keys.put`"
-        " of one entry → B `keys.changed`. Both B idle, 0.6 s after the last change"
+        " of one entry → B `keys.changed`. Both B idle, 0.6 s after the last change."
+        " Each system's IMAP goes through a counting proxy of its own (devtools/imap_proxy.py),"
+        " so both pay the same extra loopback hop"
     )
     rss.notes.append(
         "VmRSS of each device's process (`deltachat-rpc-server`; the `sma-host` Python"
@@ -476,6 +502,16 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
         " bytes; two devices, one sample each. Right after configure (Delta Chat: A, I/O"
         f" started, work done) {_fmt(configured_rss, 'MB')}; right after configure + join"
         f" (sma-host: N, each round) {_fmt(joined_rss, 'MB')}"
+    )
+    commands.notes.insert(
+        0,
+        "commands both devices sent through their proxy from the change until no command"
+        " for 0.3 s (A's send, B's fetch, whatever follows; Delta Chat's SMTP not counted)",
+    )
+    left.notes.append(
+        "INBOX `MESSAGES` of each system's sync account after all rounds (Delta Chat's sync"
+        " messages are ordinary messages to self, kept and marked seen; ours travel in the"
+        " `_Autocrypt_SMA` folders and are deleted once applied)"
     )
     conns.notes.append(
         "ESTABLISHED TCP connections of each device's process to Dovecot (or to the counting"
