@@ -514,8 +514,9 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
         " `_Autocrypt_SMA` folders and are deleted once applied)"
     )
     conns.notes.append(
-        "ESTABLISHED TCP connections of each device's process to Dovecot (or to the counting"
-        " proxy in front of it), from /proc; Delta Chat's SMTP connection is not counted"
+        "ESTABLISHED TCP connections of each device's process to Dovecot's IMAP port or to"
+        " the counting proxy in front of it, from /proc; Delta Chat's SMTP connection is"
+        " not counted"
     )
     return pairs, header
 
