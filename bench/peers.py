@@ -532,7 +532,14 @@ def _in_namespace(argv: list[str]) -> int:
     script = 'ip link set lo up && exec "$@"'
     command = ["unshare", "-n", "--", "sh", "-c", script, "sh", sys.executable, "-m"]
     command += ["bench.peers", *argv]
-    return subprocess.run(command, env={**os.environ, NETNS_ENV: "1"}, check=False).returncode
+    child = subprocess.Popen(command, env={**os.environ, NETNS_ENV: "1"})
+
+    def forward(signum: int, _frame: object) -> None:
+        # The child stops what it started (Dovecot, hosts, Delta Chat) on the way out.
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    return child.wait()
 
 
 def _terminate(_signum: int, _frame: object) -> None:
@@ -575,12 +582,17 @@ def main(argv: list[str] | None = None) -> int:
     run = Run(args.reps, args.idle_wait, args.peers_python, log)
     scratch = Path(tempfile.mkdtemp(prefix="sma-peers-"))
     started = time.monotonic()
+    keep = False
     try:
         pairs, header = measure(run, scratch)
     except Exception:
         traceback.print_exc()
         log(f"peers: failed; logs kept in {scratch}")
+        keep = True
         return 1
+    finally:
+        if not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
     header.update(_versions(args.peers_python))
     header.update(
         {
@@ -593,7 +605,6 @@ def main(argv: list[str] | None = None) -> int:
             "wall_s": round(time.monotonic() - started, 1),
         }
     )
-    shutil.rmtree(scratch, ignore_errors=True)
     table = markdown(pairs, header)
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
