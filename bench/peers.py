@@ -242,8 +242,8 @@ def keyring_present(host: HostProcess, addr: str) -> bool:
 
 def sma_pairing(bench: scenarios.Bench, proxy: ImapProxy) -> dict[str, float]:
     """Two fresh devices (push on, pages open); E holds the account key and KEYRING
-    entries. Times from
-    ``pair.request`` on N; the code is typed on E the moment ``pair.requested`` arrives."""
+    entries. Timed from ``pair.request`` on N; the code is typed on E the moment
+    ``pair.requested`` arrives."""
     user = bench.new_user()
     key = scenarios.keydata()
     addrs = [f"contact{i}@example.net" for i in range(KEYRING)]
