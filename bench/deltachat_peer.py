@@ -138,6 +138,7 @@ class Driver:
         self.a: Device | None = None
         self.b: Device | None = None
         self.chat = 0
+        self.contacts: list[int] = []
         self.rounds = 0
 
     def _a(self) -> Device:
@@ -164,14 +165,16 @@ class Driver:
         if params.get("contacts"):
             cards = "".join(_vcard(addr, params["key"]) for addr in params["contacts"])
             contact_ids = [int(c) for c in a.rpc.import_vcard_contents(a.account, cards)]
-        if not contact_ids:
-            raise RuntimeError("vCard import made no contacts")
+        self.contacts = contact_ids
+        with_keys = self._key_contacts(a)
+        if with_keys != len(params.get("contacts", [])):
+            raise RuntimeError(f"the vCard import made {with_keys} contacts with a key")
         self.chat = int(a.rpc.create_chat_by_contact_id(a.account, contact_ids[0]))
         a.rpc.start_io(a.account)
         a.rpc.wait_for_all_work_done(a.account)
         return {
             "configure_s": configured,
-            "contacts": len(contact_ids),
+            "contacts": with_keys,
             "core": a.rpc.get_system_info().get("deltachat_core_version"),
             "pids": {"A": a.pid, "B": self._b().pid},
         }
@@ -193,17 +196,22 @@ class Driver:
             raise RuntimeError("B is not configured after get_backup")
         provided()  # A's side finishes once B has everything
         provider_done = time.perf_counter()
-        on_a = len(a.rpc.get_contact_ids(a.account, 0, None))
-        on_b = len(b.rpc.get_contact_ids(b.account, 0, None))
+        on_a, on_b = self._key_contacts(a), self._key_contacts(b)
         # ``provide_backup`` stops A's I/O while it runs; bring it back for the next round.
         a.rpc.start_io(a.account)
         return {
             "total_s": received - started,
             "qr_s": got_qr - started,
             "provider_done_s": provider_done - started,
-            "contacts_on_a": on_a,
-            "contacts_on_b": on_b,
+            "key_contacts_on_a": on_a,
+            "key_contacts_on_b": on_b,
         }
+
+    def _key_contacts(self, device: Device) -> int:
+        """How many of the imported contacts the device holds with their key."""
+        return sum(
+            bool(device.rpc.get_contact(device.account, c)["isKeyContact"]) for c in self.contacts
+        )
 
     def online(self, _params: dict[str, Any]) -> dict[str, Any]:
         """Both devices' I/O on, and every pending job done (connected, idling)."""
