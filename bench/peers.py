@@ -482,8 +482,9 @@ def measure(run: Run, scratch: Path) -> tuple[list[Pair], dict[str, Any]]:
     )
     keyring.notes.append(
         f"Delta Chat: the same transfer (the keyring is in the profile: {KEYRING} vCards with"
-        f" keys imported on A, all 10 checked on B as contacts with their key); sma-host: until N's `keys.list` holds E's {KEYRING}"
-        " entries (put on E before pairing)"
+        " keys imported on A, each round checks all on B as contacts with their key);"
+        f" sma-host: until N's `keys.list` holds E's {KEYRING} entries (put on E before"
+        " pairing)"
     )
     from_code.notes.append(
         "Delta Chat: from B scanning the QR code (`get_backup`) to B usable; sma-host: from"
