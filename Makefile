@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap venv dist demo test check pytest bench bench-smoke fuzz clean xpi extension-test e2e
+.PHONY: bootstrap venv dist demo test check pytest bench bench-smoke bench-peers fuzz clean xpi extension-test e2e
 
 bootstrap:
 	@scripts/bootstrap
@@ -34,6 +34,24 @@ bench: bootstrap
 
 bench-smoke: bootstrap
 	$(PY) -m bench.run --smoke --out /tmp/sma-bench-smoke.json
+
+# Side by side with Delta Chat (bench/README.md, "Peers"): Delta Chat's RPC server and
+# client and aiosmtpd go into a venv of their own under build/, never into .venv.
+# Not part of `make test` (a download, and minutes).
+PEERS_VENV := build/peers-venv
+DELTACHAT_VERSION ?= 2.65.0
+PEERS_ARGS ?=
+
+$(PEERS_VENV)/.installed-$(DELTACHAT_VERSION):
+	rm -rf $(PEERS_VENV)
+	python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --disable-pip-version-check \
+		deltachat-rpc-server==$(DELTACHAT_VERSION) deltachat-rpc-client==$(DELTACHAT_VERSION) \
+		'aiosmtpd>=1.4,<2'
+	touch $@
+
+bench-peers: bootstrap $(PEERS_VENV)/.installed-$(DELTACHAT_VERSION)
+	$(PY) -m bench.peers --peers-python $(PEERS_VENV)/bin/python $(PEERS_ARGS)
 
 # The fault campaign's long run (devtools/campaign.py): prints the summary table and
 # writes docs/reliability.md. `make test` runs a short round (tests/reliability).
