@@ -26,8 +26,12 @@ check: bootstrap
 	$(VENV)/bin/ruff format --check host tests devtools bench
 	$(VENV)/bin/mypy
 
+# Three worker processes (pytest-xdist): the suite mostly waits on servers and hosts.
+# Work stealing keeps each module's server fixtures on few workers. PYTEST_ARGS=-n0 runs
+# it in one process.
+PYTEST_WORKERS ?= 3
 pytest: bootstrap
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: bootstrap
 	$(PY) -m bench.run
