@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap venv dist demo test check pytest bench bench-smoke fuzz clean xpi extension-test e2e
+.PHONY: bootstrap venv dist demo test check pytest bench bench-smoke bench-peers fuzz clean xpi extension-test e2e
 
 bootstrap:
 	@scripts/bootstrap
@@ -26,14 +26,36 @@ check: bootstrap
 	$(VENV)/bin/ruff format --check host tests devtools bench
 	$(VENV)/bin/mypy
 
+# Three worker processes (pytest-xdist): the suite mostly waits on servers and hosts.
+# Work stealing keeps each module's server fixtures on few workers. PYTEST_ARGS=-n0 runs
+# it in one process.
+PYTEST_WORKERS ?= 3
 pytest: bootstrap
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: bootstrap
 	$(PY) -m bench.run
 
 bench-smoke: bootstrap
 	$(PY) -m bench.run --smoke --out /tmp/sma-bench-smoke.json
+
+# Side by side with Delta Chat (bench/README.md, "Peers"): Delta Chat's RPC server and
+# client and aiosmtpd go into a venv of their own under build/, never into .venv.
+# Not part of `make test` (a download, and minutes).
+PEERS_VENV := build/peers-venv
+DELTACHAT_VERSION ?= 2.65.0
+PEERS_ARGS ?=
+
+$(PEERS_VENV)/.installed-$(DELTACHAT_VERSION):
+	rm -rf $(PEERS_VENV)
+	python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --disable-pip-version-check \
+		deltachat-rpc-server==$(DELTACHAT_VERSION) deltachat-rpc-client==$(DELTACHAT_VERSION) \
+		'aiosmtpd>=1.4,<2'
+	touch $@
+
+bench-peers: bootstrap $(PEERS_VENV)/.installed-$(DELTACHAT_VERSION)
+	$(PY) -m bench.peers --peers-python $(PEERS_VENV)/bin/python $(PEERS_ARGS)
 
 # The fault campaign's long run (devtools/campaign.py): prints the summary table and
 # writes docs/reliability.md. `make test` runs a short round (tests/reliability).

@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import scenarios
+from bench.connections import connections_at_rest
 from bench.report import Row, failed_row, markdown
 from bench.scan import mail_scan
+from bench.shutdown import shutdown
 from devtools.dovecot import DOVECOT_BINARY, DovecotServer, ImapUser, ensure_dovecot_installed
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -45,9 +47,11 @@ SECTIONS: list[tuple[str, Section, str, str]] = [
     ("join", scenarios.configure_join, "configure + join on a fresh account", "≤ 12 commands"),
     ("pairing", scenarios.pairing, "pairing end to end", "≤ 0.7 s"),
     ("push", scenarios.push_latency, "push latency", "≤ 0.8 s"),
+    ("connections", connections_at_rest, "IMAP connections held after 60 s idle", "1/account"),
     ("sync", scenarios.sync_and_rss, "sync of N waiting key updates; peak RSS", "see README"),
     ("fanout", scenarios.fan_out, "fan-out of 1,000 entries to 10 devices", "10 APPENDs, ≤ 1 s"),
     ("scan", mail_scan, "mail.scan of 10,000 INBOX messages, then of 10 new", "see README"),
+    ("shutdown", shutdown, "exit after stdin closed, idle and with a hung call", "≤ 2 s"),
 ]
 #: Shown in this order: the issue's table first, the floors last. Section names place
 #: the row of a section that failed.
@@ -62,6 +66,8 @@ ROW_ORDER = [
     "pairing",
     "push",
     "push_latency",
+    "connections",
+    "connections_idle",
     "sync",
     "sync_N",
     "sync_commands",
@@ -75,6 +81,9 @@ ROW_ORDER = [
     "scan_first_rss",
     "scan_new",
     "scan_new_commands",
+    "shutdown",
+    "exit_idle",
+    "exit_hung",
     "floors",
     "floor_noop",
     "floor_idle",

@@ -302,6 +302,22 @@ class DovecotServer:
             timeout=10,
         )
 
+    def sessions(self, user: str) -> list[int]:
+        """The process ids of the IMAP sessions of ``user`` open now (``doveadm who``)."""
+        if not self.running:
+            raise RuntimeError("DovecotServer not running")
+        who = subprocess.run(
+            [DOVEADM_BINARY, "-c", self._path("dovecot.conf"), "who", "-1", user.lower()],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=True,
+            text=True,
+            timeout=10,
+        )
+        # A header line, then one line per session: "user proto pid ip".
+        rows = [line.split() for line in who.stdout.splitlines()[1:]]
+        return sorted(int(row[2]) for row in rows if len(row) >= 3 and row[0] == user.lower())
+
     def maildir(self, user: str) -> Path:
         """The user's Maildir root (``~/Maildir``; INBOX is ``cur/ new/ tmp/`` in it).
 

@@ -12,10 +12,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from devtools.dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
 from devtools.host_process import HostProcess
 from devtools.servers import MATRIX, ImapServer, ServerKind
+
+# Deterministic property tests (the same examples on every run, as the rest of the suite),
+# and no wall-clock health checks: on a loaded 2-core CI machine the time a strategy takes
+# says nothing about the code under test.
+settings.register_profile(
+    "sma",
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("sma")
 
 _users = itertools.count(1)
 _E2E_DIR = Path(__file__).parent / "e2e"

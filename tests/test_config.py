@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sma_host.config import DEFAULT_POLL_S, DEFAULT_STALL_S, Config
+from sma_host.config import COMMAND_IDLE_S, DEFAULT_POLL_S, DEFAULT_STALL_S, Config
 
 
 def test_defaults_without_settings() -> None:
@@ -54,3 +54,11 @@ def test_the_stall_bound_is_clamped(value: str | None, seconds: float) -> None:
     environ = {} if value is None else {"SMA_HOST_STALL_S": value}
     assert Config.from_environ(environ).stall_s == seconds
     assert Config.from_environ({"SMA_HOST_STALL_S": "never"}).stall_s == DEFAULT_STALL_S
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [(None, COMMAND_IDLE_S), ("0.5", 1.0), ("120", 30.0), ("2", 2.0)]
+)
+def test_the_command_idle_close_can_only_come_sooner(value: str | None, seconds: float) -> None:
+    environ = {} if value is None else {"SMA_HOST_COMMAND_IDLE_S": value}
+    assert Config.from_environ(environ).command_idle_s == seconds

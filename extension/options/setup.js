@@ -14,7 +14,9 @@ export function statusLine(account) {
   parts.push(msg(isJoined(account) ? "statusJoined" : "statusNotJoined"));
   if (isJoined(account)) {
     const { others } = devicesOf(account);
-    parts.push(msg("statusDevices", [String(others.length), String(others.filter((d) => d.paired).length)]));
+    const paired = String(others.filter((d) => d.paired).length);
+    if (others.length === 1) parts.push(msg("statusDevicesOne", [paired]));
+    else parts.push(msg("statusDevices", [String(others.length), paired]));
   }
   return parts.join(" · ");
 }
@@ -24,8 +26,14 @@ export function initialFold(view, account) {
   q(view.root, "[data-role=account-details]").open = !account.savedJoined;
 }
 
-function introText(answer) {
-  const key = answer.auth === "oauth2" ? "thunderbirdIntroOAuth2" : "thunderbirdIntro";
+/** Set up with Thunderbird's settings and working: the one click is done, not a step left. */
+function usesThunderbird(account) {
+  return account.fromThunderbird && account.configured && !account.needsPassword;
+}
+
+function introText(answer, inUse) {
+  let key = answer.auth === "oauth2" ? "thunderbirdIntroOAuth2" : "thunderbirdIntro";
+  if (inUse) key = "thunderbirdInUse";
   return msg(key, [String(answer.host), String(answer.port), String(answer.username)]);
 }
 
@@ -59,7 +67,11 @@ export function renderSetup(view, account) {
 
   const setup = thunderbirdSetup(account);
   show(q(root, "[data-role=thunderbird-setup]"), setup.kind === "ready");
-  if (setup.kind === "ready") setText(q(root, "[data-role=thunderbird-intro]"), introText(setup.answer));
+  if (setup.kind === "ready") {
+    const inUse = usesThunderbird(account);
+    setText(q(root, "[data-role=thunderbird-intro]"), introText(setup.answer, inUse));
+    show(q(root, "[data-action=useThunderbird]").parentElement, !inUse);
+  }
   const why = q(root, "[data-role=thunderbird-why]");
   show(why, setup.kind !== "ready");
   if (setup.kind === "loading") setText(why, msg("thunderbirdLoading"));

@@ -216,6 +216,25 @@ const STATUS = {
   ],
 };
 
+test("the joined summary reads right for no, one and several other devices", () => {
+  const summaryWith = (others) => {
+    const muaas = [STATUS.muaas[0], ...others];
+    let s = apply(withAccount(), start("join"), ok("join", { muaa_id: SELF, created_sma: true }));
+    s = reducer(s, ok("status", { ...STATUS, total: muaas.length, muaas }));
+    return accountSummary(s.byId[A]);
+  };
+  const peer = (id, paired) => ({ muaa_id: id, name: id, last_seen: 1_699_990_000, self: false, paired });
+  assert.deepEqual(summaryWith([]), { key: "summaryJoinedAlone", subs: [] });
+  assert.deepEqual(summaryWith([peer(PEER, true)]), { key: "summaryJoinedOne", subs: ["1"] });
+  assert.deepEqual(summaryWith([peer(PEER, true), peer("00000000000000cc", false)]), {
+    key: "summaryJoined",
+    subs: ["1", "2"],
+  });
+  const messages = loadMessages();
+  assert.equal(messages.summaryJoinedOne.message, "Joined; paired with $1 of 1 other device");
+  assert.match(messages.summaryJoined.message, /\$2 other devices$/);
+});
+
 test("SMA status: not configured → not joined → joined → removed → left", () => {
   let s = withAccount();
   assert.equal(smaHint(s.byId[A]), "smaNeedsConfigure");
@@ -230,7 +249,7 @@ test("SMA status: not configured → not joined → joined → removed → left"
   assert.equal(smaHint(s.byId[A]), "smaJoined");
   assert.equal(devicesOf(s.byId[A]).self.name, "Laptop");
   assert.deepEqual(devicesOf(s.byId[A]).others.map((d) => d.muaa_id), [PEER]);
-  assert.deepEqual(accountSummary(s.byId[A]), { key: "summaryJoined", subs: ["0", "1"] });
+  assert.deepEqual(accountSummary(s.byId[A]), { key: "summaryJoinedOne", subs: ["0"] });
   s = reducer(s, { type: "notification", method: "device.removed", params: { account: A, muaa_id: SELF, self: true, by: PEER } });
   assert.equal(smaHint(s.byId[A]), "smaRemoved");
   assert.equal(s.byId[A].event.key, "eventThisDeviceRemoved");
@@ -356,7 +375,7 @@ test("incoming pairing: request notification → code accepted → completed; fa
   assert.equal(p.state, "waiting");
   assert.equal(p.peer_name, "<b>Desktop</b>"); // kept as text; the view sets textContent
   assert.equal(incomingMessage(p), null);
-  assert.deepEqual(accountSummary(s.byId[A]), { key: "summaryIncoming", subs: ["1"] });
+  assert.deepEqual(accountSummary(s.byId[A]), { key: "summaryIncomingOne", subs: [] });
   assert.deepEqual(s.byId[A].event, { key: "eventPairRequested", subs: ["<b>Desktop</b>"] });
   s = apply(s, start("pairAccept", PID));
   assert.equal(opStatus(s.byId[A], "pairAccept", PID).kind, "pending");

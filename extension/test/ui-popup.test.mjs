@@ -41,7 +41,7 @@ test("popup: host running, a summary per account, a pairing request counted, set
   assert.deepEqual(items, [`alice@example.org${getMessage("summaryNotConfigured")}`], "IMAP accounts only: POP3 and Local Folders have nothing to set up");
   controller.dispatch({ type: "notification", method: "pair.requested", params: { account: A, pairing_id: PID, peer: PEER, peer_name: "D", expires_at: 1 } });
   await settle();
-  assert.equal(doc.querySelector("#accounts li").textContent, `alice@example.org${getMessage("summaryIncoming", ["1"])}`);
+  assert.equal(doc.querySelector("#accounts li").textContent, `alice@example.org${getMessage("summaryIncomingOne")}`);
   doc.getElementById("open-options").click();
   await waitFor(() => opened.length === 2);
   assert.deepEqual(opened, ["options", "closed"]);

@@ -86,6 +86,28 @@ test("an IMAP account Thunderbird describes: one button, the form behind a close
   assert.ok(!doc.documentElement.outerHTML.includes(PASSWORD), "the password never reaches the page");
 });
 
+test("once set up with Thunderbird's settings, the section says so instead of offering the click again", () => {
+  const work = sectionOf("Work");
+  assert.equal(visible($(work, "[data-action=useThunderbird]")), false);
+  assert.equal($(work, "[data-role=thunderbird-intro]").textContent, getMessage("thunderbirdInUse", ["mail.work.example", "143", "alice"]));
+  assert.equal($(work, "[data-role=thunderbird-intro]").textContent, "This device uses Thunderbird's settings for this account: mail.work.example, port 143, as alice.");
+});
+
+test("the status line counts one other device in the singular", async () => {
+  const { statusLine } = await import("../options/setup.js"); // after the page set up messenger
+  const joined = (others) => ({
+    type: "imap",
+    configured: true,
+    sma: { self: SELF, removed: false, muaas: [{ muaa_id: SELF, self: true }, ...others] },
+  });
+  const peer = (id, paired) => ({ muaa_id: id, self: false, paired });
+  assert.equal(statusLine(joined([peer("00000000000000bb", true)])), "connected · joined · 1 other device, 1 paired");
+  assert.equal(
+    statusLine(joined([peer("00000000000000bb", true), peer("00000000000000cc", false)])),
+    "connected · joined · 2 other devices, 1 paired",
+  );
+});
+
 test("POP3 and Local Folders: one sentence, no form", async () => {
   for (const name of ["Home", "Local Folders"]) {
     const section = sectionOf(name);

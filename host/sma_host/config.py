@@ -16,6 +16,9 @@ DATA_DIR_ENV = "SMA_HOST_DATA_DIR"
 DEFAULT_POLL_S = 60.0
 #: A server silent this long while an answer is owed is taken as gone (``SMA_HOST_STALL_S``).
 DEFAULT_STALL_S = 30.0
+#: The command connection is closed after this long unused (``SMA_HOST_COMMAND_IDLE_S``
+#: may shorten it, never lengthen it: the connection budget, docs/protocol.md §11).
+COMMAND_IDLE_S = 30.0
 
 
 class Config(NamedTuple):
@@ -29,6 +32,9 @@ class Config(NamedTuple):
     poll_interval: float = DEFAULT_POLL_S
     #: ``SMA_HOST_STALL_S``: the read timeout of every IMAP connection (seconds, 1–600).
     stall_s: float = DEFAULT_STALL_S
+    #: ``SMA_HOST_COMMAND_IDLE_S``: seconds unused after which the command connection
+    #: closes (1–30).
+    command_idle_s: float = COMMAND_IDLE_S
     #: ``PYTHON_KEYRING_BACKEND``: the user chose a keyring backend (the keyring package's
     #: own setting); only then may a file backend hold passwords.
     keyring_backend_chosen: bool = False
@@ -40,6 +46,7 @@ class Config(NamedTuple):
         env = os.environ if environ is None else environ
         poll, warnings = _seconds("SMA_HOST_POLL_S", env, DEFAULT_POLL_S, 3600.0)
         stall, stall_warnings = _seconds("SMA_HOST_STALL_S", env, DEFAULT_STALL_S, 600.0)
+        idle, idle_warnings = _seconds("SMA_HOST_COMMAND_IDLE_S", env, COMMAND_IDLE_S, 30.0)
         data_dir = env.get(DATA_DIR_ENV)
         return cls(
             data_dir=Path(data_dir) if data_dir else None,
@@ -47,8 +54,9 @@ class Config(NamedTuple):
             push=env.get("SMA_HOST_PUSH", "on").lower() not in ("off", "0", "no"),
             poll_interval=poll,
             stall_s=stall,
+            command_idle_s=idle,
             keyring_backend_chosen=bool(env.get("PYTHON_KEYRING_BACKEND")),
-            warnings=warnings + stall_warnings,
+            warnings=warnings + stall_warnings + idle_warnings,
         )
 
 

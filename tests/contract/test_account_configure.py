@@ -107,10 +107,9 @@ def test_plaintext_to_a_host_that_is_not_loopback_is_refused(
     params = account.configure_params(
         host="imap.example.invalid", port=account.server.port, security="none"
     )
-    started = time.monotonic()
     error = rpc_error(host, "account.configure", params)
+    # insecure_refused, not connection_failed: refused before any lookup or connection.
     assert error.reason == "insecure_refused"
-    assert time.monotonic() - started < 2
     # Nothing was configured.
     assert rpc_error(host, "sma.status", {"account": "acct1"}).reason == "unknown_account"
 

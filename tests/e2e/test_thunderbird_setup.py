@@ -78,6 +78,10 @@ def one_click(tb: Thunderbird, server: DovecotServer) -> str:
         "This device takes part.",
     )
     found = tb.wait_for(lambda: MUAA_ID.search(tb.text("[data-role=self]")), "this device's entry")
+    # The one click is done: the section says so rather than offering it again.
+    tb.wait_text(f"This device uses Thunderbird's settings for this account: {server.host}, port")
+    buttons = tb.page("query", selector=f"{IMAP_SECTION} [data-action=useThunderbird]")
+    assert [b["visible"] for b in buttons] == [False], "the click is still offered"
     return found.group(1)
 
 

@@ -28,11 +28,16 @@ export function hostStatusMessage(host) {
 export function accountSummary(account) {
   if (!isImapAccount(account)) return { key: "summaryNotImap", subs: [] };
   const waiting = incomingPairings(account).filter((p) => p.state === "waiting" && !p.accepted).length;
-  if (waiting > 0) return { key: "summaryIncoming", subs: [String(waiting)] };
+  if (waiting === 1) return { key: "summaryIncomingOne", subs: [] };
+  if (waiting > 1) return { key: "summaryIncoming", subs: [String(waiting)] };
   if (account.needsPassword) return { key: "summaryNeedsPassword", subs: [] };
   if (!account.configured && !account.sma) return { key: "summaryNotConfigured", subs: [] };
   if (account.sma && account.sma.removed) return { key: "summaryRemoved", subs: [] };
   if (!isJoined(account)) return { key: "summaryNotJoined", subs: [] };
   const { others } = devicesOf(account);
-  return { key: "summaryJoined", subs: [String(others.filter((d) => d.paired).length), String(others.length)] };
+  const paired = String(others.filter((d) => d.paired).length);
+  // messages.json has no plural forms: one key per count that reads differently.
+  if (others.length === 0) return { key: "summaryJoinedAlone", subs: [] };
+  if (others.length === 1) return { key: "summaryJoinedOne", subs: [paired] };
+  return { key: "summaryJoined", subs: [paired, String(others.length)] };
 }

@@ -68,7 +68,7 @@ class Host:
             return int(clock())
 
         notifier = Notifier(notify)
-        self.sessions = Sessions(store, PasswordVault(), notifier)
+        self.sessions = Sessions(store, PasswordVault(), notifier, schedule, config.command_idle_s)
         self.outbox = outbox = Outbox(store, self.sessions, now, random, schedule)
         push = Push(store, self.sessions, config, schedule, now, self._background_sync)
         announcements = Announcements(store, self.sessions, notifier, push, now, random)
@@ -164,6 +164,7 @@ class Host:
 
     def close(self) -> None:
         self.outbox.close()
+        self.sessions.close()
         # Every watcher is woken first: the logouts that follow may each wait on a server.
         sessions = self.sessions.all()
         for session in sessions:

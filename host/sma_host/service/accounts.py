@@ -49,8 +49,9 @@ class Accounts:
         token: str | None = imap.get("access_token")
         mailbox = Mailbox.connect(imap_settings(settings, password, auth, token))
         self.store.save_account(settings)
-        session = AccountSession(settings, password, mailbox, auth=auth, access_token=token)
+        session = AccountSession(settings, password, auth=auth, access_token=token)
         self.sessions.replace(session)
+        self.sessions.use(session, mailbox)
         remember = bool(params.get("remember"))
         if password is None:  # a token is never remembered, and a password no longer used
             self.vault.forget(password_key(settings))
@@ -118,7 +119,7 @@ class Accounts:
         mailbox = Mailbox.connect(imap_settings(session.settings, None, "oauth2", token))
         session.close_mailbox()
         session.auth, session.access_token, session.password = "oauth2", token, None
-        session.mailbox = mailbox
+        self.sessions.use(session, mailbox)
         session.token_refused = False
         membership = self.store.membership(session.account)
         if membership is not None and not membership.removed:

@@ -3,11 +3,13 @@ password, the connections), and the per-call ``Account`` view of session and mem
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from ..config import COMMAND_IDLE_S
 from ..credentials import PasswordVault, vault_key
 from ..errors import (
     ConnectionFailed,
@@ -19,16 +21,22 @@ from ..errors import (
 )
 from ..imap.mailbox import ImapSettings, Mailbox
 from ..imap.watcher import InboxWatcher
+from ..logsetup import LazyLogger
 from ..protocol.pairing import Party
 from ..store import AccountSettings, Membership, Peer, Store
 from .notifications import Notifier
+from .retry import AccountTimers, Schedule
 
 T = TypeVar("T")
+
+log = LazyLogger(__name__)
 
 #: A connection the server has not answered on for this long is checked with a NOOP
 #: before a call reuses it: long enough that a burst of calls costs no extra round trip,
 #: short enough that a restart is noticed before something is sent into a dead socket.
 CHECK_AFTER_S = 5.0
+#: An idle close due this soon is done now rather than armed again.
+IDLE_SLACK_S = 0.05
 
 
 def imap_settings(
@@ -152,11 +160,22 @@ class Account:
 class Sessions:
     """The accounts this process knows, and their connections."""
 
-    def __init__(self, store: Store, vault: PasswordVault, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        store: Store,
+        vault: PasswordVault,
+        notifier: Notifier,
+        schedule: Schedule | None = None,
+        idle_s: float = COMMAND_IDLE_S,
+    ) -> None:
         self.store = store
         self.vault = vault
         self.notifier = notifier
         self._sessions: dict[str, AccountSession] = {}
+        #: The connection budget: a command connection unused for ``idle_s`` is closed,
+        #: by a job on the account's worker, so never while a call uses it.
+        self._idle_timers = AccountTimers(schedule, "idle-close")
+        self._idle_s = idle_s
 
     def get(self, account: str) -> AccountSession:
         """The account's session; ``UnknownAccount`` when it was never configured."""
@@ -220,7 +239,7 @@ class Sessions:
                 except HostError:
                     session.close_mailbox()
         try:
-            session.mailbox = Mailbox.connect(session.imap_settings())
+            mailbox = Mailbox.connect(session.imap_settings())
         except TokenRefused:
             # configure logged in with this token, so it worked once: it has run out.
             self.token_refused(session.account)
@@ -229,7 +248,43 @@ class Sessions:
                 " send it with account.token",
                 account=session.account,
             ) from None
-        return session.mailbox
+        return self.use(session, mailbox)
+
+    def use(self, session: AccountSession, mailbox: Mailbox) -> Mailbox:
+        """Make ``mailbox`` the session's command connection, closed once unused for
+        ``idle_s`` (from the account's worker, where this must be called)."""
+        session.mailbox = mailbox
+        self._idle_timers.arm(
+            session.account, self._idle_s, lambda: self._close_if_idle(session.account)
+        )
+        return mailbox
+
+    def _close_if_idle(self, account: str) -> None:
+        """On the account's worker: close the command connection when it has been unused
+        for ``idle_s``, else look again when it will have been."""
+        session = self._sessions.get(account)
+        mailbox = session.mailbox if session is not None else None
+        if session is None or mailbox is None:
+            return  # closed already; the next ``use`` arms a new timer
+        unused = time.monotonic() - mailbox.last_io
+        if unused < self._idle_s - IDLE_SLACK_S:
+            self._idle_timers.arm(
+                account, self._idle_s - unused, lambda: self._close_if_idle(account)
+            )
+            return
+        log.debug("account %s: command connection unused for %.0f s: closed", account, unused)
+        # Taken from the session here, on the worker, so nothing else can use it; the
+        # LOGOUT (up to 1 s on a silent server) runs on a thread of its own, so a call
+        # queued behind this job does not wait for it.
+        session.mailbox = None
+        try:
+            threading.Thread(target=mailbox.close, name=f"logout-{account}", daemon=True).start()
+        except RuntimeError:  # no thread to spare: log out here
+            mailbox.close()
+
+    def close(self) -> None:
+        """Stop the idle timers (the sessions themselves are closed by their owner)."""
+        self._idle_timers.close()
 
     def token_refused(self, account: str) -> None:
         """Tell the add-on once per episode that the account needs a fresh token."""

@@ -1,6 +1,6 @@
-"""Retries on a backoff schedule: per account at most one timer waits, and when it fires
-its job runs on the account's worker (behind the calls already queued), never on the
-timer's thread."""
+"""Timers per account: at most one waits per account, and when it fires its job runs on
+the account's worker (behind the calls already queued), never on the timer's thread.
+``Backoff`` retries on a doubling delay; ``Sessions`` closes idle command connections."""
 
 from __future__ import annotations
 
@@ -15,35 +15,26 @@ RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
 
 
-class Backoff:
-    """One pending retry per account; the delay doubles from ``first_s`` to ``max_s`` with
-    each retry armed, and goes back to ``first_s`` on ``succeeded``."""
+class AccountTimers:
+    """At most one pending timer per account; its job is scheduled on the account's
+    worker when it fires. Without ``schedule`` (no worker) nothing is ever armed."""
 
-    def __init__(
-        self,
-        schedule: Schedule | None,
-        first_s: float = RETRY_FIRST_S,
-        max_s: float = RETRY_MAX_S,
-    ) -> None:
+    def __init__(self, schedule: Schedule | None, name: str) -> None:
         self._schedule = schedule
-        self._first_s = first_s
-        self._max_s = max_s
+        self._name = name
         self._lock = threading.Lock()
         self._timers: dict[str, threading.Timer] = {}
-        self._delays: dict[str, float] = {}
         self._closed = False
 
-    def arm(self, account: str, job: Callable[[], None]) -> float | None:
-        """Run ``job`` on the account's worker after the next delay, unless a retry is
-        already pending; returns the delay (None when nothing was armed)."""
+    def arm(self, account: str, delay: float, job: Callable[[], None]) -> bool:
+        """Run ``job`` on the account's worker after ``delay`` seconds, unless a timer of
+        this account is already pending; True when this one was armed."""
         schedule = self._schedule
         if schedule is None:
-            return None  # no worker to run it on (a Host without the stdio loop)
+            return False
         with self._lock:
             if self._closed or account in self._timers:
-                return None
-            delay = self._delays.get(account, self._first_s)
-            self._delays[account] = min(delay * 2, self._max_s)
+                return False
 
             def fire() -> None:
                 with self._lock:
@@ -53,16 +44,13 @@ class Backoff:
                 schedule(account, job)
 
             timer = self._timers[account] = threading.Timer(delay, fire)
-            timer.name = f"retry-{account}"
+            timer.name = f"{self._name}-{account}"
             timer.daemon = True
             timer.start()
-            return delay
+            return True
 
-    def succeeded(self, account: str) -> None:
-        """Nothing is left to retry: a pending retry is dropped, and the next failure
-        starts again at ``first_s``."""
+    def cancel(self, account: str) -> None:
         with self._lock:
-            self._delays.pop(account, None)
             timer = self._timers.pop(account, None)
         if timer is not None:
             timer.cancel()
@@ -74,3 +62,40 @@ class Backoff:
             self._timers.clear()
         for timer in timers:
             timer.cancel()
+
+
+class Backoff:
+    """One pending retry per account; the delay doubles from ``first_s`` to ``max_s`` with
+    each retry armed, and goes back to ``first_s`` on ``succeeded``."""
+
+    def __init__(
+        self,
+        schedule: Schedule | None,
+        first_s: float = RETRY_FIRST_S,
+        max_s: float = RETRY_MAX_S,
+    ) -> None:
+        self._timers = AccountTimers(schedule, "retry")
+        self._first_s = first_s
+        self._max_s = max_s
+        self._lock = threading.Lock()
+        self._delays: dict[str, float] = {}
+
+    def arm(self, account: str, job: Callable[[], None]) -> float | None:
+        """Run ``job`` on the account's worker after the next delay, unless a retry is
+        already pending; returns the delay (None when nothing was armed)."""
+        with self._lock:
+            delay = self._delays.get(account, self._first_s)
+            if not self._timers.arm(account, delay, job):
+                return None
+            self._delays[account] = min(delay * 2, self._max_s)
+            return delay
+
+    def succeeded(self, account: str) -> None:
+        """Nothing is left to retry: a pending retry is dropped, and the next failure
+        starts again at ``first_s``."""
+        with self._lock:
+            self._delays.pop(account, None)
+        self._timers.cancel(account)
+
+    def close(self) -> None:
+        self._timers.close()
