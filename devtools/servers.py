@@ -39,22 +39,16 @@ def imap_settings(
     """The ``imap`` object of ``account.configure`` for ``user`` on ``server``: IMAPS
     trusting the server's CA, or plain IMAP; ``port`` (e.g. a proxy's) instead of the
     server's own."""
-    if security == "none":
-        return {
-            "host": server.host,
-            "port": port or server.port,
-            "security": "none",
-            "username": user.name,
-            "password": user.password,
-        }
-    return {
+    settings: dict[str, Any] = {
         "host": server.host,
-        "port": port or server.tls_port,
-        "security": "tls",
+        "port": port or (server.tls_port if security == "tls" else server.port),
+        "security": security,
         "username": user.name,
         "password": user.password,
-        "ca_file": server.ca_file,
     }
+    if security == "tls":
+        settings["ca_file"] = server.ca_file
+    return settings
 
 
 @dataclass(frozen=True)
