@@ -38,6 +38,7 @@ from bench.stdio import (
 from devtools.dovecot import DovecotServer, ImapUser, drop_into_maildir, maildir_folder
 from devtools.host_process import HostProcess
 from devtools.imap_proxy import ImapProxy
+from devtools.servers import imap_settings
 
 ACCOUNT = "bench"
 MB = 1_000_000
@@ -196,13 +197,7 @@ class Bench:
                 "account": account or ACCOUNT,
                 "email": f"{user.name}@example.org",
                 "device_name": name,
-                "imap": {
-                    "host": "127.0.0.1",
-                    "port": port or self.server.port,
-                    "security": "none",
-                    "username": user.name,
-                    "password": user.password,
-                },
+                "imap": imap_settings(self.server, user, "none", port),
             },
         )
 

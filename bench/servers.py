@@ -23,7 +23,7 @@ from typing import Any
 from bench.scenarios import entry, keydata
 from devtools.dovecot import ImapUser
 from devtools.host_process import HostProcess
-from devtools.servers import MATRIX, ImapServer
+from devtools.servers import MATRIX, ImapServer, imap_settings
 
 ACCOUNT = "bench"
 
@@ -36,14 +36,7 @@ def _host(data: Path, server: ImapServer, user: ImapUser, name: str) -> HostProc
             "account": ACCOUNT,
             "email": f"{user.name}@example.org",
             "device_name": name,
-            "imap": {
-                "host": server.host,
-                "port": server.tls_port,
-                "security": "tls",
-                "username": user.name,
-                "password": user.password,
-                "ca_file": server.ca_file,
-            },
+            "imap": imap_settings(server, user),
         },
     )
     host.send({"jsonrpc": "2.0", "method": "ui.active", "params": {"account": ACCOUNT}})

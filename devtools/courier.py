@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .debian_extract import COURIER, ensure_unpacked
-from .dovecot import ImapUser, write_self_signed_cert
-from .loopback_server import LoopbackServer
+from .dovecot import write_self_signed_cert
+from .loopback_server import ImapUser, LoopbackServer
 
 __all__ = ["CourierServer", "ensure_courier_installed"]
 

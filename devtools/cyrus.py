@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .debian_extract import CYRUS, ensure_unpacked
-from .dovecot import ImapUser, _probe, write_self_signed_cert
-from .loopback_server import LoopbackServer
+from .dovecot import write_self_signed_cert
+from .loopback_server import ImapUser, LoopbackServer, _probe
 
 __all__ = ["CyrusServer", "ensure_cyrus_installed"]
 

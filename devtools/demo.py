@@ -21,6 +21,7 @@ from pysequoia import Tsk
 
 from devtools.dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
 from devtools.host_process import HostProcess
+from devtools.servers import imap_settings
 
 _SECRET_KEYS = {"password", "armored"}
 
@@ -80,14 +81,7 @@ def main() -> int:
     user = ImapUser("alice", "alice-demo-password")
     with DovecotServer([user]) as server, tempfile.TemporaryDirectory(prefix="sma-demo-") as tmp:
         out.say(f"Dovecot on {server.host}:{server.tls_port} (IMAPS), account alice@example.org")
-        imap = {
-            "host": server.host,
-            "port": server.tls_port,
-            "security": "tls",
-            "username": user.name,
-            "password": user.password,
-            "ca_file": server.ca_file,
-        }
+        imap = imap_settings(server, user)
         laptop = HostProcess(Path(tmp) / "laptop")
         desktop = HostProcess(Path(tmp) / "desktop")
         try:

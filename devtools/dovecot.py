@@ -43,23 +43,19 @@ import ipaddress
 import os
 import pwd
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import tempfile
 import time
-import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .loopback_server import ImapUser, LoopbackServer, _probe
 from .token_server import TokenServer
 
 __all__ = [
@@ -76,24 +72,7 @@ DOVECOT_BINARY = "/usr/sbin/dovecot"
 DOVEADM_BINARY = "/usr/bin/doveadm"  # same package (dovecot-core)
 
 _MISSING_MESSAGE = "Dovecot is missing: run `sudo apt-get install dovecot-imapd`"
-_POLL_INTERVAL = 0.01
-_LOG_TAIL_LINES = 40
-_START_ATTEMPTS = 3  # retries when a just-probed free port got taken meanwhile
 _OAUTH2_MECHANISMS = ("xoauth2", "oauthbearer")
-
-
-@dataclass(frozen=True)
-class ImapUser:
-    """A mailbox owner (the name is case-insensitive, as Dovecot lowercases logins)."""
-
-    name: str
-    password: str
-
-    def __post_init__(self) -> None:
-        if not self.name or any(c in self.name for c in ":/\\%\n\r\t ") or self.name in {".", ".."}:
-            raise ValueError(f"unsupported IMAP user name: {self.name!r}")
-        if any(c in self.password for c in ":\n\r\0"):
-            raise ValueError("IMAP password must not contain ':', NUL or line breaks")
 
 
 def ensure_dovecot_installed() -> str | None:
@@ -121,10 +100,13 @@ def ensure_dovecot_installed() -> str | None:
     return None if DovecotServer.available() else _MISSING_MESSAGE
 
 
-class DovecotServer:
+class DovecotServer(LoopbackServer):
     """One private Dovecot instance; start() it (or use ``with``), stop() when done."""
 
-    host: str = "127.0.0.1"
+    name = "dovecot"
+    tmp_prefix = "dc-"
+    start_timeout = 10.0
+    poll_interval = 0.01
 
     def __init__(
         self,
@@ -144,7 +126,7 @@ class DovecotServer:
             raise ValueError(f"unsupported hierarchy separator: {separator!r}")
         if any(c.isspace() or c in '"\\#{}' for c in namespace_prefix):
             raise ValueError(f"unsupported namespace prefix: {namespace_prefix!r}")
-        self._users: list[ImapUser] = list(users)
+        super().__init__(users)
         self._namespace_prefix = namespace_prefix
         self._separator = separator
         self._oauth2_mechanisms = mechanisms if oauth2 else ()
@@ -152,14 +134,6 @@ class DovecotServer:
         #: Appended to dovecot.conf, e.g. ``imap_capability = IMAP4rev1``.
         self._extra_config = extra_config
         self._tokens: TokenServer | None = None
-        self.port = 0
-        self.tls_port = 0
-        self.tmpdir = ""
-        self.ca_file = ""
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._finalizer: (
-            weakref.finalize[[subprocess.Popen[bytes] | None, str], DovecotServer] | None
-        ) = None
         self._final_log = ""
         self._as_root = os.geteuid() == 0
         self._mail_uid = 0
@@ -172,44 +146,6 @@ class DovecotServer:
         """True when the Dovecot binary is installed."""
         return os.path.isfile(DOVECOT_BINARY) and os.access(DOVECOT_BINARY, os.X_OK)
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def users(self) -> tuple[ImapUser, ...]:
-        return tuple(self._users)
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Write config, passwd and TLS cert into a fresh temp dir, launch, wait ready."""
-        if self._proc is not None:
-            raise RuntimeError("DovecotServer already started")
-        if not self.available():
-            raise RuntimeError(_MISSING_MESSAGE)
-        deadline = time.monotonic() + timeout
-        self._prepare_tmpdir()
-        try:
-            if self._oauth2_mechanisms:
-                self._tokens = TokenServer()
-                self._tokens.start()
-            for attempt in range(1, _START_ATTEMPTS + 1):
-                self.port, self.tls_port = _free_ports(2)
-                self._write_config()
-                self._launch()
-                error = self._wait_ready(deadline)
-                if error is None:
-                    return
-                self._final_log = self._log_raw()
-                self._kill()
-                if attempt < _START_ATTEMPTS and "Address already in use" in self._final_log:
-                    self._clear_logs()
-                    continue
-                tail = "\n".join(self._final_log.splitlines()[-_LOG_TAIL_LINES:])
-                raise RuntimeError(f"{error}\n--- dovecot log (tail) ---\n{tail}")
-        except BaseException:
-            self.stop()
-            raise
-
     def stop(self, *, graceful: bool = False) -> None:
         """Kill the server and every process it started, then delete the temp dir.
 
@@ -217,21 +153,16 @@ class DovecotServer:
         discarded anyway). ``graceful=True`` SIGTERMs the master first and waits up to
         2 s (about 1.1 s typically) before sweeping survivors. Idempotent.
         """
-        if self._proc is not None:
-            self._final_log = self._log_raw()
-            if graceful and self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(2.0)
-                except subprocess.TimeoutExpired:
-                    pass
-            self._kill()
+        if graceful and self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(2.0)
+            except subprocess.TimeoutExpired:
+                pass
+        super().stop()
         if self._tokens is not None:
             self._tokens.stop()
             self._tokens = None
-        if self._finalizer is not None:
-            self._finalizer()  # removes the temp dir (once)
-            self._finalizer = None
 
     def down(self) -> None:
         """An outage: kill the server (every connection drops) but keep its mail, config
@@ -244,31 +175,16 @@ class DovecotServer:
         """Start the server again after down(), on the same ports with the same mail."""
         if self._proc is not None:
             raise RuntimeError("DovecotServer already running")
-        self._launch()
+        self._start_process()
         error = self._wait_ready(time.monotonic() + timeout)
         if error is not None:
             raise RuntimeError(f"dovecot did not come back: {error}")
-
-    def __enter__(self) -> DovecotServer:
-        if self._proc is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def add_user(self, user: ImapUser) -> None:
         """Add a user; takes effect at once, also while running."""
         if any(u.name.lower() == user.name.lower() for u in self._users):
             raise ValueError(f"user {user.name!r} already exists")
-        self._users.append(user)
-        if self._finalizer is not None:  # temp dir exists
-            self._write_passwd(user)
+        super().add_user(user)
 
     @property
     def tokens(self) -> TokenServer:
@@ -349,12 +265,10 @@ class DovecotServer:
     def _greeting(self) -> str:
         return f"Dovecot test server {os.path.basename(self.tmpdir)} ready."
 
-    def _path(self, *parts: str) -> str:
-        return os.path.join(self.tmpdir, *parts)
+    def _install(self) -> str | None:
+        return None if self.available() else _MISSING_MESSAGE
 
-    def _prepare_tmpdir(self) -> None:
-        self.tmpdir = tempfile.mkdtemp(prefix="dc-", dir="/tmp")
-        self._finalizer = weakref.finalize(self, _cleanup, None, self.tmpdir)
+    def _prepare(self) -> None:
         for sub in ("run", "state", "log", "tls", "home"):
             os.mkdir(self._path(sub), 0o700)
         os.chmod(self._path("run"), 0o755)  # else the master "fixes" it with a warning
@@ -368,11 +282,14 @@ class DovecotServer:
             self._mail_uid, self._mail_gid = os.geteuid(), os.getegid()
         os.mkdir(self._path("passwd.d"), 0o700)
         for user in self._users:
-            self._write_passwd(user)
+            self._write_user(user)
         self.ca_file = self._path("tls", "cert.pem")
         write_self_signed_cert(self.ca_file, self._path("tls", "key.pem"), self._tls_names)
+        if self._oauth2_mechanisms:
+            self._tokens = TokenServer()
+            self._tokens.start()
 
-    def _write_passwd(self, user: ImapUser) -> None:
+    def _write_user(self, user: ImapUser) -> None:
         """Create ``passwd.d/<name>`` atomically (Dovecot must never read it half-written)."""
         directory = self._path("passwd.d")
         fd, tmp = tempfile.mkstemp(prefix=".new-", dir=directory)  # mode 0600
@@ -493,9 +410,9 @@ passdb {{
 }}
 """
 
-    def _launch(self) -> None:
+    def _launch(self) -> subprocess.Popen[bytes]:
         with open(self._path("log", "stderr.log"), "ab") as out:
-            self._proc = subprocess.Popen(
+            return subprocess.Popen(
                 [DOVECOT_BINARY, "-F", "-c", self._path("dovecot.conf")],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -503,57 +420,34 @@ passdb {{
                 cwd=self.tmpdir,
                 start_new_session=True,
             )
-        # The master leads its own process group; make sure an abandoned server dies too.
-        if self._finalizer is not None:
-            self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _cleanup, self._proc, self.tmpdir)
 
-    def _wait_ready(self, deadline: float) -> str | None:
-        """Poll until ready; return None when ready, else why not.
-
-        Ready = the plain port greets with this instance's greeting and accepts LOGIN +
+    def _not_ready(self, timeout: float) -> str | None:
+        """Ready = the plain port greets with this instance's greeting and accepts LOGIN +
         NOOP (LOGIN alone is not enough: a broken mail process still says "a OK"), and
         the IMAPS port greets likewise over TLS verified against ca_file. The unique
         greeting matters: if a port got taken meanwhile, Dovecot keeps running with an
         error in its log, and the probe would otherwise talk to someone else's server.
         """
-        assert self._proc is not None
         user = self._users[0] if self._users else None
         token = self._greeting.encode()
+        if not _probe(self.host, self.port, token, user, timeout):
+            return "no greeting from this instance or LOGIN/NOOP not accepted yet"
         tls = ssl.create_default_context(cafile=self.ca_file)
-        last = "no answer"
-        while True:
-            rc = self._proc.poll()
-            if rc is not None:
-                return f"dovecot exited with status {rc} during startup"
-            timeout = max(0.1, min(2.0, deadline - time.monotonic()))
-            try:
-                if not _probe(self.host, self.port, token, user, timeout):
-                    last = "no greeting from this instance or LOGIN/NOOP not accepted yet"
-                elif not _probe(self.host, self.tls_port, token, None, timeout, tls):
-                    last = "no greeting from this instance on the IMAPS port"
-                else:
-                    return None
-            except (OSError, ssl.SSLError) as e:
-                last = f"{type(e).__name__}: {e}"
-            if time.monotonic() >= deadline:
-                return f"dovecot not ready in time ({last})"
-            time.sleep(_POLL_INTERVAL)
+        if not _probe(self.host, self.tls_port, token, None, timeout, tls):
+            return "no greeting from this instance on the IMAPS port"
+        return None
+
+    def _may_retry(self, deadline: float) -> bool:
+        # Only a port taken meanwhile is worth another attempt; the log tells.
+        if "Address already in use" not in self._final_log:
+            return False
+        self._clear_logs()
+        return True
 
     def _kill(self) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        _kill_group(proc.pid)
-        try:
-            proc.wait(2.0)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILLed, cannot really happen
-            proc.kill()
-            proc.wait()
-        self._proc = None
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = weakref.finalize(self, _cleanup, None, self.tmpdir)
+        if self._proc is not None:
+            self._final_log = self._log_raw()
+        super()._kill()
 
     def _log_raw(self) -> str:
         parts = []
@@ -608,56 +502,6 @@ def drop_into_maildir(directory: Path, raws: Iterable[bytes], tag: str = "sma-te
         tmp.chmod(0o644)
         os.rename(tmp, directory / "new" / name)
     return count
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct loopback ports that were free a moment ago."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(s)
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _imap_quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _probe(
-    host: str,
-    port: int,
-    greeting: bytes,
-    user: ImapUser | None,
-    timeout: float,
-    tls: ssl.SSLContext | None = None,
-) -> bool:
-    """One readiness probe: greeting, then (with a user) LOGIN + NOOP + LOGOUT."""
-    with socket.create_connection((host, port), timeout=timeout) as raw:
-        sock = tls.wrap_socket(raw, server_hostname=host) if tls is not None else raw
-        stream = sock.makefile("rb")
-        try:
-            first = stream.readline()
-            if not first.startswith(b"* OK") or greeting not in first:
-                return False
-            if user is None:
-                return True
-            login = f"a LOGIN {_imap_quote(user.name)} {_imap_quote(user.password)}\r\n"
-            sock.sendall(login.encode() + b"b NOOP\r\nc LOGOUT\r\n")
-            while line := stream.readline():
-                if line.startswith((b"a NO", b"a BAD", b"b NO", b"b BAD", b"* BYE")):
-                    return False
-                if line.startswith(b"b OK"):
-                    return True
-            return False
-        finally:
-            stream.close()
-            if sock is not raw:
-                sock.close()
 
 
 def write_self_signed_cert(cert_path: str, key_path: str, extra_names: Sequence[str] = ()) -> None:
@@ -718,48 +562,3 @@ def write_self_signed_cert(cert_path: str, key_path: str, extra_names: Sequence[
         )
     with open(cert_path, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in process group ``pgid``, from /proc."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) >= 3 and fields[0] != "Z" and fields[2] == str(pgid):
-            members.append(int(entry))
-    return members
-
-
-def _kill_group(pgid: int, timeout: float = 2.0) -> None:
-    """SIGKILL process group ``pgid`` until /proc shows no live member."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        except PermissionError:  # e.g. members already switched to another uid (root runs)
-            for pid in _group_members(pgid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        if not _group_members(pgid) or time.monotonic() >= deadline:
-            return
-        time.sleep(0.002)
-
-
-def _cleanup(proc: subprocess.Popen[bytes] | None, tmpdir: str) -> None:
-    """Finalizer (also at exit): kill a forgotten server's group, delete its temp dir."""
-    if proc is not None:
-        _kill_group(proc.pid)
-        proc.wait()
-    shutil.rmtree(tmpdir, ignore_errors=True)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from .courier import IDLE_TIMEOUT_S, CourierServer, ensure_courier_installed
 from .cyrus import CyrusServer, ensure_cyrus_installed
 from .dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
 
-__all__ = ["GMAIL_LIKE_CONFIG", "MATRIX", "ImapServer", "ServerKind"]
+__all__ = ["GMAIL_LIKE_CONFIG", "MATRIX", "ImapServer", "ServerKind", "imap_settings"]
 
 
 class ImapServer(Protocol):
@@ -28,6 +28,27 @@ class ImapServer(Protocol):
     def add_user(self, user: ImapUser) -> None: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
+
+
+def imap_settings(
+    server: ImapServer,
+    user: ImapUser,
+    security: Literal["tls", "none"] = "tls",
+    port: int | None = None,
+) -> dict[str, Any]:
+    """The ``imap`` object of ``account.configure`` for ``user`` on ``server``: IMAPS
+    trusting the server's CA, or plain IMAP; ``port`` (e.g. a proxy's) instead of the
+    server's own."""
+    settings: dict[str, Any] = {
+        "host": server.host,
+        "port": port or (server.tls_port if security == "tls" else server.port),
+        "security": security,
+        "username": user.name,
+        "password": user.password,
+    }
+    if security == "tls":
+        settings["ca_file"] = server.ca_file
+    return settings
 
 
 @dataclass(frozen=True)

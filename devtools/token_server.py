@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["TokenServer"]
+__all__ = ["JsonRequestHandler", "TokenServer"]
 
 _TOKENINFO_PATH = "/tokeninfo"
 _INTROSPECT_PATH = "/introspect"
@@ -121,35 +121,41 @@ class TokenServer:
         return {"active": True, "username": user}
 
 
+class JsonRequestHandler(BaseHTTPRequestHandler):
+    """A handler that reads form bodies (bounded), answers JSON and logs nothing: the
+    default writes every request line to stderr, and tokens travel in URLs."""
+
+    def read_form(self) -> dict[str, list[str]]:
+        length = min(int(self.headers.get("Content-Length") or 0), _MAX_BODY)
+        return parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+
+    def reply(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 def _handler_for(server: TokenServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonRequestHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path != _TOKENINFO_PATH:
-                self._reply(404, {"error": "not_found"})
+                self.reply(404, {"error": "not_found"})
                 return
             tokens = parse_qs(url.query).get("access_token", [])
-            self._reply(200, server._answer(tokens[0] if tokens else ""))
+            self.reply(200, server._answer(tokens[0] if tokens else ""))
 
         def do_POST(self) -> None:
             if urlsplit(self.path).path != _INTROSPECT_PATH:
-                self._reply(404, {"error": "not_found"})
+                self.reply(404, {"error": "not_found"})
                 return
-            length = min(int(self.headers.get("Content-Length") or 0), _MAX_BODY)
-            form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
-            tokens = form.get("token", [])
-            self._reply(200, server._answer(tokens[0] if tokens else ""))
-
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # The default writes every request line to stderr: the token is in the URL.
-            pass
+            tokens = self.read_form().get("token", [])
+            self.reply(200, server._answer(tokens[0] if tokens else ""))
 
     return Handler

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 
 from devtools.dovecot import DovecotServer, ImapUser, ensure_dovecot_installed
 from devtools.host_process import HostProcess
-from devtools.servers import MATRIX, ImapServer, ServerKind
+from devtools.servers import MATRIX, ImapServer, ServerKind, imap_settings
 
 # Deterministic property tests (the same examples on every run, as the rest of the suite),
 # and no wall-clock health checks: on a loaded 2-core CI machine the time a strategy takes
@@ -109,14 +109,7 @@ class Account:
     def configure_params(
         self, account: str = "acct1", device_name: str = "Laptop", **imap: Any
     ) -> dict[str, Any]:
-        settings: dict[str, Any] = {
-            "host": "127.0.0.1",
-            "port": self.server.tls_port,
-            "security": "tls",
-            "username": self.user.name,
-            "password": self.user.password,
-            "ca_file": self.server.ca_file,
-        }
+        settings = imap_settings(self.server, self.user)
         settings.update(imap)
         return {
             "account": account,

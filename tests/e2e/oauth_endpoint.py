@@ -10,25 +10,26 @@ needed; the test trusts :attr:`TokenEndpoint.ca_der_base64` in the profile at ru
 It answers a refresh-token grant carrying the expected refresh token with the access
 token, and anything else with ``invalid_request``: never ``invalid_grant``, on which
 Thunderbird would open its interactive sign-in window. It records what it was asked,
-without the tokens.
+without the tokens. The HTTP side (form in, JSON out, no request log) is the one of
+``devtools/token_server.py``.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
-import json
 import ssl
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from devtools.token_server import JsonRequestHandler
 
 TOKEN_HOST = "oauth.test.test"
 CLIENT_ID = "test_client_id"
@@ -94,10 +95,9 @@ class TokenEndpoint:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonRequestHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                form = {k: v[0] for k, v in self.read_form().items()}
                 good = (
                     self.path == "/token"
                     and form.get("grant_type") == "refresh_token"
@@ -107,26 +107,17 @@ class TokenEndpoint:
                 endpoint.requests.append(
                     {"path": self.path, "grant_type": form.get("grant_type"), "answered": good}
                 )
-                if good:
-                    status, body = (
-                        200,
-                        {
-                            "access_token": endpoint._access_token,
-                            "token_type": "Bearer",
-                            "expires_in": 3600,
-                        },
-                    )
-                else:
-                    status, body = 400, {"error": "invalid_request"}
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass  # quiet; what matters is in endpoint.requests
+                if not good:
+                    self.reply(400, {"error": "invalid_request"})
+                    return
+                self.reply(
+                    200,
+                    {
+                        "access_token": endpoint._access_token,
+                        "token_type": "Bearer",
+                        "expires_in": 3600,
+                    },
+                )
 
         return Handler
 

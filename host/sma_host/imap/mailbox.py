@@ -10,13 +10,12 @@ import ssl
 import time
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
-from imapclient.response_parser import parse_fetch_response
 from imapclient.util import to_unicode
 
 from ..config import CONFIG
@@ -25,6 +24,16 @@ from ..protocol.folders import Namespace
 from ..protocol.uidset import uid_set
 from . import gmail
 from .errors import leaves_connection_usable, map_imap_errors
+from .fetch import (
+    MAX_HEADER_BLOCK,
+    FetchedMessages,
+    HeaderBatch,
+    InboxScan,
+    fetch_bodies,
+    fetch_headers,
+    fetch_sizes,
+)
+from .fetch import InboxMessage as InboxMessage  # service/mail_scan.py imports it from here
 from .literals import LiteralGuard
 
 log = logging.getLogger(__name__)
@@ -89,70 +98,6 @@ class FolderState:
     uidnext: int
     exists: int
     highestmodseq: int | None
-
-
-@dataclass(frozen=True)
-class FetchedMessages:
-    messages: list[tuple[int, bytes]]
-    #: UIDs of messages larger than the limit: never downloaded.
-    oversize: list[int]
-    #: The byte budget was reached: call again for the rest.
-    more: bool = False
-    #: UIDs present but not downloaded because the caller asked to skip them.
-    skipped: list[int] = field(default_factory=list)
-
-    def drain(self) -> Iterator[tuple[int, bytes]]:
-        """``messages`` in order, each dropped from the list as it is handed out (the list
-        is empty afterwards): a body is freed once its caller is done with it, not when the
-        whole batch is."""
-        messages = self.messages
-        messages.reverse()
-        while messages:
-            yield messages.pop()
-
-
-#: What Autocrypt Level 1 reads of a message (protocol/autocrypt.py ``read_headers``).
-INBOX_HEADER_FIELDS = "FROM DATE AUTOCRYPT AUTO-SUBMITTED CONTENT-TYPE"
-#: Bytes of those fields read per message: one Autocrypt header with the largest keydata
-#: the keyring takes (64 KiB of base64, folded) and the rest. Longer blocks are cut, and a
-#: header cut short fails its checks.
-MAX_HEADER_BLOCK = 96 * 1024
-
-_HEADER_ITEMS = (
-    f"(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS ({INBOX_HEADER_FIELDS})]<0.{MAX_HEADER_BLOCK}>)"
-).encode("ascii")
-
-
-@dataclass(frozen=True)
-class InboxMessage:
-    uid: int
-    #: The raw header fields (``INBOX_HEADER_FIELDS``), at most ``MAX_HEADER_BLOCK`` bytes.
-    header: bytes
-    #: The server's INTERNALDATE (time of receipt) in Unix seconds, when it sent one.
-    received: int | None
-
-
-@dataclass(frozen=True)
-class HeaderBatch:
-    #: By ascending UID.
-    messages: list[InboxMessage]
-    #: Every UID up to this one has been read once this batch is applied.
-    highest_uid: int
-
-
-@dataclass(frozen=True)
-class InboxScan:
-    uidvalidity: int
-    #: The given position did not hold (no last UID, or another UIDVALIDITY): the scan
-    #: starts from ``since`` instead.
-    restarted: bool
-    #: The UID to store once every batch is applied: UIDNEXT − 1 at the EXAMINE, so that
-    #: older mail skipped by ``since`` is not searched again. (Mail that arrives during the
-    #: scan may come in a batch above it and is read again next time: harmless, an update
-    #: merges.)
-    end_uid: int
-    #: Read lazily, one FETCH each: apply and store a batch before taking the next.
-    batches: Iterator[HeaderBatch]
 
 
 class Mailbox:
@@ -331,7 +276,7 @@ class Mailbox:
         turns out longer than ``max_size`` is oversize, like one announced so.
         """
         with self._io("fetching messages"):
-            sizes = self._fetch_sizes(since_uid)
+            sizes = fetch_sizes(self._client, since_uid)
             wanted: list[int] = []
             oversize: list[int] = []
             skipped: list[int] = []
@@ -351,7 +296,7 @@ class Mailbox:
             del sizes  # freed before the bodies arrive, not beside them
             cap = max_size + 1
             with self._guard.limit(each=cap, total=budget + cap):
-                bodies = self._fetch_bodies(wanted, cap) if wanted else {}
+                bodies = fetch_bodies(self._client, wanted, cap) if wanted else {}
         messages: list[tuple[int, bytes]] = []
         for uid in wanted:
             body = bodies.pop(uid, None)
@@ -362,44 +307,6 @@ class Mailbox:
             else:
                 messages.append((uid, body))
         return FetchedMessages(messages, sorted(oversize), more, skipped)
-
-    def _fetch_sizes(self, since_uid: int) -> dict[int, int]:
-        """UID → RFC822.SIZE of every message from ``since_uid`` on."""
-        sizes: dict[int, int] = {}
-        for response in _responses(self._fetch_raw(f"{since_uid}:*", b"(UID RFC822.SIZE)")):
-            first = response[0]
-            match = _SIZE_RESPONSE.fullmatch(first) if isinstance(first, bytes) else None
-            if match is not None and len(response) == 1:  # the usual shape, read directly
-                sizes[int(match[1])] = int(match[2])
-                continue
-            for item in parse_fetch_response(response, False, False).values():
-                uid, size = item.get(b"UID"), item.get(b"RFC822.SIZE")
-                if isinstance(uid, int):
-                    if isinstance(size, int):
-                        sizes[uid] = size
-                    else:  # e.g. an unsolicited FLAGS update
-                        sizes.setdefault(uid, 0)
-        return sizes
-
-    def _fetch_bodies(self, uids: list[int], cap: int) -> dict[int, bytes]:
-        """UID → the first ``cap`` bytes of each of ``uids`` the server still has."""
-        wanted = set(uids)
-        bodies: dict[int, bytes] = {}
-        items = f"(BODY.PEEK[]<0.{cap}>)".encode("ascii")
-        for response in _responses(self._fetch_raw(uid_set(uids), items)):
-            first = response[0]
-            if len(response) == 2 and response[1] == b")" and isinstance(first, tuple):
-                match = _BODY_RESPONSE.fullmatch(first[0])
-                if match is not None and isinstance(first[1], bytes):
-                    uid = int(match[1])
-                    if uid in wanted:
-                        bodies[uid] = first[1]
-                    continue
-            for item in parse_fetch_response(response, False, False).values():
-                uid, body = item.get(b"UID"), item.get(b"BODY[]<0>", item.get(b"BODY[]"))
-                if isinstance(uid, int) and uid in wanted and isinstance(body, bytes):
-                    bodies[uid] = body
-        return bodies
 
     def scan_inbox(
         self,
@@ -447,38 +354,9 @@ class Mailbox:
             )
         for wanted, lowest in chunks:
             with self._io("reading INBOX headers"):
-                messages = self._fetch_headers(wanted, lowest)
+                messages = fetch_headers(self._client, wanted, lowest)
             if messages:
                 yield HeaderBatch(messages, messages[-1].uid)
-
-    def _fetch_headers(self, uids: str, lowest: int) -> list[InboxMessage]:
-        """The messages of ``uids`` from ``lowest`` on (``n:*`` also answers with the last
-        message when every UID is below ``n``: dropped here)."""
-        found: dict[int, InboxMessage] = {}
-        for response in _responses(self._fetch_raw(uids, _HEADER_ITEMS)):
-            for item in parse_fetch_response(response, False, False).values():
-                uid = item.get(b"UID")
-                header = next(
-                    (v for k, v in item.items() if k.startswith(b"BODY[HEADER.FIELDS")), None
-                )
-                # Without the fields it is an unsolicited FLAGS update, not our answer.
-                if not isinstance(uid, int) or uid < lowest or not isinstance(header, bytes):
-                    continue
-                received = item.get(b"INTERNALDATE")
-                found[uid] = InboxMessage(
-                    uid,
-                    header,
-                    int(received.timestamp()) if isinstance(received, datetime) else None,
-                )
-        return [found[uid] for uid in sorted(found)]
-
-    def _fetch_raw(self, uids: str, items: bytes) -> list[Any]:
-        # IMAPClient.fetch() only takes explicit id lists (it filters the answer by
-        # them); a range keeps the command short for any number of messages.
-        data: list[Any] = self._client._raw_command_untagged(
-            b"FETCH", [uids.encode("ascii"), items], uid=True
-        )
-        return data
 
     def delete_messages(self, uids: Iterable[int]) -> None:
         """Flag ``uids`` deleted and expunge exactly those (UID EXPUNGE when available);
@@ -563,36 +441,10 @@ class Mailbox:
                 self._client.close_folder()
 
 
-#: ``* n FETCH (UID u RFC822.SIZE s)`` and ``* n FETCH (UID u BODY[]<0> {s}`` as imaplib hands
-#: them over (without ``* `` and ``FETCH``): what servers send for our two FETCHes. Anything
-#: else goes through imapclient's general parser.
-_SIZE_RESPONSE = re.compile(rb"\d+ \(UID (\d+) RFC822\.SIZE (\d+)\)")
-_BODY_RESPONSE = re.compile(rb"\d+ \(UID (\d+) BODY\[\](?:<0>)? \{\d+\}")
-
-
 def _response_code(exc: BaseException) -> str | None:
     """The RFC 3501 response code (``[CODE ...]``) at the start of a tagged NO's text."""
     match = _RESPONSE_CODE.search(str(exc))
     return match.group(1).upper() if match else None
-
-
-def _responses(data: list[Any]) -> Iterator[list[Any]]:
-    """The untagged FETCH data imaplib collected, one response at a time, each dropped from
-    ``data`` once handed out so that only what the caller keeps stays alive.
-
-    A response is its literals as ``(text before, literal)`` pairs and the text after the
-    last one (``[None]`` when there was no response at all).
-    """
-    start = 0
-    for index, item in enumerate(data):
-        if isinstance(item, tuple):
-            continue
-        if item is not None:
-            yield data[start : index + 1]
-        data[start : index + 1] = [None] * (index + 1 - start)
-        start = index + 1
-    if start < len(data):  # literals without their closing text: let the parser judge
-        yield data[start:]
 
 
 def _oauth2_login(client: IMAPClient, username: str, token: str) -> None:
