@@ -234,6 +234,18 @@ class DovecotServer(LoopbackServer):
         rows = [line.split() for line in who.stdout.splitlines()[1:]]
         return sorted(int(row[2]) for row in rows if len(row) >= 3 and row[0] == user.lower())
 
+    def idling_sessions(self, user: str) -> list[int]:
+        """The user's sessions that are in IDLE now (by their process title)."""
+        idling = []
+        for pid in self.sessions(user):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue  # ended meanwhile
+            if b" IDLE]" in title:
+                idling.append(pid)
+        return idling
+
     def maildir(self, user: str) -> Path:
         """The user's Maildir root (``~/Maildir``; INBOX is ``cur/ new/ tmp/`` in it).
 
@@ -331,6 +343,9 @@ log_path = {t}/log/dovecot.log
 info_log_path = {t}/log/dovecot.log
 protocols = imap
 listen = 127.0.0.1
+# Session processes show their state in their title ("[user 127.0.0.1 IDLE]"):
+# ``idling_sessions`` tells a watcher from a command connection by it.
+verbose_proctitle = yes
 
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}

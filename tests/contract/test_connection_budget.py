@@ -31,6 +31,16 @@ def settled_sessions(server: DovecotServer, user: str, count: int) -> list[int]:
     return held
 
 
+def idling_watcher(server: DovecotServer, user: str) -> int:
+    """The session of the host's watcher: the one in IDLE (the command connection never
+    idles), once it is there."""
+    deadline = time.monotonic() + SETTLE_S
+    while not (idling := server.idling_sessions(user)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(idling) == 1, f"not one watcher in IDLE: {idling}"
+    return idling[0]
+
+
 def test_at_rest_only_the_watcher_stays_and_a_call_reopens(
     spawn_host: Spawn, dovecot: DovecotServer, account: Account
 ) -> None:
@@ -38,7 +48,8 @@ def test_at_rest_only_the_watcher_stays_and_a_call_reopens(
     host.call("account.configure", account.configure_params(ACCOUNT))
     call(host, "sma.join")
     user = account.user.name
-    [watcher] = settled_sessions(dovecot, user, 1)
+    watcher = idling_watcher(dovecot, user)
+    assert settled_sessions(dovecot, user, 1) == [watcher]
 
     # Calls after the close open a new command connection, and it closes again.
     assert call(host, "sma.status")["exists"]
