@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 #: Inbox messages applied per transaction (each still in a savepoint of its own).
 COMMIT_EVERY = 32
 
-#: A plain (unsealed) message: its envelope → the summary key it counts under.
-PlainHandler = Callable[[Account, envelope.Envelope], str]
+#: A plain (unsealed) message: (account, envelope, changed addresses) → the summary key
+#: it counts under.
+PlainHandler = Callable[[Account, envelope.Envelope, set[str]], str]
 #: A sealed message from a paired device: (account, sender, payload, changed addresses).
 SealedHandler = Callable[[Account, Peer, dict[str, Any], set[str]], None]
 
@@ -201,7 +202,7 @@ class Inbox:
             raise envelope.MalformedMessage("from ourselves")
         plain = self.plain.get(env.sma_type)
         if plain is not None:
-            return plain(joined, env)
+            return plain(joined, env, changed)
         sealed = self.sealed.get(env.sma_type)
         if sealed is None:
             raise envelope.MalformedMessage(f"unknown message type {env.sma_type}")

@@ -123,11 +123,16 @@ class Keys:
     def on_key_update(
         self, joined: Account, sender: Peer, payload: dict[str, Any], changed: set[str]
     ) -> None:
-        """A paired device sent keyring entries (``key-update``); invalid ones are skipped,
-        keys that are not OpenPGP public keys too (the sender checked them: a bug or an old
-        entry, never to be spread further)."""
+        """A paired device sent keyring entries (``key-update``)."""
+        self.merge_from_peer(joined, payload.get("entries"), changed)
+
+    def merge_from_peer(self, joined: Account, raw: object, changed: set[str]) -> None:
+        """Merge a device's entries (a ``key-update``, or a pairing payload part): at most
+        ``MAX_ENTRIES`` or ``MalformedMessage``; invalid ones are skipped, keys that are not
+        OpenPGP public keys too (the sender checked them: a bug or an old entry, never to
+        be spread further)."""
         entries = []
-        for raw_entry in codec.bounded_list(payload.get("entries"), MAX_ENTRIES):
+        for raw_entry in codec.bounded_list(raw, MAX_ENTRIES):
             try:
                 entries.append(keyring.entry_from_json(raw_entry))
             except keyring.InvalidEntry as exc:
@@ -149,6 +154,10 @@ class Keys:
                 continue
             checked.append(entry)
         changed.update(self.merge(joined.name, checked, known))
+
+    def entries(self, account: str) -> list[dict[str, Any]]:
+        """This device's whole keyring as JSON entries (for a pairing payload)."""
+        return [e.to_json() for e in self.store.keyring(account).values()]
 
     def send_keyring(self, joined: Account, peer: Peer) -> None:
         """Queue this device's whole keyring for one (newly paired) peer."""

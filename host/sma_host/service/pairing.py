@@ -132,7 +132,7 @@ class Pairings:
             _refuse(attempt, transition)
         assert attempt.request is not None
         key = self.store.account_key(joined.name)
-        payload = {
+        base = {
             "account_key": key.armored if key else None,
             "account_key_set_at": key.set_at if key else 0,
             **({"account_key_passphrase": key.passphrase} if key and key.passphrase else {}),
@@ -141,19 +141,23 @@ class Pairings:
                 for p in self.store.peers(joined.name)
             ],
         }
+        # The keyring goes with the key: N is usable when it says paired, without a
+        # further hop (§7.7).
+        parts = pairing.split_payload(base, self.keys.entries(joined.name))
         request = pairing.Request(
             attempt.pairing_id, "", attempt.request.party, attempt.request.pake, attempt.expires_at
         )
         try:
-            body, expected = pairing.accept(
-                code, joined.settings.email, request, joined.party(), payload
+            bodies, expected = pairing.accept(
+                code, joined.settings.email, request, joined.party(), parts
             )
         except pairing.ConfirmationFailed:
             self.end(joined, attempt, step(IN, attempt.phase, Event.CODE_REJECTED), tell_peer=True)
             raise PairingFailed("pairing failed", pairing_id=attempt.pairing_id) from None
         assert transition.next is not None
         with self.store.transaction():
-            self.outbox.enqueue(joined, attempt.request.party.muaa_id, pairing.ACCEPT, body)
+            for body in bodies:
+                self.outbox.enqueue(joined, attempt.request.party.muaa_id, pairing.ACCEPT, body)
             self.store.save_pairing(replace(attempt, phase=transition.next, expect=expected))
         self.push.update_live(joined.name)
         self.outbox.flush_soon(joined.session)
