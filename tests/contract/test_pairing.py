@@ -485,3 +485,25 @@ def test_the_keyring_is_there_when_the_new_device_says_paired(
     assert keyring_of(new) == expected
     stored = [{k: v for k, v in e.items() if k != "fingerprint"} for e in expected]
     assert (len(pairing.split_payload({}, stored)) > 1) == (size > 1000)
+
+
+def test_an_entry_put_between_accept_and_confirm_follows(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    """N is no peer of E yet while E waits on the confirm: what E learns then is sent
+    when the confirm arrives."""
+    existing, existing_id = joined(spawn_host, account, "desktop")
+    new, _ = joined(spawn_host, account, "laptop")
+
+    def put(addr: str) -> None:
+        entry = {"addr": addr, "keydata": keydata_b64(addr), "prefer_encrypt": "mutual"}
+        call(existing, "keys.put", peers=[entry])
+
+    put("before@example.net")
+    request = call(new, "pair.request", to=existing_id)
+    call(existing, "sma.sync")
+    call(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    put("between@example.net")
+    call(new, "sma.sync")
+    assert [e["addr"] for e in keyring_of(new)] == ["before@example.net"]
+    call(existing, "sma.sync")  # the confirm: E sends its keyring, changed since the accept
+    call(new, "sma.sync")
+    assert keyring_of(new) == keyring_of(existing)

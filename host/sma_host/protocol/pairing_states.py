@@ -152,9 +152,10 @@ TABLE: tuple[Transition, ...] = (
                "Error `pairing_failed` (\"a code was already entered\").",
                error="pairing_failed"),
     Transition(_IN, (_AC,), Event.CONFIRM_RECEIVED, "Value equals `confirm_new`", _DONE,
-               "One transaction: add N as peer (E's keyring went in the accept, §7.7); queue"
-               " a `member-add` naming N to **every earlier peer** (§8.4). Notify"
-               " `pair.completed`."),
+               "One transaction: add N as peer (E's keyring went in the accept, §7.7; when it"
+               " changed since, or another process of E built the accept, E queues its whole"
+               " keyring to N, §9.2); queue a `member-add` naming N to **every earlier peer**"
+               " (§8.4). Notify `pair.completed`."),
     Transition(_IN, (_AC,), Event.CONFIRM_FORGED, "Mismatch", _FAIL,
                "Notify `pair.failed`. No abort is sent.", reason="confirmation_failed"),
     Transition(_IN, (_RQ, _AC), Event.ABORT_RECEIVED, "From N", _FAIL, "Notify `pair.failed`.",

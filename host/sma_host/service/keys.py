@@ -10,7 +10,7 @@ import base64
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import openpgp
@@ -47,6 +47,12 @@ class Keys:
     store: Store
     sessions: Sessions
     outbox: Outbox
+    #: Account → keyring changes merged by this process (a pairing compares it, §7.7).
+    _generation: dict[str, int] = field(default_factory=dict, init=False)
+
+    def generation(self, account: str) -> int:
+        """Grows with every merge that changed the account's keyring in this process."""
+        return self._generation.get(account, 0)
 
     def put_entries(self, params: dict[str, Any]) -> dict[str, Any]:
         """``keys.put``: merge entries in, and send what changed to every paired device."""
@@ -118,6 +124,8 @@ class Keys:
             return stored.get(entry.addr)  # the key part was kept: so is its fingerprint
 
         self.store.put_keyring(account, [(e, fingerprint(e)) for e in changes.values()])
+        if changes:
+            self._generation[account] = self.generation(account) + 1
         return changes
 
     def on_key_update(

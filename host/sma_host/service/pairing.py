@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import InvalidParams, NotFound, PairingExpired, PairingFailed
@@ -49,6 +49,8 @@ class Pairings:
     announcements: Announcements
     now: Callable[[], int]
     random: Callable[[int], bytes]
+    #: (account, pairing id) → the keyring generation sent in that pairing's accept.
+    _keyring_sent: dict[tuple[str, str], int] = field(default_factory=dict, init=False)
 
     # methods
 
@@ -143,6 +145,7 @@ class Pairings:
         }
         # The keyring goes with the key: N is usable when it says paired, without a
         # further hop (§7.7).
+        generation = self.keys.generation(joined.name)
         parts = pairing.split_payload(base, self.keys.entries(joined.name))
         request = pairing.Request(
             attempt.pairing_id, "", attempt.request.party, attempt.request.pake, attempt.expires_at
@@ -159,6 +162,7 @@ class Pairings:
             for body in bodies:
                 self.outbox.enqueue(joined, attempt.request.party.muaa_id, pairing.ACCEPT, body)
             self.store.save_pairing(replace(attempt, phase=transition.next, expect=expected))
+        self._keyring_sent[(joined.name, attempt.pairing_id)] = generation
         self.push.update_live(joined.name)
         self.outbox.flush_soon(joined.session)
         return {"pairing_id": attempt.pairing_id, "state": "waiting"}
@@ -200,6 +204,12 @@ class Pairings:
         self.outbox.flush_soon(session)
         first = attempts[0].phase.state
         return {"pairing_id": pairing_id, "state": first if first != "waiting" else "failed"}
+
+    def keyring_changed_since_accept(self, account: str, pairing_id: str) -> bool:
+        """The keyring changed after this pairing's accept was built (or this process did
+        not build it: then it may have)."""
+        sent = self._keyring_sent.pop((account, pairing_id), None)
+        return sent is None or sent != self.keys.generation(account)
 
     # endings
 

@@ -188,7 +188,10 @@ class PairingMessages:
             others = self.store.peers(account)
             self.store.add_peer(account, peer_from_party(party, now))
             self.store.save_pairing(done)
-            # The newcomer has this device's keyring already: it came in the accept.
+            # The newcomer has this device's keyring as it was at the accept; what changed
+            # since (N was no peer yet, so no key-update reached it) follows whole.
+            if self.pairings.keyring_changed_since_accept(account, done.pairing_id):
+                self.keys.send_keyring(joined, peer_from_party(party, now))
             # Every device we were paired with learns the newcomer (it learnt them from us).
             vouch = member_add_payload(joined.membership.identity, [party])
             for peer in others:
