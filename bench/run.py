@@ -47,6 +47,7 @@ SECTIONS: list[tuple[str, Section, str, str]] = [
     ("push", scenarios.push_latency, "push latency", "≤ 0.8 s"),
     ("sync", scenarios.sync_and_rss, "sync of N waiting key updates; peak RSS", "see README"),
     ("fanout", scenarios.fan_out, "fan-out of 1,000 entries to 10 devices", "10 APPENDs, ≤ 1 s"),
+    ("memory", scenarios.memory, "RSS at rest after configure + join", "≤ 30 MB"),
     ("scan", mail_scan, "mail.scan of 10,000 INBOX messages, then of 10 new", "see README"),
 ]
 #: Shown in this order: the issue's table first, the floors last. Section names place
@@ -60,6 +61,7 @@ ROW_ORDER = [
     "join_wall",
     "join_commands",
     "pairing",
+    "pairing_usable",
     "push",
     "push_latency",
     "sync",
@@ -69,6 +71,10 @@ ROW_ORDER = [
     "fanout_appends",
     "fanout_wall",
     "peak_rss",
+    "rss_after_sync",
+    "memory",
+    "rss_hello",
+    "rss_rest",
     "scan",
     "scan_first",
     "scan_first_commands",
