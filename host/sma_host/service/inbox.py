@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import HostError, ServerError
 from ..imap.mailbox import Mailbox
+from ..native.memory import TRIM_AFTER, release_freed_memory
 from ..protocol import channel, envelope
 from ..protocol.crypto import DecryptionFailed
 from ..protocol.pairing_states import UnexpectedEvent
@@ -90,7 +91,13 @@ class Inbox:
             "removed": joined.membership.removed,
         }
         changed: set[str] = set()
-        retry_once_on_lost_connection(joined.session, lambda: self._sync(joined, summary, changed))
+        try:
+            retry_once_on_lost_connection(
+                joined.session, lambda: self._sync(joined, summary, changed)
+            )
+        finally:
+            if summary["processed"] + summary["dropped"] >= TRIM_AFTER:
+                release_freed_memory()
         return summary
 
     def _sync(self, joined: Account, summary: dict[str, Any], changed: set[str]) -> None:
