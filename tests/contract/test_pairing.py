@@ -433,7 +433,8 @@ def test_a_hostile_name_does_not_jam_the_inbox(spawn_host, account) -> None:  # 
     )
     assert call(existing, "sma.sync")["dropped"] == 1
     request = call(new, "pair.request", to=existing_id)
-    assert call(existing, "sma.sync")["processed"] == 1
+    confirmed = call(existing, "sma.sync")
+    assert (confirmed["paired"], confirmed["processed"]) == (1, 0)
     existing.wait_notification("pair.requested", lambda p: p["pairing_id"] == request["pairing_id"])
     assert inbox_messages(account, existing_id) == {}
 
@@ -504,6 +505,9 @@ def test_an_entry_put_between_accept_and_confirm_follows(spawn_host, account) ->
     put("between@example.net")
     call(new, "sma.sync")
     assert [e["addr"] for e in keyring_of(new)] == ["before@example.net"]
-    call(existing, "sma.sync")  # the confirm: E sends its keyring, changed since the accept
+    # The confirm, alone: N sends back none of the entries E's accept brought it.
+    confirmed = call(existing, "sma.sync")
+    assert (confirmed["paired"], confirmed["processed"]) == (1, 0)
+    # E sends its keyring at the confirm: it changed since the accept.
     call(new, "sma.sync")
     assert keyring_of(new) == keyring_of(existing)

@@ -134,7 +134,9 @@ class Keys:
         """A paired device sent keyring entries (``key-update``)."""
         self.merge_from_peer(joined, payload.get("entries"), changed)
 
-    def merge_from_peer(self, joined: Account, raw: object, changed: set[str]) -> None:
+    def merge_from_peer(
+        self, joined: Account, raw: object, changed: set[str]
+    ) -> list[keyring.PeerEntry]:
         """Merge a device's entries (a ``key-update``, or a pairing payload part): at most
         ``MAX_ENTRIES`` or ``MalformedMessage``; invalid ones are skipped, keys that are not
         OpenPGP public keys too (the sender checked them: a bug or an old entry, never to
@@ -162,14 +164,19 @@ class Keys:
                 continue
             checked.append(entry)
         changed.update(self.merge(joined.name, checked, known))
+        return checked
 
     def entries(self, account: str) -> list[dict[str, Any]]:
         """This device's whole keyring as JSON entries (for a pairing payload)."""
         return [e.to_json() for e in self.store.keyring(account).values()]
 
-    def send_keyring(self, joined: Account, peer: Peer) -> None:
-        """Queue this device's whole keyring for one (newly paired) peer."""
-        self.send(joined, [peer], self.store.keyring(joined.name).values())
+    def send_keyring(
+        self, joined: Account, peer: Peer, theirs: set[keyring.PeerEntry] | None = None
+    ) -> None:
+        """Queue this device's whole keyring for one (newly paired) peer, but for the
+        entries that are exactly ``theirs`` (what the peer itself sent)."""
+        held = self.store.keyring(joined.name).values()
+        self.send(joined, [peer], [e for e in held if not theirs or e not in theirs])
 
     def send(
         self, joined: Account, peers: list[Peer], entries: Iterable[keyring.PeerEntry]

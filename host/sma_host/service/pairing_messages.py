@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..protocol import codec, envelope, pairing
+from ..protocol import codec, envelope, keyring, pairing
 from ..protocol.membership import MEMBER_ADD, member_add_payload
 from ..protocol.pairing_states import (
     MAX_INCOMING_RECORDS,
@@ -50,6 +50,9 @@ class PairingMessages:
     now: Callable[[], int]
     #: Requests taken in the current sync, per account (``begin_sync`` resets it).
     _taken: dict[str, int] = field(default_factory=dict)
+    #: (account, pairing id, sender) → the valid entries its accept's parts brought, in this
+    #: process: N's keyring goes back to E without them (E has them).
+    _received: dict[tuple[str, str, str], set[keyring.PeerEntry]] = field(default_factory=dict)
 
     def begin_sync(self, account: str) -> None:
         self._taken[account] = 0
@@ -110,13 +113,15 @@ class PairingMessages:
             if acc.part == 0:
                 held = {k: v for k, v in payload.items() if k != "keyring"}
                 _check_base(held)
-            self.keys.merge_from_peer(joined, payload.get("keyring", []), changed)
+            entries = self.keys.merge_from_peer(joined, payload.get("keyring", []), changed)
         except (pairing.ConfirmationFailed, envelope.MalformedMessage):
             ended = replace(attempt, peer=sender, peer_name=acc.party.name)
             self.pairings.end(
                 joined, ended, step(OUT, attempt.phase, Event.ACCEPT_FORGED), tell_peer=True
             )
             return "pairing_failed"
+        key = (joined.name, attempt.pairing_id, sender)
+        self._received.setdefault(key, set()).update(entries)
         seen = target.seen | {acc.part}
         if len(seen) < acc.parts:
             step(OUT, attempt.phase, Event.ACCEPT_PART)
@@ -159,7 +164,10 @@ class PairingMessages:
             # What this device knew before pairing reaches the group too.
             peer = self.store.peer(account, sender)
             if peer is not None:
-                self.keys.send_keyring(joined, peer)
+                # Without the entries E sent (a part merged before a restart is not
+                # known here: its entries go back too, which merge makes harmless).
+                sent = self._received.pop((account, attempt.pairing_id, sender), set())
+                self.keys.send_keyring(joined, peer, sent)
                 self.account_keys.send_if_newer(joined, peer, theirs)
         # Other devices that were asked too: their requests are void now.
         for other in attempt.targets:
