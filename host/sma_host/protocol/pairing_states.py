@@ -113,9 +113,9 @@ TABLE: tuple[Transition, ...] = (
                "One transaction: merge the part's keyring entries; queue `pair-confirm` to T;"
                " add T and every payload device as"
                " peers; keep E's account key if it outranks N's (§9.5), else queue N's own to T"
-               " (`account-key`, relayed); queue N's whole keyring to T"
-               " (§9.2). Then queue `pair-abort(completed_elsewhere)` to the other targets."
-               " Notify `pair.completed`."),
+               " (`account-key`, relayed); queue N's keyring to T, but for the entries T's"
+               " parts brought (§9.2). Then queue `pair-abort(completed_elsewhere)` to the"
+               " other targets. Notify `pair.completed`."),
     Transition(_OUT, (_W,), Event.ACCEPT_FORGED, "Confirmation or payload fails (§7.7)", _FAIL,
                "Queue `pair-abort(confirmation_failed)` to T **only**. Notify `pair.failed`.",
                reason="confirmation_failed"),
