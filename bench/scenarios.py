@@ -42,6 +42,8 @@ from devtools.servers import imap_settings
 
 ACCOUNT = "bench"
 MB = 1_000_000
+#: Entries in E's keyring in the pairing rows: they travel in the pairing.
+PAIRING_KEYRING = 100
 
 
 @dataclass(frozen=True)
@@ -259,11 +261,17 @@ def settle(proxy: ImapProxy, quiet: float = 0.3, timeout: float = 15.0) -> None:
     raise TimeoutError("the hosts did not go quiet")
 
 
-def pair_by_push(new: HostProcess, existing: HostProcess, existing_id: str) -> dict[str, float]:
+def pair_by_push(
+    new: HostProcess, existing: HostProcess, existing_id: str, proxy: ImapProxy | None = None
+) -> dict[str, float]:
     """Pair through notifications only, the code typed at once, both pages open (the
-    add-on's ``ui.active``, which allows fast polling); returns the hop times."""
+    add-on's ``ui.active``, which allows fast polling); returns the hop times. With
+    ``proxy``, the clock starts once the open pages poll (a user opens the page before
+    typing: the watcher looks at the policy every 0.5 s)."""
     for host in (new, existing):
         host.send({"jsonrpc": "2.0", "method": "ui.active", "params": {"account": ACCOUNT}})
+    if proxy is not None:
+        proxy.wait_for(lambda c: c.count("NOOP") >= 4, 10)
     started = time.monotonic()
     request = call(new, "pair.request", to=existing_id)
     returned = time.monotonic()
@@ -654,18 +662,33 @@ def pairing(bench: Bench) -> list[Row]:
     totals: list[float] = []
     hops: list[dict[str, float]] = []
     polls: list[int] = []
+    usable: list[float] = []
     with ImapProxy(bench.server.host, bench.server.port) as proxy:
         for _ in range(plan.pairing_reps):
             user = bench.new_user()
             with bench.hosts() as spawned:
                 existing, existing_id = bench.device(spawned, user, "Desktop", True, proxy.port)
                 new, _new_id = bench.device(spawned, user, "Laptop", True, proxy.port)
+                key = keydata()
+                keyring = [
+                    entry(f"pair{i}@example.net", 1_700_000_000, key)
+                    for i in range(PAIRING_KEYRING)
+                ]
+                call(existing, "keys.put", peers=keyring)
                 proxy.wait_for(lambda c: c.count("IDLE") >= 2, 10)
                 settle(proxy)
                 proxy.reset()
-                times = pair_by_push(new, existing, existing_id)
+                times = pair_by_push(new, existing, existing_id, proxy)
                 polls.append(proxy.commands().count("NOOP"))
+                # Nothing reaches N after pairing any more: what it holds now, it held
+                # when it said paired.
+                got = call(new, "keys.list")["total"]
+                if got != PAIRING_KEYRING:
+                    raise RuntimeError(f"N holds {got} of E's {PAIRING_KEYRING} entries")
             totals.append(times["total"])
+            usable.append(
+                times["hop1_request_to_requested"] + times["hop2_accept_to_completed_new"]
+            )
             hops.append(times)
     row = Row(
         "pairing",
@@ -693,7 +716,22 @@ def pairing(bench: Bench) -> list[Row]:
         )
     )
     row.notes.append(f"medians per hop: {hop_text}; NOOP polls during the pairing: {polls}")
-    return [row]
+    second = Row(
+        "pairing_usable",
+        f"second device usable: `pair.request` → `pair.completed` on N, with E's account"
+        f" key and keyring ({PAIRING_KEYRING} entries) on N, code typed at once",
+        "s",
+        Stat.of(usable),
+        "≤ 0.9 × Delta Chat (`make bench-peers`)",
+        baseline=Stat.of([2 * d for d in idle.samples]),
+        baseline_label="2 × IDLE delay",
+    )
+    second.notes.append(
+        "hop 1 + hop 2 of the row above; both pages open (`ui.active`), E's page open for"
+        " a moment before the code is typed (its fast polling running), as when a user types"
+        " it; N's keyring checked complete right after"
+    )
+    return [row, second]
 
 
 # ------------------------------------------------------------------------- push latency
@@ -822,6 +860,7 @@ def sync_and_rss(bench: Bench) -> list[Row]:
     counts: dict[int, list[int]] = {n: [] for n in plan.sync_sizes}
     commands: dict[int, list[str]] = {}
     peaks: list[float] = []
+    after_sync: list[float] = []
     hwms: dict[int, list[float]] = {n: [] for n in plan.sync_sizes}
     configured: list[float] = []
     message_bytes: dict[int, int] = {}
@@ -863,7 +902,7 @@ def sync_and_rss(bench: Bench) -> list[Row]:
                     proxy.reset()
                     wall, summary = timed_call(host, "sma.sync", timeout=600)
                     sent = proxy.commands()
-                    hwm, _rss = peak_rss_kib(host.process.pid)
+                    hwm, rss_after = peak_rss_kib(host.process.pid)
                     if summary["processed"] != size or summary["keys_changed"] != size:
                         raise RuntimeError(f"sync of {size} applied {summary}")
                 walls[size].append(wall)
@@ -873,6 +912,7 @@ def sync_and_rss(bench: Bench) -> list[Row]:
                 commands[size] = sent
                 if size == plan.sync_sizes[-1]:
                     peaks.append(hwm * 1024 / MB)
+                    after_sync.append(rss_after * 1024 / MB)
     python_dir = bench.scratch / "python-rss"
     python_dir.mkdir()
     with open(python_dir / "stderr.log", "ab") as stderr:
@@ -937,6 +977,17 @@ def sync_and_rss(bench: Bench) -> list[Row]:
     rss.extra["after_configure_mb"] = Stat.of(configured).to_json()
     rss.extra["per_size_mb"] = {str(n): Stat.of(hwms[n]).to_json() for n in plan.sync_sizes}
     rows.append(rss)
+    after = Row(
+        "rss_after_sync",
+        f"RSS right after syncing {largest:,} entries (VmRSS, not the peak)",
+        "MB",
+        Stat.of(after_sync),
+        "≤ 40 MB",
+        baseline=rss.baseline,
+        baseline_label="`python3 -c pass`",
+    )
+    after.holds = after.value is not None and after.value.median <= 40
+    rows.append(after)
     return rows
 
 
@@ -995,3 +1046,61 @@ def fan_out(bench: Bench) -> list[Row]:
     wall_row.holds = wall_row.value is not None and wall_row.value.median <= 1.0
     wall_row.notes.append("the call returns after the APPENDs (the host flushes its outbox inline)")
     return [count, wall_row]
+
+
+# ------------------------------------------------------------------------------ memory
+
+
+def memory(bench: Bench) -> list[Row]:
+    """VmRSS of a host at rest: after `hello`, then after configure + join with push on
+    (the watcher idling), as a user's host sits most of its life."""
+    from devtools.memory_profile import smaps
+
+    plan = bench.plan
+    hello_mb: list[float] = []
+    rest_mb: list[float] = []
+    parts: list[tuple[str, int]] = []
+    with ImapProxy(bench.server.host, bench.server.port) as proxy:
+        for _ in range(plan.pairing_reps):
+            user = bench.new_user()
+            with bench.hosts() as spawned:
+                host = bench.spawn("Rest", push=True)
+                spawned.append(host)
+                host.call("hello", {})
+                hello_mb.append(peak_rss_kib(host.process.pid)[1] * 1024 / MB)
+                proxy.reset()
+                bench.configure(host, user, "Rest", proxy.port)
+                call(host, "sma.join")
+                proxy.wait_for(lambda c: "IDLE" in c, 10)
+                settle(proxy, quiet=1.0)
+                rest_mb.append(peak_rss_kib(host.process.pid)[1] * 1024 / MB)
+                parts = smaps(host.process.pid)
+    python_dir = bench.scratch / "python-rss-rest"
+    python_dir.mkdir()
+    with open(python_dir / "stderr.log", "ab") as stderr:
+        python = [python_rss_kib(python_dir, stderr) * 1024 / MB for _ in range(3)]
+    baseline = Stat.of(python)
+    hello = Row(
+        "rss_hello",
+        "RSS after `hello` (nothing IMAP or crypto imported)",
+        "MB",
+        Stat.of(hello_mb),
+        baseline=baseline,
+        baseline_label="`python3 -c pass`",
+    )
+    rest = Row(
+        "rss_rest",
+        "RSS at rest after configure + join (push on, watcher idling)",
+        "MB",
+        Stat.of(rest_mb),
+        "≤ 30 MB",
+        baseline=baseline,
+        baseline_label="`python3 -c pass`",
+    )
+    rest.holds = rest.value is not None and rest.value.median <= 30
+    rest.notes.append(
+        "VmRSS, MB = 10⁶ bytes; largest mappings (last run): "
+        + ", ".join(f"{name} {kib * 1024 / MB:.1f}" for name, kib in parts)
+        + "; per import: `python -m devtools.memory_profile`"
+    )
+    return [hello, rest]

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-from pysequoia import Cert, Tsk, encrypt
-from pysequoia.packet import Packet, PacketPile, Tag
+from typing import TYPE_CHECKING
 
 from .errors import InvalidKey
+
+if TYPE_CHECKING:  # imported where a key is read: Sequoia is about 3 MB of resident memory
+    from pysequoia import Cert
+    from pysequoia.packet import Packet
 
 #: An exported secret key is a few KiB (RSA-4096 with subkeys and many signatures: tens).
 MAX_SECRET_KEY_CHARS = 1 << 20
@@ -25,7 +27,6 @@ MAX_ARMORED_PUBLIC_KEY_CHARS = 2 * MAX_PUBLIC_KEY_BYTES
 
 _SECRET_BEGIN = "-----BEGIN PGP PRIVATE KEY BLOCK-----"
 _PUBLIC_BEGIN = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
-_SECRET_TAGS = (Tag.SecretKey, Tag.SecretSubkey)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ def read_secret_key(armored: str) -> KeyInfo:
             )
         raise InvalidKey(f"not an ASCII-armored OpenPGP secret key (no '{_SECRET_BEGIN}' line)")
     data = _utf8(armored)
+    from pysequoia import Tsk
+    from pysequoia.packet import PacketPile, Tag
+
     try:
         tsk = Tsk.from_bytes(data)
         packets = list(PacketPile.from_bytes(bytes(tsk)))
@@ -126,6 +130,9 @@ def _read_public(data: bytes) -> KeyInfo:
 
 def _parse_public(data: bytes) -> tuple[Cert, Packet]:
     """The certificate in ``data`` (binary or armored) and its primary key packet."""
+    from pysequoia import Cert
+    from pysequoia.packet import PacketPile, Tag
+
     try:
         # The packets as given, before Sequoia's certificate parser drops the secret parts.
         given = list(PacketPile.from_bytes(data))
@@ -133,7 +140,7 @@ def _parse_public(data: bytes) -> tuple[Cert, Packet]:
         packets = list(PacketPile.from_bytes(bytes(cert)))
     except Exception:  # Sequoia raises RuntimeError for every kind of bad input
         raise InvalidKey(_UNPARSEABLE) from None
-    if any(p.tag in _SECRET_TAGS for p in given):
+    if any(p.tag in (Tag.SecretKey, Tag.SecretSubkey) for p in given):
         raise InvalidKey(_SECRET_NOT_PUBLIC)
     if not packets or packets[0].tag != Tag.PublicKey:
         raise InvalidKey(_UNPARSEABLE)
@@ -159,6 +166,8 @@ def _created(primary: Packet) -> int:
 def _can_encrypt(cert: Cert) -> bool:
     # pysequoia exposes no key flags per valid subkey; encrypting an empty message asks
     # Sequoia's own policy (binding signatures, expiry, revocation, algorithms) instead.
+    from pysequoia import encrypt
+
     try:
         encrypt(b"", [cert], armor=False)
     except Exception:  # "no encryption-capable key" comes as RuntimeError

@@ -9,8 +9,9 @@ import pytest
 
 from devtools.host_process import HostProcess, RpcError
 from sma_host.native.schemas import validate_result
+from sma_host.protocol import pairing
 from tests.imap_inspect import connect, decoded_body, folders, messages
-from tests.pgp_keys import ACCOUNT_SECRET_KEY, secret_needles
+from tests.pgp_keys import ACCOUNT_SECRET_KEY, keydata_b64, secret_needles
 
 ACCOUNT = "acct1"
 ACCOUNT_KEY = ACCOUNT_SECRET_KEY
@@ -425,3 +426,77 @@ def test_a_hostile_name_does_not_jam_the_inbox(spawn_host, account) -> None:  # 
     assert call(existing, "sma.sync")["processed"] == 1
     existing.wait_notification("pair.requested", lambda p: p["pairing_id"] == request["pairing_id"])
     assert inbox_messages(account, existing_id) == {}
+
+
+def keyring_of(host: HostProcess) -> list[dict[str, Any]]:
+    """The whole keyring, every page of ``keys.list``."""
+    listed: list[dict[str, Any]] = []
+    offset: int | None = 0
+    while offset is not None:
+        page = call(host, "keys.list", offset=offset)
+        listed += page["peers"]
+        offset = page.get("next_offset")
+    return listed
+
+
+@pytest.mark.parametrize("size", [3, 1500])
+def test_the_keyring_is_there_when_the_new_device_says_paired(
+    spawn_host, account, size: int
+) -> None:  # type: ignore[no-untyped-def]
+    """E's keyring travels in the sealed accept (in parts when it is larger than one part,
+    1500 real keys are about 1.3 MiB): N has it all when ``pair.completed`` arrives, no
+    key-update hop after."""
+    existing = spawn_host("desktop")
+    existing.call("account.configure", account.configure_params(ACCOUNT, device_name="desktop"))
+    existing_id = call(existing, "sma.join")["muaa_id"]
+    new = spawn_host("laptop")
+    new.call("account.configure", account.configure_params(ACCOUNT, device_name="laptop"))
+    call(new, "sma.join")
+    entries = [
+        {
+            "addr": f"peer{i}@example.net",
+            "keydata": keydata_b64(f"pairing-keyring-{i}"),
+            "prefer_encrypt": "mutual",
+            "autocrypt_timestamp": 1_700_000_000 + i,
+        }
+        for i in range(size)
+    ]
+    for start in range(0, size, 1000):
+        call(existing, "keys.put", peers=entries[start : start + 1000])
+    expected = keyring_of(existing)
+    assert len(expected) == size
+
+    request = call(new, "pair.request", to=existing_id)
+    existing.wait_notification("pair.requested", lambda p: p["pairing_id"] == request["pairing_id"])
+    call(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    new.wait_notification(
+        "pair.completed", lambda p: p["pairing_id"] == request["pairing_id"], timeout=60
+    )
+    assert keyring_of(new) == expected
+    stored = [{k: v for k, v in e.items() if k != "fingerprint"} for e in expected]
+    assert (len(pairing.split_payload({}, stored)) > 1) == (size > 1000)
+
+
+def test_an_entry_put_between_accept_and_confirm_follows(spawn_host, account) -> None:  # type: ignore[no-untyped-def]
+    """N is no peer of E yet while E waits on the confirm: what E learns then is sent
+    when the confirm arrives."""
+    existing, existing_id = joined(spawn_host, account, "desktop")
+    new, _ = joined(spawn_host, account, "laptop")
+
+    def put(addr: str) -> None:
+        entry = {"addr": addr, "keydata": keydata_b64(addr), "prefer_encrypt": "mutual"}
+        call(existing, "keys.put", peers=[entry])
+
+    put("before@example.net")
+    request = call(new, "pair.request", to=existing_id)
+    call(existing, "sma.sync")
+    call(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+    put("between@example.net")
+    call(new, "sma.sync")
+    assert [e["addr"] for e in keyring_of(new)] == ["before@example.net"]
+    # The confirm, alone: N sends back none of the entries E's accept brought it.
+    confirmed = call(existing, "sma.sync")
+    assert (confirmed["paired"], confirmed["processed"]) == (1, 0)
+    # E sends its keyring at the confirm: it changed since the accept.
+    call(new, "sma.sync")
+    assert keyring_of(new) == keyring_of(existing)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sma_host.protocol import crypto, pairing
-from sma_host.protocol.envelope import Envelope, MalformedMessage
+from sma_host.protocol import codec, crypto, pairing
+from sma_host.protocol.envelope import MAX_MESSAGE_BYTES, Envelope, MalformedMessage, build_message
 
 ADDR = "alice@example.org"
 PAIRING_ID = "00112233aabbccdd"
@@ -26,9 +26,8 @@ def run(code_new: str, code_existing: str, payload: dict[str, object] | None = N
     state, pake = pairing.start_new(code_new, ADDR, PAIRING_ID, NEW.muaa_id, EXISTING.muaa_id)
     body = pairing.request_body(PAIRING_ID, NEW, EXISTING.muaa_id, pake, 10**9)
     request = pairing.parse_request(Envelope(pairing.REQUEST, NEW.muaa_id, body))
-    accept_body, expected = pairing.accept(
-        code_existing, ADDR, request, EXISTING, payload or {"k": 1}
-    )
+    bodies, expected = pairing.accept(code_existing, ADDR, request, EXISTING, [payload or {"k": 1}])
+    (accept_body,) = bodies
     accept = pairing.parse_accept(Envelope(pairing.ACCEPT, EXISTING.muaa_id, accept_body))
     return state, pake, accept, accept_body, expected
 
@@ -65,6 +64,8 @@ def test_transcript_binds_every_field(swap: str) -> None:
             accept.confirm,
             accept.nonce,
             accept.ciphertext,
+            accept.part,
+            accept.parts,
         )
     with pytest.raises(pairing.ConfirmationFailed):
         pairing.finish_new(state, pake, addr, pairing_id, new, accept)
@@ -85,7 +86,14 @@ def test_any_flipped_bit_in_the_accept_fails(data: st.DataObject) -> None:
     index = data.draw(st.integers(0, len(value) - 1))
     value[index] ^= 1 << data.draw(st.integers(0, 7))
     tampered = pairing.Accept(
-        **{"pairing_id": accept.pairing_id, "party": accept.party, **fields, name: bytes(value)}
+        **{
+            "pairing_id": accept.pairing_id,
+            "party": accept.party,
+            "part": accept.part,
+            "parts": accept.parts,
+            **fields,
+            name: bytes(value),
+        }
     )
     with pytest.raises(pairing.ConfirmationFailed):
         pairing.finish_new(state, pake, ADDR, PAIRING_ID, NEW, tampered)
@@ -108,3 +116,59 @@ def test_parsers_reject_malformed_messages() -> None:
         pairing.parse_request(Envelope(pairing.REQUEST, NEW.muaa_id, b"[]"))
     with pytest.raises(MalformedMessage):
         pairing.parse_confirm(Envelope(pairing.CONFIRM, NEW.muaa_id, b'{"v":1,"pairing_id":"x"}'))
+
+
+def _parts(payloads: list[dict[str, object]]):  # type: ignore[no-untyped-def]
+    state, pake = pairing.start_new("0123456789", ADDR, PAIRING_ID, NEW.muaa_id, EXISTING.muaa_id)
+    body = pairing.request_body(PAIRING_ID, NEW, EXISTING.muaa_id, pake, 10**9)
+    request = pairing.parse_request(Envelope(pairing.REQUEST, NEW.muaa_id, body))
+    bodies, _ = pairing.accept("0123456789", ADDR, request, EXISTING, payloads)
+    accepts = [pairing.parse_accept(Envelope(pairing.ACCEPT, EXISTING.muaa_id, b)) for b in bodies]
+    return state, pake, accepts
+
+
+def test_every_part_opens_and_is_bound_to_its_number() -> None:
+    state, pake, accepts = _parts([{"keyring": [1]}, {"keyring": [2]}, {"keyring": [3]}])
+    assert [(a.part, a.parts) for a in accepts] == [(0, 3), (1, 3), (2, 3)]
+    opened = [pairing.finish_new(state, pake, ADDR, PAIRING_ID, NEW, a)[0] for a in accepts]
+    assert [p["keyring"] for p in opened] == [[1], [2], [3]]
+    for renumbered in (
+        pairing.Accept(**{**accepts[1].__dict__, "part": 2}),
+        pairing.Accept(**{**accepts[1].__dict__, "parts": 2}),
+    ):  # a server that renumbers a part, or hides the last ones
+        with pytest.raises(pairing.ConfirmationFailed):
+            pairing.finish_new(state, pake, ADDR, PAIRING_ID, NEW, renumbered)
+
+
+def test_split_payload_keeps_each_part_within_its_budget() -> None:
+    base = {"account_key": "K" * 500, "devices": []}
+    entries = [{"addr": f"p{i}@example.org", "keydata": "A" * 300} for i in range(100)]
+    parts = pairing.split_payload(base, entries, budget=4096)
+    assert parts[0]["account_key"] == base["account_key"]
+    assert all(set(p) == {"keyring"} for p in parts[1:])
+    assert [e for p in parts for e in p["keyring"]] == entries
+    assert all(len(codec.dumps(p)) <= 4096 for p in parts)
+    assert pairing.split_payload(base, []) == [{**base, "keyring": []}]
+    # An entry larger than the budget still travels, alone in its part.
+    big = [{"addr": "big@example.org", "keydata": "A" * 5000}]
+    assert pairing.split_payload(base, big, budget=4096)[1:] == [{"keyring": big}]
+
+
+def test_the_largest_part_fits_one_message() -> None:
+    """A part of the full budget, in its pair-accept and envelope, stays under 2 MiB."""
+    part: dict[str, object] = {"keyring": [], "pad": ""}
+    part["pad"] = "x" * (pairing.PART_MAX_BYTES - len(codec.dumps(part)))
+    assert len(codec.dumps(part)) == pairing.PART_MAX_BYTES
+    state, pake = pairing.start_new("0123456789", ADDR, PAIRING_ID, NEW.muaa_id, EXISTING.muaa_id)
+    request_body = pairing.request_body(PAIRING_ID, NEW, EXISTING.muaa_id, pake, 10**9)
+    request = pairing.parse_request(Envelope(pairing.REQUEST, NEW.muaa_id, request_body))
+    (accept_body,), _ = pairing.accept("0123456789", ADDR, request, EXISTING, [part])
+    raw = build_message(
+        sma_type=pairing.ACCEPT,
+        sender=EXISTING.muaa_id,
+        body=accept_body,
+        address="alice@example.org",
+        now=0,
+        unique="0" * 32,
+    )
+    assert len(raw) < MAX_MESSAGE_BYTES

@@ -46,21 +46,52 @@ def test_a_waiting_device_without_its_page_polls_at_most_twice_a_second() -> Non
     assert 1 / WAITING_POLL_S <= 2
 
 
+def keep_open(push: Push, mono: list[float], seconds: float) -> None:
+    """The add-on's page stays open ``seconds`` more: ``ui.active`` every 30 s."""
+    end = mono[0] + seconds
+    while mono[0] + 30 <= end:
+        mono[0] += 30
+        push.ui_active({"account": "a"})
+    mono[0] = end
+
+
 def test_fast_only_with_the_page_open_and_for_two_minutes_per_pairing(monkeypatch: Any) -> None:
     push, store, clock = make()
     mono = [50.0]
     monkeypatch.setattr(push_module.time, "monotonic", lambda: mono[0])
+    push.ui_active({"account": "a"})
+    keep_open(push, mono, 300)  # the page's own window is over
     store.attempts = [waiting(clock[0])]
     push.update_live("a")
-    push.ui_active({"account": "a"})
     assert push.poll_every("a", idle=True) == FAST_POLL_S
     assert 1 / FAST_POLL_S <= 20
     clock[0] += 119
+    keep_open(push, mono, 119)
     assert push.poll_every("a", idle=False) == FAST_POLL_S
     clock[0] += 1  # two minutes into the pairing: no longer fast
-    mono[0] += 30
+    keep_open(push, mono, 1)
     assert push.poll_every("a", idle=False) == WAITING_POLL_S
     assert push.poll_every("a", idle=True) is None
+
+
+def test_an_opened_page_polls_fast_for_two_minutes(monkeypatch: Any) -> None:
+    """The user may be about to type a code: a request is seen within tens of ms, not
+    after the server's IDLE delay; bounded to 2 minutes per opening of the page."""
+    push, _, _ = make()
+    mono = [50.0]
+    monkeypatch.setattr(push_module.time, "monotonic", lambda: mono[0])
+    push.ui_active({"account": "a"})
+    assert push.poll_every("a", idle=True) == FAST_POLL_S
+    keep_open(push, mono, 119)
+    assert push.poll_every("a", idle=True) == FAST_POLL_S
+    keep_open(push, mono, 1)  # still open, but its two minutes are over
+    assert push.poll_every("a", idle=True) is None
+    assert push.poll_every("a", idle=False) == UI_POLL_S
+    keep_open(push, mono, 600)
+    assert push.poll_every("a", idle=True) is None
+    mono[0] += 61  # closed; opened again later: a new window
+    push.ui_active({"account": "a"})
+    assert push.poll_every("a", idle=True) == FAST_POLL_S
 
 
 def test_ui_active_counts_for_one_minute(monkeypatch: Any) -> None:
@@ -68,9 +99,24 @@ def test_ui_active_counts_for_one_minute(monkeypatch: Any) -> None:
     mono = [50.0]
     monkeypatch.setattr(push_module.time, "monotonic", lambda: mono[0])
     push.ui_active({"account": "a"})
+    keep_open(push, mono, 150)  # past the opening's fast window
     assert push.poll_every("a", idle=False) == UI_POLL_S
     assert push.poll_every("a", idle=True) is None
-    mono[0] += 59
+    mono[0] += 59  # 59 s after the last ui.active
     assert push.poll_every("a", idle=False) == UI_POLL_S
     mono[0] += 2
     assert push.poll_every("a", idle=False) is None
+
+
+def test_the_page_window_ends_with_its_pairing(monkeypatch: Any) -> None:
+    push, store, clock = make()
+    mono = [50.0]
+    monkeypatch.setattr(push_module.time, "monotonic", lambda: mono[0])
+    push.ui_active({"account": "a"})
+    store.attempts = [waiting(clock[0])]
+    push.update_live("a")
+    assert push.poll_every("a", idle=True) == FAST_POLL_S
+    store.attempts = []  # completed
+    push.update_live("a")
+    assert push.poll_every("a", idle=True) is None
+    assert push.poll_every("a", idle=False) == UI_POLL_S

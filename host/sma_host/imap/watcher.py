@@ -146,11 +146,19 @@ class InboxWatcher:
     def _watch(self, mailbox: Mailbox) -> None:
         idle = "IDLE" in mailbox.capabilities
         sync_at = time.monotonic() + IDLE_RENEW_S
+        list_at = time.monotonic() + IDLE_CHECK_S
         while not self._stop.is_set():
             interval = self._poll_every(idle)
             if interval is not None:
                 if _has_messages(mailbox.poll()):
                     self._on_messages()
+                if time.monotonic() > list_at:
+                    # As IDLE's renewal does: minutes of NOOPs (an open page) must not hide
+                    # an inbox deleted under us without a BYE.
+                    list_at = time.monotonic() + IDLE_CHECK_S
+                    if not mailbox.folder_exists(self._folder):
+                        self._on_gone()
+                        return
                 self._stop.wait(interval)
                 continue
             if not idle:

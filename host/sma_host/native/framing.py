@@ -8,7 +8,6 @@ bounded here before anything is buffered.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
 
 #: Thunderbird's ``MAX_READ``: a larger frame from the host tears the port down.
 MAX_OUTGOING_FRAME = 1024 * 1024
@@ -18,26 +17,54 @@ MAX_INCOMING_FRAME = 16 * 1024 * 1024
 _LENGTH = struct.Struct("=I")
 
 
-class Frame(NamedTuple):
+class Record:
+    """A small immutable value compared by type and fields (what ``NamedTuple`` gave,
+    without importing ``typing`` and building classes at start-up: cold start)."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._fields()))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({shown})"
+
+
+class Frame(Record):
     """One complete frame's payload (still bytes: decoding is the next layer's job)."""
 
-    payload: bytes
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
 
 
-class OversizeFrame(NamedTuple):
+class OversizeFrame(Record):
     """A frame whose announced length exceeds ``MAX_INCOMING_FRAME``; its bytes are skipped."""
 
-    length: int
+    __slots__ = ("length",)
+
+    def __init__(self, length: int) -> None:
+        self.length = length
 
 
-class TruncatedFrame(NamedTuple):
+class TruncatedFrame(Record):
     """End of input inside a frame: ``received`` bytes of it arrived (length prefix included).
 
     ``expected`` is the payload length announced, or None when even the prefix was cut.
     """
 
-    expected: int | None
-    received: int
+    __slots__ = ("expected", "received")
+
+    def __init__(self, expected: int | None, received: int) -> None:
+        self.expected, self.received = expected, received
 
 
 FrameEvent = Frame | OversizeFrame | TruncatedFrame

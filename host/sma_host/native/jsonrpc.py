@@ -4,27 +4,38 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, NamedTuple
 
 from ..errors import HostError, InvalidParams, InvalidRequest, ParseError
+from .framing import Record
+
+#: ``typing`` is not imported at run time on the way to ``hello`` (cold start); mypy
+#: reads the imports below all the same.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 RequestId = str | int | float | None
 
 
-class Request(NamedTuple):
+class Request(Record):
     """A well-formed call; ``is_notification`` when it carried no ``id`` (no reply is owed)."""
 
-    method: str
-    params: dict[str, Any]
-    id: RequestId
-    is_notification: bool
+    __slots__ = ("method", "params", "id", "is_notification")
+
+    def __init__(
+        self, method: str, params: dict[str, Any], id: RequestId, is_notification: bool
+    ) -> None:
+        self.method, self.params, self.id = method, params, id
+        self.is_notification = is_notification
 
 
-class BadRequest(NamedTuple):
+class BadRequest(Record):
     """Input that cannot be served; ``id`` is echoed when it could be read, else null."""
 
-    error: HostError
-    id: RequestId
+    __slots__ = ("error", "id")
+
+    def __init__(self, error: HostError, id: RequestId) -> None:
+        self.error, self.id = error, id
 
 
 def parse_request(payload: bytes) -> Request | BadRequest:

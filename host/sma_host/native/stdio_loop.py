@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, BinaryIO, Protocol
 
 from ..errors import (
     FrameTooLarge,
@@ -50,16 +49,21 @@ READ_CHUNK = 64 * 1024
 INLINE_PARSE_MAX = 64 * 1024
 
 
-class Backend(Protocol):
-    def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]: ...
-    def has_account(self, account: str) -> bool: ...
-    def close(self) -> None: ...
+#: ``typing`` is not imported at run time on the way to ``hello`` (cold start); mypy
+#: reads the imports below all the same.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Protocol
 
+    class Backend(Protocol):
+        def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]: ...
+        def has_account(self, account: str) -> bool: ...
+        def close(self) -> None: ...
 
-Notify = Callable[[str, dict[str, Any]], None]
-#: ``schedule(account, job)`` runs ``job`` on that account's worker, after what is queued.
-Schedule = Callable[[str, Callable[[], None]], None]
-BackendFactory = Callable[[Notify, Schedule], Backend]
+    Notify = Callable[[str, dict[str, Any]], None]
+    #: ``schedule(account, job)`` runs ``job`` on that account's worker, after what is queued.
+    Schedule = Callable[[str, Callable[[], None]], None]
+    BackendFactory = Callable[[Notify, Schedule], Backend]
 
 
 class Terminated(Exception):

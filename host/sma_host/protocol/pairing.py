@@ -4,9 +4,10 @@ The new device N shows a code; the user types it on an existing device E.
 
 1. ``pair-request``  N → E: N's SPAKE2 message (``SPAKE2_A``) and N's public identity.
 2. ``pair-accept``   E → N: E's SPAKE2 message, E's confirmation value, E's identity, and
-   (encrypted under a key derived from the SPAKE2 result) the account key and the devices
-   E is paired with.
-3. ``pair-confirm``  N → E: N's confirmation value.
+   (encrypted under a key derived from the SPAKE2 result) the account key, the devices
+   E is paired with and E's keyring; a keyring too large for one message fills further
+   ``pair-accept`` parts, each sealed the same way and bound to its number.
+3. ``pair-confirm``  N → E: N's confirmation value, once every part has arrived.
 
 Every key and confirmation value is derived with HKDF-SHA256 from the SPAKE2 key, salted
 with a hash of the whole transcript (account, pairing id, both ids, both names, both
@@ -26,8 +27,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from spake2 import SPAKE2_A, SPAKE2_B
-
 from . import codec, crypto
 from .envelope import Envelope, MalformedMessage
 from .folders import is_muaa_id
@@ -37,6 +36,15 @@ ACCEPT = "pair-accept"
 CONFIRM = "pair-confirm"
 ABORT = "pair-abort"
 
+#: The pairing messages' ``v``. 2: the keyring travels in the accept, in parts (an old
+#: device would pair without it, so the two versions do not pair at all).
+VERSION = 2
+#: A payload part's plaintext at most: its ``pair-accept`` (base64 in the JSON body, then
+#: base64 again by the envelope, about 1.83 × the plaintext) stays under the 2 MiB
+#: message limit. A keyring entry is at most about 129 KiB, so one always fits a part.
+PART_MAX_BYTES = 1024 * 1024
+#: Parts of one accept at most (a 1 GiB keyring); more is refused as malformed.
+MAX_PARTS = 1024
 CODE_DIGITS = 10
 DEFAULT_TTL_S = 600
 #: The longest a code may live; an existing device caps what a request claims to this.
@@ -170,6 +178,8 @@ def start_new(
     code: str, addr: str, pairing_id: str, new_id: str, existing_id: str
 ) -> tuple[bytes, bytes]:
     """N's SPAKE2 state (serialised, to keep in the database) and its outgoing message."""
+    from spake2 import SPAKE2_A  # here: about 4 MB resident, needed only while pairing
+
     id_a, id_b = _spake_ids(addr, pairing_id, new_id, existing_id)
     spake = SPAKE2_A(code.encode("ascii"), idA=id_a, idB=id_b)
     message: bytes = spake.start()
@@ -180,7 +190,7 @@ def start_new(
 def request_body(pairing_id: str, new: Party, target: str, pake: bytes, expires_at: int) -> bytes:
     return codec.dumps(
         {
-            "v": 1,
+            "v": VERSION,
             "pairing_id": pairing_id,
             "to": target,
             "party": new.to_json(),
@@ -221,6 +231,8 @@ class Accept:
     confirm: bytes
     nonce: bytes
     ciphertext: bytes
+    part: int
+    parts: int
 
 
 def parse_accept(envelope: Envelope) -> Accept:
@@ -235,18 +247,52 @@ def parse_accept(envelope: Envelope) -> Accept:
         codec.unb64(fields.get("confirm"), _CONFIRM_BYTES),
         codec.unb64(fields.get("nonce"), crypto.NONCE_BYTES),
         codec.unb64(fields.get("ct")),
+        *_part_numbers(fields),
     )
+
+
+def _part_numbers(fields: dict[str, Any]) -> tuple[int, int]:
+    part, parts = codec.field_int(fields, "part"), codec.field_int(fields, "parts")
+    if not 0 <= part < parts <= MAX_PARTS:
+        raise MalformedMessage("bad part number")
+    return part, parts
+
+
+def _part_aad(transcript: bytes, part: int, parts: int) -> bytes:
+    """A part is bound to the transcript, its number and the count: a server can neither
+    move a part to another attempt nor drop the last parts unnoticed."""
+    return transcript + part.to_bytes(4, "big") + parts.to_bytes(4, "big")
+
+
+def split_payload(
+    base: dict[str, Any], keyring: list[dict[str, Any]], budget: int = PART_MAX_BYTES
+) -> list[dict[str, Any]]:
+    """The payload parts: ``base`` and the first keyring entries in part 0, then the rest
+    in order, each part's JSON within ``budget`` bytes (at least one entry per later part)."""
+    parts: list[dict[str, Any]] = [{**base, "keyring": []}]
+    used = len(codec.dumps(parts[0]))
+    for entry in keyring:
+        size = len(codec.dumps(entry)) + 1
+        if used + size > budget and (len(parts) == 1 or parts[-1]["keyring"]):
+            parts.append({"keyring": []})
+            used = len(codec.dumps(parts[-1]))
+        parts[-1]["keyring"].append(entry)
+        used += size
+    return parts
 
 
 def finish_new(
     state: bytes, own_pake: bytes, addr: str, pairing_id: str, new: Party, accept: Accept
 ) -> tuple[dict[str, Any], bytes]:
-    """Check E's confirmation and open the payload; returns (payload, pair-confirm body).
+    """Check E's confirmation and open this part of the payload; returns (the part's
+    payload, pair-confirm body).
 
     ``own_pake`` is N's outgoing SPAKE2 message (a restored state does not keep it).
 
     Raises ``ConfirmationFailed`` for a wrong code or any tampering.
     """
+    from spake2 import SPAKE2_A
+
     try:
         spake = SPAKE2_A.from_serialized(state)
         spake_key: bytes = spake.finish(accept.pake)
@@ -258,13 +304,18 @@ def finish_new(
         raise ConfirmationFailed
     try:
         payload = codec.loads_object(
-            crypto.open_sealed(keys.payload, accept.nonce, accept.ciphertext, transcript)
+            crypto.open_sealed(
+                keys.payload,
+                accept.nonce,
+                accept.ciphertext,
+                _part_aad(transcript, accept.part, accept.parts),
+            )
         )
     except (crypto.DecryptionFailed, MalformedMessage) as exc:
         raise ConfirmationFailed from exc
     confirm = codec.dumps(
         {
-            "v": 1,
+            "v": VERSION,
             "pairing_id": pairing_id,
             "to": accept.party.muaa_id,
             "confirm": codec.b64(keys.confirm_new),
@@ -277,10 +328,14 @@ def finish_new(
 
 
 def accept(
-    code: str, addr: str, request: Request, existing: Party, payload: dict[str, Any]
-) -> tuple[bytes, bytes]:
-    """E's answer to ``request`` with the code the user typed: (pair-accept body, the
-    confirmation value N must send back)."""
+    code: str, addr: str, request: Request, existing: Party, parts: list[dict[str, Any]]
+) -> tuple[list[bytes], bytes]:
+    """E's answer to ``request`` with the code the user typed: (one pair-accept body per
+    payload part, the confirmation value N must send back)."""
+    if not 0 < len(parts) <= MAX_PARTS:
+        raise ValueError("too many payload parts")
+    from spake2 import SPAKE2_B
+
     id_a, id_b = _spake_ids(addr, request.pairing_id, request.party.muaa_id, existing.muaa_id)
     spake = SPAKE2_B(code.encode("ascii"), idA=id_a, idB=id_b)
     pake: bytes = spake.start()
@@ -292,20 +347,27 @@ def accept(
         addr, request.pairing_id, request.party, existing, request.pake, pake
     )
     keys = _session_keys(spake_key, transcript)
-    nonce, ciphertext = crypto.seal(keys.payload, codec.dumps(payload), transcript)
-    body = codec.dumps(
-        {
-            "v": 1,
-            "pairing_id": request.pairing_id,
-            "to": request.party.muaa_id,
-            "party": existing.to_json(),
-            "pake": codec.b64(pake),
-            "confirm": codec.b64(keys.confirm_existing),
-            "nonce": codec.b64(nonce),
-            "ct": codec.b64(ciphertext),
-        }
-    )
-    return body, keys.confirm_new
+    bodies = []
+    for number, payload in enumerate(parts):
+        aad = _part_aad(transcript, number, len(parts))
+        nonce, ciphertext = crypto.seal(keys.payload, codec.dumps(payload), aad)
+        bodies.append(
+            codec.dumps(
+                {
+                    "v": VERSION,
+                    "pairing_id": request.pairing_id,
+                    "to": request.party.muaa_id,
+                    "party": existing.to_json(),
+                    "pake": codec.b64(pake),
+                    "confirm": codec.b64(keys.confirm_existing),
+                    "nonce": codec.b64(nonce),
+                    "ct": codec.b64(ciphertext),
+                    "part": number,
+                    "parts": len(parts),
+                }
+            )
+        )
+    return bodies, keys.confirm_new
 
 
 @dataclass(frozen=True)
@@ -327,7 +389,9 @@ def check_confirm(expected: bytes, confirm: Confirm) -> bool:
 
 
 def abort_body(pairing_id: str, target: str, reason: str) -> bytes:
-    return codec.dumps({"v": 1, "pairing_id": pairing_id, "to": target, "reason": reason[:64]})
+    return codec.dumps(
+        {"v": VERSION, "pairing_id": pairing_id, "to": target, "reason": reason[:64]}
+    )
 
 
 @dataclass(frozen=True)
@@ -345,6 +409,6 @@ def _fields(envelope: Envelope, sma_type: str) -> dict[str, Any]:
     if envelope.sma_type != sma_type:
         raise MalformedMessage("wrong type")
     fields = codec.loads_object(envelope.body)
-    if fields.get("v") != 1 or not is_pairing_id(fields.get("pairing_id")):
+    if fields.get("v") != VERSION or not is_pairing_id(fields.get("pairing_id")):
         raise MalformedMessage("bad pairing id")
     return fields

@@ -53,6 +53,7 @@ class Event(StrEnum):
 
     REQUEST = "`pair.request`"
     REQUEST_RECEIVED = "`pair-request`"
+    ACCEPT_PART = "`pair-accept` part from target T, not the last"
     ACCEPT_RECEIVED = "`pair-accept` from target T"
     ACCEPT_FORGED = "`pair-accept` from T (confirmation fails)"
     ACCEPT_LATE = "`pair-accept` after expiry"
@@ -103,13 +104,18 @@ TABLE: tuple[Transition, ...] = (
     Transition(_OUT, (None,), Event.REQUEST, "At least one target announced", _W,
                "Per target: SPAKE2_A state saved, `pair-request` queued. Outbox flushed."
                " Returns the code."),
+    Transition(_OUT, (_W,), Event.ACCEPT_PART, "Before `expires_at`; confirmation and the"
+               " part OK; a part of T's not seen before; parts of T still missing", None,
+               "Merge the part's keyring entries (§9.3); keep part 0's account key and devices"
+               " with T's state until the last part."),
     Transition(_OUT, (_W,), Event.ACCEPT_RECEIVED, "Before `expires_at`; confirmation and"
-               " payload OK", _DONE,
-               "One transaction: queue `pair-confirm` to T; add T and every payload device as"
+               " payload OK; every part of T's accept arrived (§7.7)", _DONE,
+               "One transaction: merge the part's keyring entries; queue `pair-confirm` to T;"
+               " add T and every payload device as"
                " peers; keep E's account key if it outranks N's (§9.5), else queue N's own to T"
-               " (`account-key`, relayed); queue N's whole keyring to T"
-               " (§9.2). Then queue `pair-abort(completed_elsewhere)` to the other targets."
-               " Notify `pair.completed`."),
+               " (`account-key`, relayed); queue N's keyring to T, but for the entries T's"
+               " parts brought (§9.2). Then queue `pair-abort(completed_elsewhere)` to the"
+               " other targets. Notify `pair.completed`."),
     Transition(_OUT, (_W,), Event.ACCEPT_FORGED, "Confirmation or payload fails (§7.7)", _FAIL,
                "Queue `pair-abort(confirmation_failed)` to T **only**. Notify `pair.failed`.",
                reason="confirmation_failed"),
@@ -146,9 +152,10 @@ TABLE: tuple[Transition, ...] = (
                "Error `pairing_failed` (\"a code was already entered\").",
                error="pairing_failed"),
     Transition(_IN, (_AC,), Event.CONFIRM_RECEIVED, "Value equals `confirm_new`", _DONE,
-               "One transaction: add N as peer; queue E's whole keyring to N (§9.2); queue a"
-               " `member-add` naming N to **every earlier peer** (§8.4). Notify"
-               " `pair.completed`."),
+               "One transaction: add N as peer (E's keyring went in the accept, §7.7; when it"
+               " changed since, or another process of E built the accept, E queues its whole"
+               " keyring to N, §9.2); queue a `member-add` naming N to **every earlier peer**"
+               " (§8.4). Notify `pair.completed`."),
     Transition(_IN, (_AC,), Event.CONFIRM_FORGED, "Mismatch", _FAIL,
                "Notify `pair.failed`. No abort is sent.", reason="confirmation_failed"),
     Transition(_IN, (_RQ, _AC), Event.ABORT_RECEIVED, "From N", _FAIL, "Notify `pair.failed`.",
@@ -216,6 +223,30 @@ class OutgoingTarget:
 
     spake_state: bytes = field(repr=False)
     pake: bytes
+    #: The accept's part count, once a part arrived; the part numbers seen.
+    parts: int = 0
+    seen: frozenset[int] = frozenset()
+    #: Part 0's payload without its keyring (account key, devices) until the last part.
+    held: Mapping[str, Any] | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = {"spake": self.spake_state.decode("ascii"), "pake": self.pake.hex()}
+        if self.parts:
+            value["parts"] = self.parts
+            value["seen"] = sorted(self.seen)
+        if self.held is not None:
+            value["held"] = dict(self.held)
+        return value
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> OutgoingTarget:
+        return cls(
+            value["spake"].encode("ascii"),
+            bytes.fromhex(value["pake"]),
+            value.get("parts", 0),
+            frozenset(value.get("seen", ())),
+            value.get("held"),
+        )
 
 
 @dataclass(frozen=True)
@@ -273,16 +304,12 @@ class Attempt:
         )
 
     def data(self) -> dict[str, Any]:
-        """The JSON the store keeps beside the columns (its format is unchanged since v1)."""
+        """The JSON the store keeps beside the columns (v1's, plus a target's optional
+        ``parts``, ``seen`` and ``held``)."""
         if self.phase in ENDED:
             return {}
         if self.direction is Direction.OUTGOING:
-            return {
-                "targets": {
-                    muaa_id: {"spake": t.spake_state.decode("ascii"), "pake": t.pake.hex()}
-                    for muaa_id, t in self.targets.items()
-                }
-            }
+            return {"targets": {muaa_id: t.to_json() for muaa_id, t in self.targets.items()}}
         assert self.request is not None
         data: dict[str, Any] = {
             "stage": self.phase.value,
@@ -315,8 +342,7 @@ class Attempt:
         elif way is Direction.OUTGOING:
             phase = Phase.WAITING
             secrets["targets"] = {
-                muaa_id: OutgoingTarget(t["spake"].encode("ascii"), bytes.fromhex(t["pake"]))
-                for muaa_id, t in data["targets"].items()
+                muaa_id: OutgoingTarget.from_json(t) for muaa_id, t in data["targets"].items()
             }
         else:
             phase = Phase(data["stage"])

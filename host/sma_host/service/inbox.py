@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import HostError, ServerError
 from ..imap.mailbox import Mailbox
+from ..native.memory import TRIM_AFTER, release_freed_memory
 from ..protocol import channel, envelope
 from ..protocol.crypto import DecryptionFailed
 from ..protocol.pairing_states import UnexpectedEvent
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 #: Inbox messages applied per transaction (each still in a savepoint of its own).
 COMMIT_EVERY = 32
 
-#: A plain (unsealed) message: its envelope → the summary key it counts under.
-PlainHandler = Callable[[Account, envelope.Envelope], str]
+#: A plain (unsealed) message: (account, envelope, changed addresses) → the summary key
+#: it counts under.
+PlainHandler = Callable[[Account, envelope.Envelope, set[str]], str]
 #: A sealed message from a paired device: (account, sender, payload, changed addresses).
 SealedHandler = Callable[[Account, Peer, dict[str, Any], set[str]], None]
 
@@ -89,7 +91,13 @@ class Inbox:
             "removed": joined.membership.removed,
         }
         changed: set[str] = set()
-        retry_once_on_lost_connection(joined.session, lambda: self._sync(joined, summary, changed))
+        try:
+            retry_once_on_lost_connection(
+                joined.session, lambda: self._sync(joined, summary, changed)
+            )
+        finally:
+            if summary["processed"] + summary["dropped"] >= TRIM_AFTER:
+                release_freed_memory()
         return summary
 
     def _sync(self, joined: Account, summary: dict[str, Any], changed: set[str]) -> None:
@@ -201,7 +209,7 @@ class Inbox:
             raise envelope.MalformedMessage("from ourselves")
         plain = self.plain.get(env.sma_type)
         if plain is not None:
-            return plain(joined, env)
+            return plain(joined, env, changed)
         sealed = self.sealed.get(env.sma_type)
         if sealed is None:
             raise envelope.MalformedMessage(f"unknown message type {env.sma_type}")

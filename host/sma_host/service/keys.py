@@ -10,7 +10,7 @@ import base64
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import openpgp
@@ -47,6 +47,12 @@ class Keys:
     store: Store
     sessions: Sessions
     outbox: Outbox
+    #: Account → keyring changes merged by this process (a pairing compares it, §7.7).
+    _generation: dict[str, int] = field(default_factory=dict, init=False)
+
+    def generation(self, account: str) -> int:
+        """Grows with every merge that changed the account's keyring in this process."""
+        return self._generation.get(account, 0)
 
     def put_entries(self, params: dict[str, Any]) -> dict[str, Any]:
         """``keys.put``: merge entries in, and send what changed to every paired device."""
@@ -118,16 +124,25 @@ class Keys:
             return stored.get(entry.addr)  # the key part was kept: so is its fingerprint
 
         self.store.put_keyring(account, [(e, fingerprint(e)) for e in changes.values()])
+        if changes:
+            self._generation[account] = self.generation(account) + 1
         return changes
 
     def on_key_update(
         self, joined: Account, sender: Peer, payload: dict[str, Any], changed: set[str]
     ) -> None:
-        """A paired device sent keyring entries (``key-update``); invalid ones are skipped,
-        keys that are not OpenPGP public keys too (the sender checked them: a bug or an old
-        entry, never to be spread further)."""
+        """A paired device sent keyring entries (``key-update``)."""
+        self.merge_from_peer(joined, payload.get("entries"), changed)
+
+    def merge_from_peer(
+        self, joined: Account, raw: object, changed: set[str]
+    ) -> list[keyring.PeerEntry]:
+        """Merge a device's entries (a ``key-update``, or a pairing payload part): at most
+        ``MAX_ENTRIES`` or ``MalformedMessage``; invalid ones are skipped, keys that are not
+        OpenPGP public keys too (the sender checked them: a bug or an old entry, never to
+        be spread further)."""
         entries = []
-        for raw_entry in codec.bounded_list(payload.get("entries"), MAX_ENTRIES):
+        for raw_entry in codec.bounded_list(raw, MAX_ENTRIES):
             try:
                 entries.append(keyring.entry_from_json(raw_entry))
             except keyring.InvalidEntry as exc:
@@ -149,10 +164,19 @@ class Keys:
                 continue
             checked.append(entry)
         changed.update(self.merge(joined.name, checked, known))
+        return checked
 
-    def send_keyring(self, joined: Account, peer: Peer) -> None:
-        """Queue this device's whole keyring for one (newly paired) peer."""
-        self.send(joined, [peer], self.store.keyring(joined.name).values())
+    def entries(self, account: str) -> list[dict[str, Any]]:
+        """This device's whole keyring as JSON entries (for a pairing payload)."""
+        return [e.to_json() for e in self.store.keyring(account).values()]
+
+    def send_keyring(
+        self, joined: Account, peer: Peer, theirs: set[keyring.PeerEntry] | None = None
+    ) -> None:
+        """Queue this device's whole keyring for one (newly paired) peer, but for the
+        entries that are exactly ``theirs`` (what the peer itself sent)."""
+        held = self.store.keyring(joined.name).values()
+        self.send(joined, [peer], [e for e in held if not theirs or e not in theirs])
 
     def send(
         self, joined: Account, peers: list[Peer], entries: Iterable[keyring.PeerEntry]

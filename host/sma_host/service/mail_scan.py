@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import HostError
 from ..imap.mailbox import InboxMessage
+from ..native.memory import TRIM_AFTER, release_freed_memory
 from ..protocol import autocrypt, codec, keyring
 from ..protocol.paging import page_by_size
 from ..store import Store
@@ -46,6 +47,8 @@ class MailScan:
         """``mail.scan``: the changed addresses are in the result (no ``keys.changed``)."""
         session = self.sessions.get(params["account"])
         updated = retry_once_on_lost_connection(session, lambda: self._scan(session))
+        if updated[0] >= TRIM_AFTER:
+            release_freed_memory()  # a first scan reads up to thousands of messages
         listed, _rest = page_by_size(updated[1], 0, PAGE_BUDGET)
         result: dict[str, Any] = {"scanned": updated[0], "updated": listed}
         if len(listed) < len(updated[1]):
@@ -55,10 +58,12 @@ class MailScan:
     def background_scan(self, joined: Account) -> None:
         """The heartbeat's scan: failures are logged; changes are told as ``keys.changed``."""
         try:
-            _scanned, updated = self._scan(joined.session)
+            scanned, updated = self._scan(joined.session)
         except HostError as exc:
             log.info("account %s: INBOX scan failed: %s", joined.name, exc.reason)
             return
+        if scanned >= TRIM_AFTER:
+            release_freed_memory()
         self.notifier.keys_changed(joined.name, updated)
 
     def _scan(self, session: AccountSession) -> tuple[int, list[str]]:

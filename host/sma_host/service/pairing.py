@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import InvalidParams, NotFound, PairingExpired, PairingFailed
@@ -49,6 +49,8 @@ class Pairings:
     announcements: Announcements
     now: Callable[[], int]
     random: Callable[[int], bytes]
+    #: (account, pairing id) → the keyring generation sent in that pairing's accept.
+    _keyring_sent: dict[tuple[str, str], int] = field(default_factory=dict, init=False)
 
     # methods
 
@@ -132,7 +134,7 @@ class Pairings:
             _refuse(attempt, transition)
         assert attempt.request is not None
         key = self.store.account_key(joined.name)
-        payload = {
+        base = {
             "account_key": key.armored if key else None,
             "account_key_set_at": key.set_at if key else 0,
             **({"account_key_passphrase": key.passphrase} if key and key.passphrase else {}),
@@ -141,20 +143,26 @@ class Pairings:
                 for p in self.store.peers(joined.name)
             ],
         }
+        # The keyring goes with the key: N is usable when it says paired, without a
+        # further hop (§7.7).
+        generation = self.keys.generation(joined.name)
+        parts = pairing.split_payload(base, self.keys.entries(joined.name))
         request = pairing.Request(
             attempt.pairing_id, "", attempt.request.party, attempt.request.pake, attempt.expires_at
         )
         try:
-            body, expected = pairing.accept(
-                code, joined.settings.email, request, joined.party(), payload
+            bodies, expected = pairing.accept(
+                code, joined.settings.email, request, joined.party(), parts
             )
         except pairing.ConfirmationFailed:
             self.end(joined, attempt, step(IN, attempt.phase, Event.CODE_REJECTED), tell_peer=True)
             raise PairingFailed("pairing failed", pairing_id=attempt.pairing_id) from None
         assert transition.next is not None
         with self.store.transaction():
-            self.outbox.enqueue(joined, attempt.request.party.muaa_id, pairing.ACCEPT, body)
+            for body in bodies:
+                self.outbox.enqueue(joined, attempt.request.party.muaa_id, pairing.ACCEPT, body)
             self.store.save_pairing(replace(attempt, phase=transition.next, expect=expected))
+        self._keyring_sent[(joined.name, attempt.pairing_id)] = generation
         self.push.update_live(joined.name)
         self.outbox.flush_soon(joined.session)
         return {"pairing_id": attempt.pairing_id, "state": "waiting"}
@@ -196,6 +204,12 @@ class Pairings:
         self.outbox.flush_soon(session)
         first = attempts[0].phase.state
         return {"pairing_id": pairing_id, "state": first if first != "waiting" else "failed"}
+
+    def keyring_changed_since_accept(self, account: str, pairing_id: str) -> bool:
+        """The keyring changed after this pairing's accept was built (or this process did
+        not build it: then it may have)."""
+        sent = self._keyring_sent.pop((account, pairing_id), None)
+        return sent is None or sent != self.keys.generation(account)
 
     # endings
 

@@ -5,10 +5,11 @@ an event the table does not allow drops the message."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from ..protocol import codec, envelope, pairing
+from ..protocol import codec, envelope, keyring, pairing
 from ..protocol.membership import MEMBER_ADD, member_add_payload
 from ..protocol.pairing_states import (
     MAX_INCOMING_RECORDS,
@@ -49,11 +50,14 @@ class PairingMessages:
     now: Callable[[], int]
     #: Requests taken in the current sync, per account (``begin_sync`` resets it).
     _taken: dict[str, int] = field(default_factory=dict)
+    #: (account, pairing id, sender) → the valid entries its accept's parts brought, in this
+    #: process: N's keyring goes back to E without them (E has them).
+    _received: dict[tuple[str, str, str], set[keyring.PeerEntry]] = field(default_factory=dict)
 
     def begin_sync(self, account: str) -> None:
         self._taken[account] = 0
 
-    def on_request(self, joined: Account, env: envelope.Envelope) -> str:
+    def on_request(self, joined: Account, env: envelope.Envelope, changed: set[str]) -> str:
         """A new device asks this one to pair (``pair-request``)."""
         req = pairing.parse_request(env)
         account, now = joined.name, self.now()
@@ -82,8 +86,8 @@ class PairingMessages:
         self.notifier.pair_requested(attempt)
         return "processed"
 
-    def on_accept(self, joined: Account, env: envelope.Envelope) -> str:
-        """The existing device answered our request (``pair-accept``)."""
+    def on_accept(self, joined: Account, env: envelope.Envelope, changed: set[str]) -> str:
+        """The existing device answered our request (``pair-accept``, one part of it)."""
         acc, sender, account = pairing.parse_accept(env), env.sender, joined.name
         attempt = self.store.pairing(account, acc.pairing_id, OUT.value)
         if attempt is None or sender not in attempt.targets:
@@ -94,7 +98,8 @@ class PairingMessages:
             step(OUT, attempt.phase, Event.ACCEPT_LATE)
             raise envelope.MalformedMessage("accept after expiry")
         target = attempt.targets[sender]
-        attempt = replace(attempt, peer=sender, peer_name=acc.party.name)
+        if acc.part in target.seen or target.parts not in (0, acc.parts):
+            raise envelope.MalformedMessage("replayed accept part")
         try:
             payload, confirm = pairing.finish_new(
                 target.spake_state,
@@ -104,18 +109,42 @@ class PairingMessages:
                 joined.party(),
                 acc,
             )
-            devices = [
-                pairing.Party.from_json(d)
-                for d in codec.bounded_list(payload.get("devices"), MAX_GROUP)
-            ]
-            armored = payload.get("account_key")
-            if armored is not None and (not isinstance(armored, str) or not codec.is_text(armored)):
-                raise envelope.MalformedMessage("bad account key")
+            held = target.held
+            if acc.part == 0:
+                held = {k: v for k, v in payload.items() if k != "keyring"}
+                _check_base(held)
+            entries = self.keys.merge_from_peer(joined, payload.get("keyring", []), changed)
         except (pairing.ConfirmationFailed, envelope.MalformedMessage):
+            ended = replace(attempt, peer=sender, peer_name=acc.party.name)
             self.pairings.end(
-                joined, attempt, step(OUT, attempt.phase, Event.ACCEPT_FORGED), tell_peer=True
+                joined, ended, step(OUT, attempt.phase, Event.ACCEPT_FORGED), tell_peer=True
             )
             return "pairing_failed"
+        key = (joined.name, attempt.pairing_id, sender)
+        self._received.setdefault(key, set()).update(entries)
+        seen = target.seen | {acc.part}
+        if len(seen) < acc.parts:
+            step(OUT, attempt.phase, Event.ACCEPT_PART)
+            targets = {**attempt.targets, sender: replace(target, parts=acc.parts, seen=seen)}
+            targets[sender] = replace(targets[sender], held=held)
+            self.store.save_pairing(replace(attempt, targets=targets))
+            return "processed"
+        assert held is not None  # part 0 is among the parts seen
+        return self._complete(joined, attempt, acc, held, confirm)
+
+    def _complete(
+        self,
+        joined: Account,
+        attempt: Attempt,
+        acc: pairing.Accept,
+        held: Mapping[str, Any],
+        confirm: bytes,
+    ) -> str:
+        """Every part of the accept arrived: the pairing completes on the new device."""
+        sender, account = acc.party.muaa_id, joined.name
+        devices = _check_base(held)
+        armored = held.get("account_key")
+        attempt = replace(attempt, peer=sender, peer_name=acc.party.name)
         done = attempt.after(step(OUT, attempt.phase, Event.ACCEPT_RECEIVED))
         now = self.now()
         with self.store.transaction():
@@ -127,15 +156,18 @@ class PairingMessages:
             theirs = _their_key(
                 account,
                 armored,
-                payload.get("account_key_set_at", 0),
-                payload.get("account_key_passphrase"),
+                held.get("account_key_set_at", 0),
+                held.get("account_key_passphrase"),
             )
             adopted = theirs is not None and self.account_keys.offer(joined, theirs)
             self.store.save_pairing(done)
             # What this device knew before pairing reaches the group too.
             peer = self.store.peer(account, sender)
             if peer is not None:
-                self.keys.send_keyring(joined, peer)
+                # Without the entries E sent (a part merged before a restart is not
+                # known here: its entries go back too, which merge makes harmless).
+                sent = self._received.pop((account, attempt.pairing_id, sender), set())
+                self.keys.send_keyring(joined, peer, sent)
                 self.account_keys.send_if_newer(joined, peer, theirs)
         # Other devices that were asked too: their requests are void now.
         for other in attempt.targets:
@@ -146,7 +178,7 @@ class PairingMessages:
         log.info("account %s: paired with %s (pairing %s)", account, sender, done.pairing_id)
         return "paired"
 
-    def on_confirm(self, joined: Account, env: envelope.Envelope) -> str:
+    def on_confirm(self, joined: Account, env: envelope.Envelope, changed: set[str]) -> str:
         """The new device proved it knew the code (``pair-confirm``)."""
         conf, sender, account = pairing.parse_confirm(env), env.sender, joined.name
         attempt = self.store.pairing(account, conf.pairing_id, IN.value)
@@ -164,8 +196,10 @@ class PairingMessages:
             others = self.store.peers(account)
             self.store.add_peer(account, peer_from_party(party, now))
             self.store.save_pairing(done)
-            # The newcomer gets the whole keyring the group has built so far.
-            self.keys.send_keyring(joined, peer_from_party(party, now))
+            # The newcomer has this device's keyring as it was at the accept; what changed
+            # since (N was no peer yet, so no key-update reached it) follows whole.
+            if self.pairings.keyring_changed_since_accept(account, done.pairing_id):
+                self.keys.send_keyring(joined, peer_from_party(party, now))
             # Every device we were paired with learns the newcomer (it learnt them from us).
             vouch = member_add_payload(joined.membership.identity, [party])
             for peer in others:
@@ -175,7 +209,7 @@ class PairingMessages:
         log.info("account %s: paired with %s (pairing %s)", account, sender, done.pairing_id)
         return "paired"
 
-    def on_abort(self, joined: Account, env: envelope.Envelope) -> str:
+    def on_abort(self, joined: Account, env: envelope.Envelope, changed: set[str]) -> str:
         """The peer ended an attempt (``pair-abort``)."""
         abort, sender = pairing.parse_abort(env), env.sender
         for direction in (IN, OUT):
@@ -188,6 +222,18 @@ class PairingMessages:
             self.pairings.end(joined, attempt, transition, tell_peer=False, reason="peer_" + said)
             return "pairing_failed"
         raise envelope.MalformedMessage("abort for no waiting pairing")
+
+
+def _check_base(held: Mapping[str, Any]) -> list[pairing.Party]:
+    """The devices of part 0 of a payload, its account key checked for type; else
+    ``MalformedMessage``."""
+    devices = [
+        pairing.Party.from_json(d) for d in codec.bounded_list(held.get("devices"), MAX_GROUP)
+    ]
+    armored = held.get("account_key")
+    if armored is not None and (not isinstance(armored, str) or not codec.is_text(armored)):
+        raise envelope.MalformedMessage("bad account key")
+    return devices
 
 
 def _their_key(

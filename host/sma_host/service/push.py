@@ -2,15 +2,18 @@
 queues a sync on the account's worker when something arrives.
 
 The polling policy (docs/protocol.md §11), bounded so that a server without IDLE is
-not hammered: NOOPs every 50 ms only while this device waits on a peer within a pairing
-*and* the add-on's page or popup is open (``ui.active`` within the last minute), for at
-most 2 minutes per pairing; every 0.75 s while it waits without the page open (on a
-server without IDLE; with IDLE, push); every 1 s with only the page open (without IDLE);
-otherwise IDLE, or a sync every ``SMA_HOST_POLL_S`` without IDLE.
+not hammered: NOOPs every 50 ms only while the add-on's page or popup is open
+(``ui.active`` within the last minute) *and* either this device waits on a peer within a
+pairing (at most 2 minutes per pairing) or the page opened under 2 minutes ago and no
+pairing ended since (the user may be about to type a code: the request is then seen within
+tens of ms, not after Dovecot's 0.5 s IDLE delay); every 0.75 s while it waits without
+the page open (on a server without IDLE; with IDLE, push); every 1 s with only the page
+open (without IDLE); otherwise IDLE, or a sync every ``SMA_HOST_POLL_S`` without IDLE.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +33,8 @@ WAITING_POLL_S = 0.75
 UI_POLL_S = 1.0
 #: ``ui.active`` counts this long; the add-on repeats it every 30 s.
 UI_ACTIVE_S = 60.0
-#: Fast polling lasts at most this long per pairing (from the attempt's start).
+#: Fast polling lasts at most this long per pairing (from the attempt's start), and per
+#: opening of the page (from the first ``ui.active`` after the last one lapsed).
 FAST_PAIRING_S = 120
 
 
@@ -48,6 +52,8 @@ class Push:
     _fast_until: dict[str, int] = field(default_factory=dict, init=False)
     #: Account → until when its page counts as open (``time.monotonic()``).
     _ui_until: dict[str, float] = field(default_factory=dict, init=False)
+    #: Account → when its page opened (``time.monotonic()``).
+    _ui_since: dict[str, float] = field(default_factory=dict, init=False)
 
     def start(self, session: AccountSession, muaa_id: str) -> None:
         """(Re)start the account's watcher; nothing without push, a worker or a password."""
@@ -95,15 +101,19 @@ class Push:
 
     def ui_active(self, params: dict[str, Any]) -> dict[str, Any]:
         """``ui.active``: the add-on's page or popup for the account is open."""
-        self._ui_until[params["account"]] = time.monotonic() + UI_ACTIVE_S
+        account, now = params["account"], time.monotonic()
+        if now >= self._ui_until.get(account, 0.0):
+            self._ui_since[account] = now  # opened (again): a new fast-polling window
+        self._ui_until[account] = now + UI_ACTIVE_S
         return {}
 
     def poll_every(self, account: str, idle: bool) -> float | None:
         """The watcher's NOOP interval now, or None: IDLE (without IDLE, a sync every
         ``SMA_HOST_POLL_S``)."""
-        now = self.now()
-        ui = time.monotonic() < self._ui_until.get(account, 0.0)
-        if ui and now < self._fast_until.get(account, 0):
+        now, clock = self.now(), time.monotonic()
+        ui = clock < self._ui_until.get(account, 0.0)
+        opened = clock < self._ui_since.get(account, -math.inf) + FAST_PAIRING_S
+        if ui and (opened or now < self._fast_until.get(account, 0)):
             return FAST_POLL_S
         if idle:
             return None
@@ -120,6 +130,9 @@ class Push:
             and p.phase is Phase.WAITING
             or p.phase is Phase.ACCEPTED
         ]
+        if not live and self._live_until.get(account, 0):
+            # A pairing ended: the page's own fast window, opened for it, ends too.
+            self._ui_since[account] = -math.inf
         self._live_until[account] = max((p.expires_at for p in live), default=0)
         self._fast_until[account] = max(
             (min(p.expires_at, p.created + FAST_PAIRING_S) for p in live), default=0
