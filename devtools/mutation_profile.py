@@ -1,0 +1,10 @@
+"""A pytest plugin for ``make mutation`` (``-p devtools.mutation_profile``): Hypothesis
+derandomized and without its example database, so a mutant's verdict never depends on
+the examples an earlier mutant happened to fail. Fewer examples than by default (tests
+that set their own count keep it): one run per mutant, hundreds of mutants."""
+
+from __future__ import annotations
+
+from hypothesis import settings
+
+settings.register_profile("mutation", derandomize=True, database=None, max_examples=25)
