@@ -104,7 +104,8 @@ def format_code(code: str) -> str:
 def normalize_code(typed: str) -> str | None:
     """The digits of a typed code (spaces and dashes ignored), or None when malformed."""
     digits = re.sub(r"[\s-]", "", typed)
-    return digits if re.fullmatch(rf"\d{{{CODE_DIGITS}}}", digits) else None
+    # ASCII digits only: ``\d`` also matches "١" or "１", which SPAKE2's ASCII encoding refuses.
+    return digits if re.fullmatch(rf"[0-9]{{{CODE_DIGITS}}}", digits) else None
 
 
 def is_pairing_id(value: object) -> bool:
