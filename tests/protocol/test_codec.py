@@ -104,3 +104,9 @@ def test_bounded_list() -> None:
     for value in ([1, 2, 3], (1,), {"a": 1}, "ab", None):
         with pytest.raises(MalformedMessage, match="^bad list$"):
             codec.bounded_list(value, 2)
+
+
+def test_is_v1() -> None:
+    assert codec.is_v1(1)
+    for value in (True, 1.0, "1", 2, 0, None):
+        assert not codec.is_v1(value)

@@ -252,6 +252,8 @@ COMMON = [
     ({"v": 7}, "bad pairing id"),
     ({"v": "1"}, "bad pairing id"),
     ({"v": None}, "bad pairing id"),
+    ({"v": True}, "bad pairing id"),
+    ({"v": 1.0}, "bad pairing id"),
     ({"pairing_id": "0" * 5010}, "bad pairing id"),
     ({"pairing_id": "00112233AABBCCDD"}, "bad pairing id"),
     ({"pairing_id": None}, "bad pairing id"),

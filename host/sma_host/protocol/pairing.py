@@ -346,6 +346,6 @@ def _fields(envelope: Envelope, sma_type: str) -> dict[str, Any]:
     if envelope.sma_type != sma_type:
         raise MalformedMessage("wrong type")
     fields = codec.loads_object(envelope.body)
-    if fields.get("v") != 1 or not is_pairing_id(fields.get("pairing_id")):
+    if not codec.is_v1(fields.get("v")) or not is_pairing_id(fields.get("pairing_id")):
         raise MalformedMessage("bad pairing id")
     return fields
