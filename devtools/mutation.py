@@ -46,18 +46,8 @@ MODULES: dict[str, list[str]] = {
     "protocol/announce.py": [_P + "test_announce.py", _P + "test_vectors.py"],
     "protocol/autocrypt.py": [_P + "test_autocrypt.py"],
     "protocol/channel.py": [_P + "test_channel.py", _P + "test_vectors.py"],
-    "protocol/codec.py": [
-        _P + "test_codec.py",
-        _P + "test_channel.py",
-        _P + "test_membership.py",
-        _P + "test_pairing.py",
-    ],
-    "protocol/crypto.py": [
-        _P + "test_crypto.py",
-        _P + "test_vectors.py",
-        _P + "test_channel.py",
-        _P + "test_pairing_core.py",
-    ],
+    "protocol/codec.py": [_P + "test_codec.py"],
+    "protocol/crypto.py": [_P + "test_crypto.py", _P + "test_vectors.py"],
     "protocol/envelope.py": [_P + "test_envelope.py", _P + "test_vectors.py"],
     "protocol/folders.py": [_P + "test_folders.py"],
     "protocol/keyring.py": [_P + "test_keyring.py"],
@@ -137,20 +127,36 @@ def _cache_key(module: str) -> str:
     # The driver itself is left out (editing the report must not redo an hour of runs);
     # what decides a verdict is in: the module, its tests, the runner and its plugin.
     digest = hashlib.sha256(_runner(module).encode() + b"\0" + RUN_VERSION.encode())
-    for name in [f"host/sma_host/{module}", *_tests(module), "devtools/mutation_profile.py"]:
+    runner_files = ["devtools/mutation_profile.py", "devtools/mutation_server.py"]
+    for name in [f"host/sma_host/{module}", *_tests(module), *runner_files]:
         digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes() + b"\0")
     return digest.hexdigest()
 
 
+def _pytest_args(module: str) -> list[str]:
+    return [
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--noconftest",
+        "-p",
+        "devtools.mutation_profile",
+        "--hypothesis-profile=mutation",
+        # The fork server preloads Hypothesis, a pytest plugin pytest would otherwise rewrite.
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        *_tests(module),
+    ]
+
+
 def _runner(module: str) -> str:
-    return " ".join(
-        [
-            sys.executable,
-            "-m pytest -x -q -p no:cacheprovider --noconftest",
-            "-p devtools.mutation_profile --hypothesis-profile=mutation",
-            *_tests(module),
-        ]
-    )
+    # Through the fork server: the client is a bare Python, the server has pytest loaded.
+    client = f"{sys.executable} -S devtools/mutation_client.py {_SOCKET}"
+    return " ".join([client, *_pytest_args(module)])
+
+
+_SOCKET = ".mutation.sock"
 
 
 def _slug(module: str) -> str:
@@ -168,33 +174,32 @@ def run_module(module: str, mutmut: Path, *, force: bool) -> ModuleResult:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     # A copy: mutmut edits the file in place, and the worktree must never be left mutated.
-    for name in ("host/sma_host", "tests", "devtools"):
+    for name in ("host/sma_host", "tests", "devtools", "docs"):  # docs: tables checked
         shutil.copytree(
             ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__", "e2e")
         )
     shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
-    runner = _runner(module)
-    env = dict(os.environ, PYTHONPATH=f"{work / 'host'}{os.pathsep}{work}")
+    # No bytecode: a .pyc keyed by mtime and size could outlive a same-sized mutant.
+    pythonpath = f"{work / 'host'}{os.pathsep}{work}"
+    env = dict(os.environ, PYTHONPATH=pythonpath, PYTHONDONTWRITEBYTECODE="1")
     started = time.monotonic()
-    command = [
-        str(mutmut),
-        "run",
-        "--paths-to-mutate",
-        f"host/sma_host/{module}",
-        "--tests-dir",
-        "tests",
-        "--runner",
-        runner,
-        "--no-progress",
-        "--simple-output",
-        # Generous: the machine is shared; a real infinite loop still ends as a timeout.
-        "--test-time-multiplier",
-        "10",
-        "--test-time-base",
-        "30",
-        "--CI",
-    ]
-    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "devtools.mutation_server", _SOCKET],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        if server.stdout.readline().strip() != "ready":
+            raise SystemExit(f"the mutation server did not start for {module}")
+        server.stdout.close()
+        done = _mutmut(module, mutmut, work, env)
+    finally:
+        server.kill()
+        server.wait()
     if done.returncode != 0:
         raise SystemExit(f"mutmut failed on {module}:\n{done.stdout}\n{done.stderr}")
     seconds = time.monotonic() - started
@@ -212,6 +217,30 @@ _STATUS = {
     "bad_timeout": "timeout",
     "ok_suspicious": "suspicious",
 }
+
+
+def _mutmut(
+    module: str, mutmut: Path, work: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(mutmut),
+        "run",
+        "--paths-to-mutate",
+        f"host/sma_host/{module}",
+        "--tests-dir",
+        "tests",
+        "--runner",
+        _runner(module),
+        "--no-progress",
+        "--simple-output",
+        # Generous: the machine is shared; a real infinite loop still ends as a timeout.
+        "--test-time-multiplier",
+        "10",
+        "--test-time-base",
+        "30",
+        "--CI",
+    ]
+    return subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
 
 
 def _read_cache(work: Path, mutmut: Path, env: dict[str, str]) -> list[Mutant]:
