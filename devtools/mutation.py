@@ -8,7 +8,8 @@ the fast pure tests that cover it; any non-zero pytest exit kills the mutant, an
 Hypothesis runs derandomized without its example database (``devtools.mutation_profile``).
 
 A module's result is cached in ``build/mutation/results/`` under a hash of the module,
-its tests and this driver: a re-run only redoes modules whose inputs changed.
+its tests and the runner: a re-run only redoes modules whose inputs changed, and in those
+only the mutants not killed before (mutmut's cache; ``--force`` starts afresh).
 
 Prints the per-module table and writes ``docs/mutation.md``; survivors are matched
 against ``devtools/mutation_equivalents.json`` (module, original line, mutated line,
@@ -171,8 +172,15 @@ def run_module(module: str, mutmut: Path, *, force: bool) -> ModuleResult:
         if data["key"] == key:
             return ModuleResult(module, [Mutant(**m) for m in data["mutants"]], data["seconds"])
     work = BUILD / "work" / _slug(module)
+    # mutmut's own cache is kept: a mutant once killed stays killed (tests are only ever
+    # added), so a re-run after new tests redoes the survivors, not the whole module.
+    mutmut_cache = BUILD / "work" / f"{_slug(module)}.mutmut-cache"
+    if not force and (work / ".mutmut-cache").exists():
+        shutil.move(work / ".mutmut-cache", mutmut_cache)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    if not force and mutmut_cache.exists():
+        shutil.move(mutmut_cache, work / ".mutmut-cache")
     # A copy: mutmut edits the file in place, and the worktree must never be left mutated.
     for name in ("host/sma_host", "tests", "devtools", "docs"):  # docs: tables checked
         shutil.copytree(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -109,6 +111,12 @@ def test_identity_keys_and_repr() -> None:
     text = repr(ALICE)
     assert ALICE.sign_secret.hex() not in text and ALICE.dh_secret.hex() not in text
     assert text == f"Identity(sign_public={ALICE.sign_public.hex()[:16]}…)"
+
+
+def test_an_identity_is_immutable() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ALICE.sign_secret = bytes(32)  # type: ignore[misc]
+    assert hash(ALICE) == hash(crypto.Identity(ALICE.sign_secret, ALICE.dh_secret))
 
 
 def test_channel_key_is_shared_and_directional() -> None:
