@@ -82,6 +82,11 @@ def test_field_str_rejects(value: object, max_len: int) -> None:
         codec.field_str({"name": value}, "name", max_len)
 
 
+def test_field_str_defaults_to_256_characters() -> None:
+    with pytest.raises(MalformedMessage, match="^bad to$"):
+        codec.field_str({"to": "x" * 257}, "to")
+
+
 def test_is_text() -> None:
     assert codec.is_text("Laptop 💻")
     assert not codec.is_text("\ud83d")
