@@ -360,14 +360,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown modules {unknown}; known: {sorted(MODULES)}")
     mutmut = ensure_mutmut()
 
-    def one(module: str) -> ModuleResult:
-        result = run_module(module, mutmut, force=args.force)
+    def one(module: str) -> ModuleResult | None:
+        try:
+            result = run_module(module, mutmut, force=args.force)
+        except SystemExit as exc:  # one module's failure must not cancel the others
+            print(exc, file=sys.stderr, flush=True)
+            return None
         print(f"{module}: {len(result.mutants)} mutants, {result.seconds:.0f} s", flush=True)
         return result
 
     # Each module has its own copy of the tree: modules can run side by side.
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(one, args.modules or list(MODULES)))
+        ran = list(pool.map(one, args.modules or list(MODULES)))
+    results = [r for r in ran if r is not None]
+    if len(results) < len(ran):
+        args.no_doc = True  # a partial table is not the doc
     explain(results, load_equivalents())
     print("\n".join(table(results)))
     for r in results:
@@ -376,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"survivor {r.module}:{m.line_number}: {m.original!r} -> {m.mutated!r}")
     if not args.modules and not args.no_doc:
         write_doc(results)
-    return 0 if all(r.score >= TARGET for r in results) else 1
+    complete = len(results) == len(ran)
+    return 0 if complete and all(r.score >= TARGET for r in results) else 1
 
 
 if __name__ == "__main__":
