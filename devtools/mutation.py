@@ -128,7 +128,11 @@ def _cache_key(module: str) -> str:
     # The driver itself is left out (editing the report must not redo an hour of runs);
     # what decides a verdict is in: the module, its tests, the runner and its plugin.
     digest = hashlib.sha256(_runner(module).encode() + b"\0" + RUN_VERSION.encode())
-    runner_files = ["devtools/mutation_profile.py", "devtools/mutation_server.py"]
+    runner_files = [
+        "devtools/mutation_profile.py",
+        "devtools/mutation_server.py",
+        "devtools/mutation_client.py",
+    ]
     for name in [f"host/sma_host/{module}", *_tests(module), *runner_files]:
         digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes() + b"\0")
     return digest.hexdigest()
@@ -181,6 +185,9 @@ def run_module(module: str, mutmut: Path, *, force: bool) -> ModuleResult:
     work.mkdir(parents=True)
     if not force and mutmut_cache.exists():
         shutil.move(mutmut_cache, work / ".mutmut-cache")
+        with sqlite3.connect(work / ".mutmut-cache") as db:
+            # Only a kill is kept; every other verdict is redone with the current tests.
+            db.execute("UPDATE Mutant SET status = 'untested' WHERE status != 'ok_killed'")
     # A copy: mutmut edits the file in place, and the worktree must never be left mutated.
     for name in ("host/sma_host", "tests", "devtools", "docs"):  # docs: tables checked
         shutil.copytree(
