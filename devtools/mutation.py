@@ -168,13 +168,22 @@ def _slug(module: str) -> str:
     return module.replace("/", "_").removesuffix(".py")
 
 
+def cached_result(module: str) -> ModuleResult | None:
+    """The module's last result, if its module, tests and runner are unchanged since."""
+    cached = BUILD / "results" / f"{_slug(module)}.json"
+    if not cached.exists():
+        return None
+    data = json.loads(cached.read_text())
+    if data["key"] != _cache_key(module):
+        return None
+    return ModuleResult(module, [Mutant(**m) for m in data["mutants"]], data["seconds"])
+
+
 def run_module(module: str, mutmut: Path, *, force: bool) -> ModuleResult:
     cached = BUILD / "results" / f"{_slug(module)}.json"
     key = _cache_key(module)
-    if not force and cached.exists():
-        data = json.loads(cached.read_text())
-        if data["key"] == key:
-            return ModuleResult(module, [Mutant(**m) for m in data["mutants"]], data["seconds"])
+    if not force and (result := cached_result(module)) is not None:
+        return result
     work = BUILD / "work" / _slug(module)
     # mutmut's own cache is kept: a mutant once killed stays killed (tests are only ever
     # added), so a re-run after new tests redoes the survivors, not the whole module.
@@ -324,7 +333,7 @@ def table(results: list[ModuleResult]) -> list[str]:
     return rows
 
 
-def write_doc(results: list[ModuleResult]) -> None:
+def write_doc(results: list[ModuleResult], not_run: list[str]) -> None:
     lines = [
         "# Mutation testing of the pure core",
         "",
@@ -337,6 +346,16 @@ def write_doc(results: list[ModuleResult]) -> None:
         "",
         *table(results),
         "",
+        *(
+            [
+                "Not run for this table (no current result: `make mutation MODULES=<module>`):",
+                "",
+                *[f"- `{m}`" for m in not_run],
+                "",
+            ]
+            if not_run
+            else []
+        ),
         "Not mutated (no pure tests; covered by the contract tests with real host processes):",
         "",
         *[f"- `native/{name.split('/')[1]}`: {why}" for name, why in NOT_MUTATED.items()],
@@ -361,7 +380,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="ignore the cached results")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/mutation.md")
     parser.add_argument("--jobs", type=int, default=1, help="modules run at the same time")
+    parser.add_argument(
+        "--doc-only",
+        action="store_true",
+        help="run nothing: the table and docs/mutation.md from the current cached results",
+    )
     args = parser.parse_args(argv)
+    if args.doc_only:
+        found = {m: cached_result(m) for m in MODULES}
+        done = [r for r in found.values() if r is not None]
+        explain(done, load_equivalents())
+        print("\n".join(table(done)))
+        write_doc(done, [m for m, r in found.items() if r is None])
+        return 0
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown modules {unknown}; known: {sorted(MODULES)}")
@@ -389,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             if not m.reason:
                 print(f"survivor {r.module}:{m.line_number}: {m.original!r} -> {m.mutated!r}")
     if not args.modules and not args.no_doc:
-        write_doc(results)
+        write_doc(results, [])
     complete = len(results) == len(ran)
     return 0 if complete and all(r.score >= TARGET for r in results) else 1
 
