@@ -6,6 +6,7 @@ field of a well-formed message and expects its specific reason.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -451,3 +452,27 @@ def test_finish_new_answers_with_the_expected_confirm() -> None:
         "confirm": codec.b64(expected),
     }
     assert expected != accepted.confirm  # one confirmation value per direction
+
+
+def test_session_keys_never_show_in_a_repr() -> None:
+    keys = pairing._session_keys(bytes(range(32)), transcript())
+    text = repr(keys) + str(keys)
+    for secret in (keys.confirm_new, keys.confirm_existing, keys.payload):
+        assert secret.hex() not in text and repr(secret) not in text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        NEW,
+        pairing._session_keys(bytes(32), bytes(32)),
+        pairing.Request(PAIRING_ID, EXISTING_ID, NEW, b"p", NOW),
+        pairing.Accept(PAIRING_ID, EXISTING, b"p", b"c", b"n", b"ct"),
+        pairing.Confirm(PAIRING_ID, b"c"),
+        pairing.Abort(PAIRING_ID, "cancelled"),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_parsed_messages_are_immutable(value: Any) -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        value.pairing_id = "ffffffffffffffff"
