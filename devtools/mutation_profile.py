@@ -1,10 +1,18 @@
 """A pytest plugin for ``make mutation`` (``-p devtools.mutation_profile``): Hypothesis
 derandomized and without its example database, so a mutant's verdict never depends on
 the examples an earlier mutant happened to fail. Fewer examples than by default (tests
-that set their own count keep it): one run per mutant, hundreds of mutants."""
+that set their own count keep it), and no shrinking: a mutant needs one failing example,
+not the smallest, and shrinking took minutes per mutant."""
 
 from __future__ import annotations
 
-from hypothesis import settings
+from hypothesis import Phase, settings
 
-settings.register_profile("mutation", derandomize=True, database=None, max_examples=25)
+settings.register_profile(
+    "mutation",
+    derandomize=True,
+    database=None,
+    max_examples=25,
+    phases=[Phase.explicit, Phase.generate],
+    report_multiple_bugs=False,
+)
