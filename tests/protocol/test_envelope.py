@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import email.utils
 from email.parser import BytesParser
 from email.policy import compat32
@@ -70,7 +71,7 @@ def test_headers_of_a_built_message() -> None:
     ],
 )
 def test_build_refuses_bad_type_or_sender(sma_type: str, sender: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^bad SMA type or sender$"):
         build(sma_type=sma_type, sender=sender)
 
 
@@ -113,6 +114,8 @@ GOOD = f"Autocrypt-SMA: v=1; type=announce; from={SENDER}"
             id="sender",
         ),
         pytest.param(message([GOOD], b"not base64 !!!"), "body is not base64", id="body"),
+        # Valid base64 once the "!" is dropped: strict decoding must not drop it.
+        pytest.param(message([GOOD], b"e3!0="), "body is not base64", id="body-foreign-char"),
         # The body of each multipart case is valid base64: the content type is the only fault.
         pytest.param(
             message([GOOD, "MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="b"']),
@@ -126,6 +129,11 @@ GOOD = f"Autocrypt-SMA: v=1; type=announce; from={SENDER}"
             message([GOOD, "content-type:  Multipart/Alternative ; boundary=x"]),
             "multipart",
             id="multipart-case-and-spaces",
+        ),
+        pytest.param(
+            message([GOOD, 'Content-Type: multipart; boundary="a/b"']),
+            "multipart",
+            id="multipart-without-subtype",
         ),
         pytest.param(
             message(["Content-Type:\r\n multipart/mixed;\r\n boundary=b", GOOD]),
@@ -176,6 +184,18 @@ def test_parse_rejects_what_exceeds_the_size_limit() -> None:
         parse_message(raw)
     # The same message below the limit is fine: the size is the only fault.
     assert parse_message(message([GOOD, padding])).sender == SENDER
+
+
+def test_a_message_of_exactly_the_size_limit_is_read() -> None:
+    short = message([GOOD, "X-Padding: "])
+    raw = message([GOOD, "X-Padding: " + "a" * (MAX_MESSAGE_BYTES - len(short))])
+    assert len(raw) == MAX_MESSAGE_BYTES
+    assert parse_message(raw).sender == SENDER
+
+
+def test_an_envelope_is_immutable() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parse_message(message([GOOD])).sender = "ffffffffffffffff"  # type: ignore[misc]
 
 
 def test_parse_accepts_lf_line_ends_and_folded_base64() -> None:
