@@ -349,6 +349,7 @@ def test_a_lone_surrogate_in_the_method_still_parses_and_dumps_escaped() -> None
     parsed = parse_request(b'{"jsonrpc":"2.0","id":1,"method":"x\\ud800"}')
     assert isinstance(parsed, Request) and parsed.method == "x\ud800"
     assert dump({"m": "x\ud800é"}) == b'{"m":"x\\ud800\\u00e9"}'
+    assert dump({"m": "\ud800", "n": [1, 2]}) == b'{"m":"\\ud800","n":[1,2]}'
 
 
 @pytest.mark.parametrize(
