@@ -6,6 +6,7 @@ not the smallest, and shrinking took minutes per mutant."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import Phase, settings
 
 settings.register_profile(
@@ -16,3 +17,9 @@ settings.register_profile(
     phases=[Phase.explicit, Phase.generate],
     report_multiple_bugs=False,
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Example tests first, property tests last: with ``-x`` most mutants die in the fast
+    tests, and only a survivor pays for the whole file."""
+    items.sort(key=lambda item: item.get_closest_marker("hypothesis") is not None)
