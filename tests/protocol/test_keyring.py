@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import itertools
 from functools import reduce
 
@@ -211,12 +212,14 @@ def test_last_seen_is_never_before_the_autocrypt_timestamp() -> None:
         ({"addr": 5}, "addr"),
         ({"addr": "a@"}, "addr"),  # two characters
         ({"addr": "a" * 311 + "@example.org"}, "addr"),  # 323 characters
+        ({"addr": "a" * 309 + "@example.org"}, "addr"),  # 321 characters
         ({"addr": "bob\ud800@example.org"}, "addr"),
         ({"keydata": None}, "keydata"),
         ({"keydata": " \r\n "}, "keydata"),  # only folding: no bytes
         ({"keydata": KEY + "*"}, "keydata is not base64"),
         ({"keydata": KEY[:-1]}, "keydata is not base64"),
-        ({"keydata": "A" * (keyring.MAX_KEYDATA_CHARS + 4)}, "keydata"),
+        ({"keydata": "A" * (64 * 1024 + 4)}, "keydata"),
+        ({"keydata": "A"}, "keydata is not base64"),
         ({"prefer_encrypt": "yes"}, "prefer_encrypt"),
         ({"prefer_encrypt": "Mutual"}, "prefer_encrypt"),
         ({"autocrypt_timestamp": None}, "autocrypt_timestamp"),
@@ -326,3 +329,28 @@ def test_merge_all_returns_only_what_changed() -> None:
     changed = keyring.merge_all({"bob@example.org": bob}, [newest, newer])
     assert changed == {"bob@example.org": keyring.merge(newest, newer)}
     assert changed["bob@example.org"].keydata == "AA=="
+
+
+def test_direct_entries_without_gossip_equal_parsed_ones() -> None:
+    parsed = keyring.entry_from_json({"addr": "a@x.org", "keydata": KEY, "autocrypt_timestamp": T})
+    assert PeerEntry("a@x.org", KEY, "nopreference", T, T) == parsed
+
+
+def test_half_a_gossip_pair_counts_as_no_gossip() -> None:
+    only_key = PeerEntry("a@x.org", KEY, "mutual", T, T, gossip_key=GOSSIP)
+    only_time = PeerEntry("a@x.org", KEY, "mutual", T, T, gossip_timestamp=T)
+    for entry in (only_key, only_time):
+        assert entry.gossip_rank() == (-1, b"")
+        assert "gossip_key" not in entry.to_json() and "gossip_timestamp" not in entry.to_json()
+
+
+def test_an_entry_is_immutable() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        entry().keydata = "AA=="  # type: ignore[misc]
+
+
+def test_canonical_keydata_names_the_field() -> None:
+    with pytest.raises(InvalidEntry, match="^keydata$"):
+        keyring.canonical_keydata("")
+    with pytest.raises(InvalidEntry, match="^gossip_key$"):
+        keyring.canonical_keydata("", "gossip_key")
