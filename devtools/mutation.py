@@ -275,6 +275,10 @@ def _read_cache(work: Path, mutmut: Path, env: dict[str, str]) -> list[Mutant]:
         ).fetchall()
     mutants = []
     for mutant_id, status, line, line_number in rows:
+        if status == "untested":
+            # mutmut tests every mutant of the current file; an untested row is one the
+            # file no longer yields (its cache keeps rows of earlier runs).
+            continue
         if status not in _STATUS:
             raise SystemExit(f"mutant {mutant_id} left {status}")
         mutated = ""
