@@ -355,3 +355,10 @@ def test_digest_keeps_exactly_one_live_entry_per_device(spec: list[tuple[str, in
         assert newest[1] == uid
     own = sorted(u for u, ann in entries if ann.muaa_id == ID_A)
     assert sorted([*result.own_stale_uids, *([result.live_uids[ID_A]] if own else [])]) == own
+
+
+def test_announcements_and_digests_are_immutable() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        make().name = "Mallory"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        digest([], None, {}).removals = {}  # type: ignore[misc]

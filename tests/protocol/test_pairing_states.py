@@ -197,3 +197,8 @@ def test_records_are_immutable(value: object) -> None:
 def test_unexpected_event_names_the_event_and_where() -> None:
     with pytest.raises(UnexpectedEvent, match=r"^CONFIRM_RECEIVED in outgoing/no attempt$"):
         step(OUT, None, Event.CONFIRM_RECEIVED)
+
+
+def test_a_rejected_code_fails_the_attempt_with_the_wire_reasons() -> None:
+    transition = step(IN, Phase.REQUESTED, Event.CODE_REJECTED)
+    assert (transition.reason, transition.error) == ("confirmation_failed", "pairing_failed")
