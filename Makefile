@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap venv dist demo test check pytest bench bench-smoke bench-peers fuzz clean xpi extension-test e2e
+.PHONY: bootstrap venv dist demo test check pytest bench bench-smoke bench-peers fuzz mutation clean xpi extension-test e2e
 
 bootstrap:
 	@scripts/bootstrap
@@ -61,6 +61,13 @@ bench-peers: bootstrap $(PEERS_VENV)/.installed-$(DELTACHAT_VERSION)
 # writes docs/reliability.md. `make test` runs a short round (tests/reliability).
 fuzz: bootstrap
 	$(PY) -m devtools.campaign --long --out docs/reliability.md
+
+# Mutation testing of protocol/ and native/ (devtools/mutation.py): mutmut 2.x in its own
+# venv (build/mutation-venv), so `make test` does not carry it. Prints the per-module table
+# and writes docs/mutation.md; results are cached per module. MODULES=protocol/codec.py
+# runs only those (no doc). Not part of `make test`: it runs for tens of minutes.
+mutation: bootstrap
+	nice -n 10 $(PY) -m devtools.mutation $(MODULES)
 
 # The add-on (extension/): npm ci only when node_modules is missing or older than the lock
 # file (npm ci rewrites node_modules/.package-lock.json, the stamp).

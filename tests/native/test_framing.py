@@ -93,7 +93,7 @@ def test_clean_end_of_input_yields_nothing() -> None:
 def test_feed_after_end_of_input_is_an_error() -> None:
     decoder = FrameDecoder()
     decoder.feed(b"")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"^feed\(\) after end of input$"):
         decoder.feed(b"more")
 
 
@@ -235,6 +235,7 @@ def test_encode_refuses_more_than_one_mib() -> None:
     with pytest.raises(OutgoingTooLarge) as refused:
         encode_frame(b"x" * (MAX_OUTGOING_FRAME + 1))
     assert refused.value.size == MAX_OUTGOING_FRAME + 1
+    assert str(refused.value) == f"message of {MAX_OUTGOING_FRAME + 1} bytes exceeds 1048576"
 
 
 # -- FrameWriter: host → add-on never over 1 MiB --------------------------------------

@@ -326,3 +326,79 @@ def has_non_finite(value: Any) -> bool:
     if isinstance(value, dict):
         return any(has_non_finite(v) for v in value.values())
     return False
+
+
+# -- each refusal by its exact message ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"name": "\ud800"}, {"\udc00": 1}, {"list": ["ok", {"deep": "x\udbffy"}]}],
+    ids=["value", "key", "nested"],
+)
+def test_lone_surrogates_in_params_are_invalid_params(params: dict[str, Any]) -> None:
+    # ensure_ascii: the surrogate travels as "\ud800" in valid JSON, as a JS string can send it.
+    message = {"jsonrpc": "2.0", "id": 12, "method": "keys.put", "params": params}
+    parsed = bad(json.dumps(message).encode())
+    assert isinstance(parsed.error, errors.InvalidParams)
+    assert parsed.error.message == "params contain a lone UTF-16 surrogate"
+    assert (parsed.error.data["path"], parsed.id) == ("$", 12)
+
+
+def test_a_lone_surrogate_in_the_method_still_parses_and_dumps_escaped() -> None:
+    parsed = parse_request(b'{"jsonrpc":"2.0","id":1,"method":"x\\ud800"}')
+    assert isinstance(parsed, Request) and parsed.method == "x\ud800"
+    assert dump({"m": "x\ud800é"}) == b'{"m":"x\\ud800\\u00e9"}'
+    assert dump({"m": "\ud800", "n": [1, 2]}) == b'{"m":"\\ud800","n":[1,2]}'
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b'{"a":NaN}', "frame is not JSON: NaN is not JSON"),
+        (b'{"a":-Infinity}', "frame is not JSON: -Infinity is not JSON"),
+        (b"[" * 100_000, "frame is not JSON: nested too deeply"),
+        (b'{"a":', "frame is not JSON: Expecting value"),
+    ],
+)
+def test_parse_error_messages(payload: bytes, message: str) -> None:
+    parsed = bad(payload)
+    assert isinstance(parsed.error, errors.ParseError)
+    assert parsed.error.message == message
+
+
+def test_an_integer_too_long_is_a_parse_error_with_a_short_message() -> None:
+    parsed = bad(b'{"a":' + b"9" * 5000 + b"}")
+    assert isinstance(parsed.error, errors.ParseError)
+    assert parsed.error.message.startswith("frame is not JSON: Exceeds the limit (4300 digits)")
+    assert len(parsed.error.message) <= 200
+
+
+def test_not_utf8_names_the_offset() -> None:
+    parsed = bad(b'{"a":"\xff"}')
+    assert parsed.error.message == "frame is not valid UTF-8"
+    assert parsed.error.data["offset"] == 6
+
+
+def test_a_finite_float_id_is_echoed() -> None:
+    parsed = parse_request(b'{"jsonrpc":"2.0","id":1.5,"method":"hello"}')
+    assert isinstance(parsed, Request) and parsed.id == 1.5
+
+
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        ({"jsonrpc": "1.0", "id": 1, "method": "m"}, '"jsonrpc" must be exactly "2.0"'),
+        ({"jsonrpc": "2.0", "id": 1, "method": ""}, '"method" must be a non-empty string'),
+        ({"jsonrpc": "2.0", "id": True, "method": "m"}, "id must be a string, a number or null"),
+        ({"jsonrpc": "2.0", "id": 1, "method": "m", "params": 3}, '"params" must be an object'),
+        ([], "a request must be a JSON object"),
+    ],
+)
+def test_invalid_request_messages(message: Any, text: str) -> None:
+    assert bad(json.dumps(message).encode()).error.message == text
+
+
+def test_dump_refuses_nan() -> None:
+    with pytest.raises(ValueError):
+        dump({"a": math.nan})

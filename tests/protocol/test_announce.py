@@ -147,38 +147,83 @@ def test_tampering_with_any_byte_of_the_message_never_changes_what_it_says(
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "reason"),
     [
-        pytest.param({"muaa_id": ID_B}, id="id-differs-from-sender"),
-        pytest.param({"muaa_id": "AAAAAAAAAAAAAAAA"}, id="id-not-lowercase-hex"),
-        pytest.param({"v": 2}, id="version"),
-        pytest.param({"name": ""}, id="empty-name"),
-        pytest.param({"name": "x" * (announce.MAX_NAME_CHARS + 1)}, id="long-name"),
-        pytest.param({"name": 7}, id="name-not-text"),
-        pytest.param({"created": -1}, id="negative-time"),
-        pytest.param({"last_seen": 2**40}, id="huge-time"),
-        pytest.param({"last_seen": True}, id="bool-time"),
-        pytest.param({"created": 1.5}, id="float-time"),
-        pytest.param({"addr": "bob@example.org"}, id="other-account"),
-        pytest.param({"addr": None}, id="no-addr"),
-        pytest.param({"dh_key": base64.b64encode(b"short").decode()}, id="short-dh-key"),
-        pytest.param({"dh_key": "%%%"}, id="dh-key-not-base64"),
+        pytest.param({"muaa_id": ID_B}, "sender mismatch", id="id-differs-from-sender"),
+        pytest.param({"muaa_id": "AAAAAAAAAAAAAAAA"}, "sender mismatch", id="id-not-hex"),
+        pytest.param({"v": 2}, "sender mismatch", id="version"),
+        pytest.param({"v": True}, "sender mismatch", id="version-true"),
+        pytest.param({"v": 1.0}, "sender mismatch", id="version-float"),
+        pytest.param({"name": ""}, "bad name", id="empty-name"),
+        pytest.param({"name": "x" * (announce.MAX_NAME_CHARS + 1)}, "bad name", id="long-name"),
+        pytest.param({"name": 7}, "bad name", id="name-not-text"),
+        pytest.param({"name": "lone \udc00"}, "bad name", id="name-surrogate"),
+        pytest.param({"created": -1}, "bad times", id="negative-time"),
+        pytest.param({"last_seen": 2**40}, "bad times", id="huge-time"),
+        pytest.param({"last_seen": True}, "bad times", id="bool-time"),
+        pytest.param({"created": 1.5}, "bad times", id="float-time"),
+        pytest.param({"created": None}, "bad times", id="no-created"),
+        pytest.param({"addr": "bob@example.org"}, "other account", id="other-account"),
+        pytest.param({"addr": None}, "other account", id="no-addr"),
+        pytest.param({"addr": 5}, "other account", id="addr-not-text"),
+        pytest.param({"dh_key": base64.b64encode(b"short").decode()}, "bad key", id="short-dh"),
+        pytest.param({"dh_key": base64.b64encode(bytes(33)).decode()}, "bad key", id="long-dh"),
+        pytest.param({"dh_key": "%%%"}, "bad base64", id="dh-key-not-base64"),
+        pytest.param({"removed": ID_B}, "bad removals", id="removed-not-a-list"),
+        pytest.param({"removed": [ID_A]}, "bad removals", id="removes-itself"),
+        pytest.param({"removed": ["nope"]}, "bad removals", id="removed-bad-id"),
+        pytest.param(
+            {"removed": [f"{i:016x}" for i in range(1, announce.MAX_REMOVED + 2)]},
+            "bad removals",
+            id="too-many-removed",
+        ),
     ],
 )
-def test_decode_rejects_signed_but_invalid_fields(change: dict[str, object]) -> None:
+def test_decode_rejects_signed_but_invalid_fields(change: dict[str, object], reason: str) -> None:
     fields = {**payload_fields(make()), **change}
-    with pytest.raises(MalformedMessage):
+    with pytest.raises(MalformedMessage, match=f"^{reason}$"):
         decode(resign(fields), ADDR)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "é" * announce.MAX_NAME_CHARS},
+        {"created": 0, "last_seen": 2**40 - 1},
+        {"addr": "ALICE@Example.org"},
+        {"removed": [f"{i:016x}" for i in range(1, announce.MAX_REMOVED + 1)]},
+    ],
+)
+def test_decode_accepts_the_limits(change: dict[str, object]) -> None:
+    fields = {**payload_fields(make()), **change}
+    decoded = decode(resign(fields), ADDR)
+    assert (decoded.name, decoded.created, decoded.addr) == (
+        fields["name"],
+        fields["created"],
+        fields["addr"],
+    )
+    assert decoded.removed == tuple(change.get("removed", ()))  # type: ignore[arg-type]
+
+
+def test_encode_lists_removals_only_when_there_are_some() -> None:
+    def signed(ann: Announcement) -> dict[str, object]:
+        outer = json.loads(encode(ann, KEY_A))
+        loaded: dict[str, object] = json.loads(base64.b64decode(outer["signed"]))
+        return loaded
+
+    assert "removed" not in signed(make())
+    assert signed(make(removed=(ID_B, ID_C)))["removed"] == [ID_B, ID_C]
+    assert decode(sealed(make(removed=(ID_B,))), ADDR).removed == (ID_B,)
 
 
 def test_decode_rejects_a_signature_by_a_key_other_than_the_named_one() -> None:
     # Mallory signs, but the payload names Alice's device key.
-    with pytest.raises(MalformedMessage):
+    with pytest.raises(MalformedMessage, match="^bad signature$"):
         decode(resign(payload_fields(make()), identity=KEY_MALLORY), ADDR)
 
 
 def test_decode_rejects_another_message_type() -> None:
-    with pytest.raises(MalformedMessage):
+    with pytest.raises(MalformedMessage, match="^not an announcement$"):
         decode(Envelope("pair-request", ID_A, encode(make(), KEY_A)), ADDR)
 
 
@@ -188,7 +233,7 @@ def test_decode_rejects_a_signature_made_for_another_context() -> None:
     body = json.dumps(
         {"signed": base64.b64encode(payload).decode(), "sig": base64.b64encode(sig).decode()}
     ).encode()
-    with pytest.raises(MalformedMessage):
+    with pytest.raises(MalformedMessage, match="^bad signature$"):
         decode(Envelope("announce", ID_A, body), ADDR)
 
 
@@ -260,6 +305,31 @@ def test_digest_without_trusted_key_takes_any_self_consistent_announcement() -> 
     second = make(ID_C, KEY_MALLORY, "two", last_seen=2)
     result = digest([(1, first), (2, second)], ID_A, {ID_A: KEY_A.sign_public})
     assert result.devices == {ID_C: second}
+
+
+def test_an_impostor_at_a_low_uid_hides_no_later_device() -> None:
+    impostor = make(ID_A, KEY_MALLORY, "Mallory", last_seen=10**9)
+    bob, carol = make(ID_B, KEY_B, "Bob"), make(ID_C, KEY_MALLORY, "Carol")
+    result = digest([(1, impostor), (2, bob), (3, carol)], ID_A, {ID_A: KEY_A.sign_public})
+    assert result.devices == {ID_B: bob, ID_C: carol}
+    assert result.live_uids == {ID_B: 2, ID_C: 3}
+
+
+def test_only_a_trusted_device_removes() -> None:
+    trusted = {ID_A: KEY_A.sign_public, ID_B: KEY_B.sign_public}
+    by_b = make(ID_B, KEY_B, "Bob", removed=("dddddddddddddddd",))
+    by_c = make(ID_C, KEY_MALLORY, "Carol", removed=("eeeeeeeeeeeeeeee",))
+    result = digest([(1, by_b), (2, by_c)], ID_A, trusted)
+    assert result.removals == {"dddddddddddddddd": ID_B}
+    # Only the live announcement counts: an older one's removals are superseded.
+    newer_b = make(ID_B, KEY_B, "Bob", last_seen=1_700_000_200)
+    assert digest([(1, by_b), (3, newer_b)], ID_A, trusted).removals == {}
+
+
+def test_digest_without_a_self_id_has_no_stale_uids() -> None:
+    entries = [(1, make(last_seen=1)), (2, make(last_seen=2))]
+    result = digest(entries, None, {ID_A: KEY_A.sign_public})
+    assert result.own_stale_uids == [] and result.live_uids == {ID_A: 2}
 
 
 def test_digest_of_nothing() -> None:
@@ -349,3 +419,10 @@ def test_impostor_announcements_are_ignored(spec: list[tuple[str, int, str | Non
     assert result.live_uids == {muaa: best[1] for muaa, best in newest.items()}
     own = {uid for uid, ann in genuine if ann.muaa_id == ID_A}
     assert set(result.own_stale_uids) == own - {result.live_uids.get(ID_A)}
+
+
+def test_announcements_and_digests_are_immutable() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        make().name = "Mallory"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        digest([], None, {}).removals = {}  # type: ignore[misc]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -76,7 +77,7 @@ def test_muaa_id_from_random_is_16_lowercase_hex(raw: bytes) -> None:
 
 @pytest.mark.parametrize("size", [0, 7, 9, 16])
 def test_muaa_id_from_random_needs_8_bytes(size: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^need 8 random bytes$"):
         muaa_id_from_random(bytes(size))
 
 
@@ -84,5 +85,11 @@ def test_muaa_id_from_random_needs_8_bytes(size: int) -> None:
 def test_is_muaa_id_rejects(value: object) -> None:
     assert not is_muaa_id(value)
     if isinstance(value, str):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="^not a MUAA id$"):
             require_muaa_id(value)
+
+
+def test_a_namespace_is_immutable() -> None:
+    namespace = Namespace("INBOX.", ".")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        namespace.prefix = ""  # type: ignore[misc]

@@ -79,3 +79,10 @@ def test_multibyte_text_counts_in_utf8_bytes() -> None:
 @pytest.mark.parametrize("offset", [3, 4, 100])
 def test_offset_at_or_past_the_end_is_an_empty_last_page(offset: int) -> None:
     assert page_by_size([1, 2, 3], offset, 100) == ([], None)
+
+
+def test_each_item_counts_its_json_and_one_separator_byte() -> None:
+    # '"a"' is 3 bytes, plus 1 for the comma that joins it to the next: 4 bytes each.
+    assert page_by_size(["a", "b", "c"], 0, 8) == (["a", "b"], 2)
+    assert page_by_size(["a", "b", "c"], 0, 7) == (["a"], 1)
+    assert page_by_size(["a", "b", "c"], 0, 12) == (["a", "b", "c"], None)

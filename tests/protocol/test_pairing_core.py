@@ -110,12 +110,14 @@ def test_codes() -> None:
 
 def test_parsers_reject_malformed_messages() -> None:
     _, _, _, accept_body, _ = run("0123456789", "0123456789")
-    with pytest.raises(MalformedMessage):  # claims to come from someone else
+    with pytest.raises(MalformedMessage, match="^sender mismatch$"):
         pairing.parse_accept(Envelope(pairing.ACCEPT, NEW.muaa_id, accept_body))
-    with pytest.raises(MalformedMessage):
+    with pytest.raises(MalformedMessage, match="^not an object$"):
         pairing.parse_request(Envelope(pairing.REQUEST, NEW.muaa_id, b"[]"))
-    with pytest.raises(MalformedMessage):
-        pairing.parse_confirm(Envelope(pairing.CONFIRM, NEW.muaa_id, b'{"v":1,"pairing_id":"x"}'))
+    # Only the pairing id is wrong: the confirmation value itself is well-formed.
+    confirm = '{"confirm":"' + "A" * 43 + f'=","pairing_id":"x","v":{pairing.VERSION}}}'
+    with pytest.raises(MalformedMessage, match="^bad pairing id$"):
+        pairing.parse_confirm(Envelope(pairing.CONFIRM, NEW.muaa_id, confirm.encode()))
 
 
 def _parts(payloads: list[dict[str, object]]):  # type: ignore[no-untyped-def]

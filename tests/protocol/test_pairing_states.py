@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import replace
 from pathlib import Path
@@ -168,3 +169,36 @@ def test_the_wire_state_of_each_phase() -> None:
         "failed",
         "expired",
     ]
+
+
+def test_no_secret_shows_in_a_repr() -> None:
+    outgoing, accepted = _outgoing(), _incoming(Phase.ACCEPTED, b"\x03" * 32)
+    text = repr(outgoing) + repr(accepted) + repr(outgoing.targets["fedcba9876543210"])
+    for secret in (b'{"spake": "secret"}', b"\x03" * 32):  # the SPAKE2 state, the expected confirm
+        assert repr(secret) not in text
+    assert "targets=" not in text and "request=" not in text and "expect=" not in text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _outgoing(),
+        _outgoing().targets["fedcba9876543210"],
+        IncomingRequest(_party(), b"p", NOW),
+        TABLE[0],
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_records_are_immutable(value: object) -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        value.pake = b""  # type: ignore[attr-defined]
+
+
+def test_unexpected_event_names_the_event_and_where() -> None:
+    with pytest.raises(UnexpectedEvent, match=r"^CONFIRM_RECEIVED in outgoing/no attempt$"):
+        step(OUT, None, Event.CONFIRM_RECEIVED)
+
+
+def test_a_rejected_code_fails_the_attempt_with_the_wire_reasons() -> None:
+    transition = step(IN, Phase.REQUESTED, Event.CODE_REJECTED)
+    assert (transition.reason, transition.error) == ("confirmation_failed", "pairing_failed")

@@ -44,7 +44,7 @@ def test_examples(uids: list[int], text: str) -> None:
 
 
 def test_empty_is_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^empty UID set$"):
         uid_set([])
 
 

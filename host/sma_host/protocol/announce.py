@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from . import crypto
 from .codec import b64 as _b64
-from .codec import is_text
+from .codec import is_text, is_v1
 from .codec import loads_object as _json_object
 from .codec import unb64 as _unb64
 from .envelope import Envelope, MalformedMessage
@@ -71,7 +71,7 @@ def decode(envelope: Envelope, addr: str) -> Announcement:
         raise MalformedMessage("bad signature")
     muaa_id, name = fields.get("muaa_id"), fields.get("name")
     created, last_seen = fields.get("created"), fields.get("last_seen")
-    if fields.get("v") != 1 or muaa_id != envelope.sender or not is_muaa_id(muaa_id):
+    if not is_v1(fields.get("v")) or muaa_id != envelope.sender or not is_muaa_id(muaa_id):
         raise MalformedMessage("sender mismatch")
     if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_CHARS or not is_text(name):
         raise MalformedMessage("bad name")

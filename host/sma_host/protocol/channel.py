@@ -48,7 +48,11 @@ def open_sealed(
     if not newline:
         raise MalformedMessage("no ciphertext")
     fields = codec.loads_object(header)
-    if fields.get("v") != 1 or fields.get("to") != own_id or not is_muaa_id(envelope.sender):
+    if (
+        not codec.is_v1(fields.get("v"))
+        or fields.get("to") != own_id
+        or not is_muaa_id(envelope.sender)
+    ):
         raise MalformedMessage("not for us")
     seq = codec.field_int(fields, "seq")
     nonce = codec.unb64(fields.get("nonce"), crypto.NONCE_BYTES)

@@ -58,6 +58,15 @@ def is_text(value: str) -> bool:
     return True
 
 
+def is_version(value: object, version: int) -> bool:
+    """``"v": version`` exactly: JSON's ``true`` and ``1.0`` compare equal to 1 in Python."""
+    return type(value) is int and value == version
+
+
+def is_v1(value: object) -> bool:
+    return is_version(value, 1)
+
+
 def field_int(fields: dict[str, Any], name: str) -> int:
     value = fields.get(name)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:

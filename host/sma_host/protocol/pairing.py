@@ -112,7 +112,8 @@ def format_code(code: str) -> str:
 def normalize_code(typed: str) -> str | None:
     """The digits of a typed code (spaces and dashes ignored), or None when malformed."""
     digits = re.sub(r"[\s-]", "", typed)
-    return digits if re.fullmatch(rf"\d{{{CODE_DIGITS}}}", digits) else None
+    # ASCII digits only: ``\d`` also matches "١" or "１", which SPAKE2's ASCII encoding refuses.
+    return digits if re.fullmatch(rf"[0-9]{{{CODE_DIGITS}}}", digits) else None
 
 
 def is_pairing_id(value: object) -> bool:
@@ -409,6 +410,8 @@ def _fields(envelope: Envelope, sma_type: str) -> dict[str, Any]:
     if envelope.sma_type != sma_type:
         raise MalformedMessage("wrong type")
     fields = codec.loads_object(envelope.body)
-    if fields.get("v") != VERSION or not is_pairing_id(fields.get("pairing_id")):
+    if not codec.is_version(fields.get("v"), VERSION) or not is_pairing_id(
+        fields.get("pairing_id")
+    ):
         raise MalformedMessage("bad pairing id")
     return fields
