@@ -46,16 +46,22 @@ class Membership:
         joined, target = self.sessions.joined(params["account"]), params["muaa_id"]
         if target == joined.muaa_id:
             raise InvalidParams("to remove this device, use sma.leave", path="$.muaa_id")
-        if self.store.is_removed(joined.name, target):
+        # Recorded but still a peer: an earlier call was cut off before it had erased the
+        # device (the erasing forgets the peer last); this one finishes the job.
+        unfinished = self.store.peer(joined.name, target) is not None
+        removed_before = self.store.is_removed(joined.name, target)
+        if removed_before and not unfinished:
             return self._removal_status(joined, target, told=[])
         mailbox = self.sessions.mailbox(joined.session)
         digest = self.announcements.read(joined.session, mailbox, joined.membership)
-        known = target in digest.devices or self.store.peer(joined.name, target) is not None
+        known = target in digest.devices or unfinished
         if not known:
             raise NotFound(f"no device {target} is known", muaa_id=target)
-        self.store.mark_removed(joined.name, target, joined.muaa_id, self.now())
-        told = self._tell_peers_gone(joined, [target])
-        self.store.wait_for_confirmation(joined.name, target, told, self.now())
+        told: list[str] = []  # an unfinished removal told the peers already
+        if not removed_before:
+            self.store.mark_removed(joined.name, target, joined.muaa_id, self.now())
+            told = self._tell_peers_gone(joined, [target])
+            self.store.wait_for_confirmation(joined.name, target, told, self.now())
         uids = [digest.live_uids[target]] if target in digest.live_uids else []
         self._erase_device(joined.session, mailbox, target, uids)
         # The signed record every peer reads anyway: our announcement names the removed.
