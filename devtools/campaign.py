@@ -49,6 +49,7 @@ from bench.scenarios import (
     pair_by_push,
     pair_by_sync,
 )
+from devtools import campaign_faults as faults
 from devtools import campaign_membership as membership
 from devtools import fuzz_sma, fuzz_stdio
 from devtools.dovecot import DovecotServer, ImapUser
@@ -463,6 +464,22 @@ def membership_kills(bench: Bench, rng: random.Random, scale: int) -> Tally:
     return tally
 
 
+def _faults(
+    run_rounds: Callable[[Bench, random.Random, int, Tally], None], root: bool
+) -> Callable[[Bench, random.Random, int], Tally]:
+    """A case of ``devtools.campaign_faults``; the mounts need root (else it fails)."""
+
+    def case(bench: Bench, rng: random.Random, scale: int) -> Tally:
+        tally = Tally()
+        if root and not faults.is_root():
+            tally.fail("mounts", "needs root (tmpfs and bind mounts)")
+            return tally
+        run_rounds(bench, rng, scale, tally)
+        return tally
+
+    return case
+
+
 CASES: dict[str, Callable[[Bench, random.Random, int], Tally]] = {
     "stdio fuzzing: junk and mutated frames (frames)": stdio_fuzz,
     "SMA message fuzzing: mutated real messages in inbox and announcements (messages)": sma_fuzz,
@@ -474,10 +491,31 @@ CASES: dict[str, Callable[[Bench, random.Random, int], Tally]] = {
         for op in membership.OPERATIONS
     },
     "kill -9 during join, pairing (both sides) and leave (integrity_check)": membership_kills,
+    "full disk under the data dir (tmpfs): storage_failed, integrity_check, recovery": _faults(
+        faults.full_disk, root=True
+    ),
+    "read-only database: storage_failed, nothing lost, recovery": _faults(
+        faults.read_only, root=True
+    ),
+    "TLS handshake answered with garbage, cut midway, stalled; recovery": _faults(
+        faults.tls_faults, root=False
+    ),
+    "STARTTLS stripped from the capabilities: refused, no LOGIN in the clear": _faults(
+        faults.stripped_starttls, root=False
+    ),
     "Dovecot restart during a stream of puts, push on": restart_push,
     "stalled server during keys.put": stall_put,
     "slow link (10 ms per byte) during keys.put and sync": slow_link,
 }
+
+
+#: Cases only ``make fuzz`` runs: ``make test`` has them as targeted tests in
+#: tests/reliability (test_membership_cuts, test_storage, test_tls_faults), cheaper there.
+LONG_ONLY = frozenset(
+    [f"cut at every command boundary of {op}, push on and off" for op in membership.OPERATIONS]
+    + [name for name in CASES if name.startswith(("kill -9 during join", "full", "read-only"))]
+    + [name for name in CASES if name.startswith(("TLS", "STARTTLS"))]
+)
 
 
 def run(seed: int, scale: int, budget_s: float, only: Collection[str] = ()) -> dict[str, Tally]:
@@ -496,6 +534,8 @@ def run(seed: int, scale: int, budget_s: float, only: Collection[str] = ()) -> d
                 if time.monotonic() - started > budget_s:
                     break
                 if only and not any(word in name for word in only):
+                    continue
+                if scale == 1 and name in LONG_ONLY:
                     continue
                 amount = scale * 10 if case is kill_put else scale
                 try:
