@@ -57,6 +57,7 @@ class Duo:
     a_id: str = ""
     b_id: str = ""
     pairing: dict[str, Any] = field(default_factory=dict)
+    result: Any = None  # what A's faulted call returned (or raised)
 
     def restart_a(self) -> str:
         """A ``kill -9`` and a start on the same data dir, configured as before; returns
@@ -211,21 +212,33 @@ def _accept_by_a(duo: Duo) -> tuple[str, dict[str, Any]]:
 
 
 def _pair_settle(duo: Duo, requester_is_a: bool) -> None:
+    """Finish the pairing the fault hit as the user would: a request that came back is
+    accepted, a failed accept typed again; a pairing that does not complete then is
+    started over."""
+
     def paired() -> bool:
         for host in (duo.a, duo.b):
             _try(host, "sma.sync")
         return _paired_with(duo.a, duo.b_id) and _paired_with(duo.b, duo.a_id)
 
+    new, existing = (duo.a, duo.b) if requester_is_a else (duo.b, duo.a)
+    existing_id = duo.b_id if requester_is_a else duo.a_id
+    request: Any = None
+    if requester_is_a and isinstance(duo.result, dict):
+        request = duo.result  # A's request came back: B accepts it
+    elif not requester_is_a and not isinstance(duo.result, dict) and duo.pairing:
+        _try(duo.a, "pair.accept", pairing_id=duo.pairing["pairing_id"], code=duo.pairing["code"])
+    elif requester_is_a:
+        request = _try(new, "pair.request", to=existing_id)  # no code came back: again
     deadline = time.monotonic() + SETTLE_S * 2
-    while not _until(paired, 6) and time.monotonic() < deadline:
-        # The attempt died with the cut (or the kill): the user starts again.
-        new, existing = (duo.a, duo.b) if requester_is_a else (duo.b, duo.a)
-        existing_id = duo.b_id if requester_is_a else duo.a_id
+    while True:
+        if isinstance(request, dict):
+            _try(existing, "sma.sync")
+            _try(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
+        if _until(paired, 4) or time.monotonic() > deadline:
+            return
+        # The attempt died with the fault: the user starts again.
         request = _try(new, "pair.request", to=existing_id)
-        if not isinstance(request, dict):
-            continue
-        _try(existing, "sma.sync")
-        _try(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
 
 
 def _pair_judge(duo: Duo) -> tuple[set[str], int]:
@@ -384,7 +397,7 @@ def cut_case(
         op.setup(d)
         method, params = op.act(d)
         cut = proxy.cut_at("*", k, mode)
-        _try(d.a, method, **params)
+        d.result = _try(d.a, method, **params)
         cut.replied.wait(2)
         proxy.disarm()
         op.settle(d)
