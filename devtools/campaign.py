@@ -77,14 +77,18 @@ class Tally:
         self.lost += len(lost)
         self.doubled += doubled
         if lost or doubled:
-            self.failures.append(f"{name}: lost {sorted(lost)}, {doubled} applied twice")
+            self._failed(f"{name}: lost {sorted(lost)}, {doubled} applied twice")
         else:
             self.survived += weight
 
     def fail(self, name: str, why: str, weight: int = 1) -> None:
         """Cases that did not survive for another reason than loss (a crash, a hang…)."""
         self.tried += weight
-        self.failures.append(f"{name}: {why}")
+        self._failed(f"{name}: {why}")
+
+    def _failed(self, failure: str) -> None:
+        self.failures.append(failure)
+        print("  failed:", failure, file=sys.stderr, flush=True)  # as it happens
 
 
 @dataclass
@@ -486,11 +490,6 @@ CASES: dict[str, Callable[[Bench, random.Random, int], Tally]] = {
     "cut at every command boundary of keys.put": cut_put,
     "cut at every command boundary of sma.sync": cut_sync,
     "kill -9 during keys.put (integrity_check)": kill_put,
-    **{
-        f"cut at every command boundary of {op}, push on and off": _membership_cuts(op)
-        for op in membership.OPERATIONS
-    },
-    "kill -9 during join, pairing (both sides) and leave (integrity_check)": membership_kills,
     "full disk under the data dir (tmpfs): storage_failed, integrity_check, recovery": _faults(
         faults.full_disk, root=True
     ),
@@ -506,6 +505,11 @@ CASES: dict[str, Callable[[Bench, random.Random, int], Tally]] = {
     "Dovecot restart during a stream of puts, push on": restart_push,
     "stalled server during keys.put": stall_put,
     "slow link (10 ms per byte) during keys.put and sync": slow_link,
+    "kill -9 during join, pairing (both sides) and leave (integrity_check)": membership_kills,
+    **{
+        f"cut at every command boundary of {op}, push on and off": _membership_cuts(op)
+        for op in membership.OPERATIONS
+    },
 }
 
 
