@@ -78,10 +78,14 @@ def test_a_full_disk_answers_storage_failed_and_recovers(spawn_host, account, di
     b, _b_id = device_on(spawn_host, account, "b", disk.parent / "b", push=True)
     pair_with_syncing(a, a_id, b)
     acknowledged: set[str] = set()
+    # An empty WAL: the next write needs new space (else it may reuse the WAL's pages).
+    checkpoint = sqlite3.connect(disk / "a" / DB)
+    checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    checkpoint.close()
     filler = fill(disk)
     stderr_before = len(a.stderr_text())
     failed = 0
-    for i in range(40):  # each put grows the WAL; it cannot grow for long
+    for i in range(40):  # the WAL cannot grow: the first put fails already, or soon
         addr = f"full{i:02}@example.net"
         response = a.request(
             "keys.put", {"account": ACCOUNT, "peers": [entry(addr, 100 + i, f"full{i}")]}
@@ -113,11 +117,8 @@ def test_a_read_only_database_answers_storage_failed_and_recovers(
     spawn_host, account, disk
 ) -> None:  # type: ignore[no-untyped-def]
     data = disk / "a"
-    a, a_id = device_on(spawn_host, account, "a", data, push=False)
-    b, _b_id = device_on(spawn_host, account, "b", disk.parent / "b", push=True)
-    pair_with_syncing(a, a_id, b)
+    a, _a_id = device_on(spawn_host, account, "a", data, push=False)
     call(a, "keys.put", peers=[entry("before@example.net", 5, "before")])
-    wait_until(lambda: addrs_of(b) == {"before@example.net"}, 30, "the first put")
     assert a.close() == 0
     # The data dir becomes read-only (a read-only bind mount over it), and a host starts.
     subprocess.run(["mount", "--bind", str(data), str(data)], check=True)
@@ -148,5 +149,5 @@ def test_a_read_only_database_answers_storage_failed_and_recovers(
     )
     a.call("account.configure", account.configure_params(ACCOUNT, device_name="a"))
     assert addrs_of(a) == {"before@example.net"}  # nothing lost
-    call(a, "keys.put", peers=[entry("after@example.net", 7, "after")])
-    wait_until(lambda: addrs_of(b) == {"before@example.net", "after@example.net"}, 30, "recovered")
+    call(a, "keys.put", peers=[entry("after@example.net", 7, "after")])  # it writes again
+    assert addrs_of(a) == {"before@example.net", "after@example.net"}
