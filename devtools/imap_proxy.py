@@ -28,7 +28,8 @@ cut_at() cuts the connection by itself when the server's reply to the k-th comma
 a name, or of any name) arrives, before or after delivering that reply: the campaign's
 "a cut at every command boundary". stall_all() silences every current connection (a server
 gone quiet), and ``slow_s`` delivers the server's bytes one at a time that many seconds
-apart (a slow link).
+apart (a slow link). ``strip_starttls`` removes STARTTLS from the server's capabilities
+(a downgrade attack).
 
 When either side closes, the proxy closes both (no half-close).
 Each connection has two daemon threads (client → server, server → client) forwarding
@@ -74,6 +75,9 @@ class ImapProxy:
         self._armed: list[HeldCommand] = []
         #: Seconds between the bytes the server sends (0: at once).
         self.slow_s = 0.0
+        #: Remove ``STARTTLS`` from what the server says before TLS (its capabilities): a
+        #: downgrade attack, which a client asked for STARTTLS must refuse.
+        self.strip_starttls = False
         self._threads: list[threading.Thread] = []
         self._started = False
         self._stopping = False

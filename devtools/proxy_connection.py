@@ -3,6 +3,7 @@ a command (hold its reply, or cut the connection before or after the reply)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import threading
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 BUFSIZE = 256 * 1024
 CONNECT_TIMEOUT = 10.0
 JOIN_TIMEOUT = 5.0
+_STARTTLS = re.compile(rb" STARTTLS(?=[ \]\r])", re.IGNORECASE)
 _ABORT_LINGER = struct.pack("ii", 1, 0)  # close() sends RST
 #: What a fault does once its command was forwarded: hold back every reply from then on
 #: (``hold``), or cut the connection when the command's tagged reply comes, without
@@ -155,6 +157,8 @@ class Connection:
                         for tag, handle in [a for a in self.awaiting if a[0] in tags]:
                             replied.append(handle)
                             self.awaiting.remove((tag, handle))
+                if self.proxy.strip_starttls and not self.server_scanner.opaque:
+                    data = _STARTTLS.sub(b"", data)
                 if not holding and not self._deliver(data):
                     return
                 cut = any(h.mode != "hold" for h in replied)

@@ -35,6 +35,7 @@ export const HOST_REASONS = Object.freeze([
   "parse_error",
   "result_too_large",
   "server_error",
+  "storage_failed",
   "tls_failed",
   "token_expired",
   "unknown_account",

@@ -25,6 +25,7 @@ every error reply carries both, ``code`` (integer) and ``data.reason`` (snake_ca
     ├── PairingExpired          pairing_expired (the code's time ran out)
     ├── NotFound                not_found
     ├── ResultTooLarge          result_too_large
+    ├── StorageFailed           storage_failed (the data dir is full or read-only)
     └── InternalError           internal_error (a bug; details go to stderr only)
 
 Codes: the JSON-RPC standard ones for bad input, -32000…-32099 for everything else.
@@ -208,6 +209,14 @@ class ResultTooLarge(HostError):
     reason = "result_too_large"
 
 
+class StorageFailed(HostError):
+    """The host's database cannot be written: the disk is full or the data dir is
+    read-only. Nothing of the call was stored; retry once there is space (``why``)."""
+
+    code = -32040
+    reason = "storage_failed"
+
+
 class InternalError(HostError):
     """A bug in the host. The details are logged to stderr, never sent."""
 
@@ -239,6 +248,7 @@ ALL_REASONS: tuple[str, ...] = tuple(
                 PairingExpired,
                 NotFound,
                 ResultTooLarge,
+                StorageFailed,
                 InternalError,
             )
         }

@@ -7,6 +7,7 @@ connection keeps transactions simple.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import StorageFailed
 from .protocol.crypto import Identity
 from .protocol.pairing_states import Attempt
 from .store_keys import KeyTables
@@ -157,6 +159,35 @@ _MIGRATIONS: list[str] = [
     );
     """,
 ]
+
+
+#: SQLite's primary result codes that say the data dir cannot take writes, and why.
+_SQLITE_STORAGE = {13: "disk_full", 8: "read_only", 14: "cannot_open", 10: "io_error"}
+_OS_STORAGE = {errno.ENOSPC: "disk_full", errno.EDQUOT: "disk_full", errno.EROFS: "read_only"}
+
+
+def storage_failure(exc: BaseException) -> StorageFailed | None:
+    """The add-on's error for a database that cannot be written (a full disk, a read-only
+    data dir), found anywhere in ``exc``'s chain; None for any other exception."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain is short; a cycle must not loop
+        if seen is None:
+            return None
+        why: str | None = None
+        if isinstance(seen, sqlite3.Error):
+            why = _SQLITE_STORAGE.get(getattr(seen, "sqlite_errorcode", -1) & 0xFF)
+        elif isinstance(seen, OSError):
+            why = _OS_STORAGE.get(seen.errno or 0)
+            if why is None and isinstance(seen, PermissionError):
+                why = "read_only"
+        if why is not None:
+            return StorageFailed(
+                f"the host cannot write its database ({why.replace('_', ' ')}): try again"
+                " once its data dir has space and is writable",
+                why=why,
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def default_data_dir() -> Path:

@@ -11,7 +11,8 @@ def test_the_short_campaign_converges_with_nothing_lost_or_applied_twice() -> No
     # two minutes in all on a quiet machine), so a slow machine must not skip any.
     results = campaign.run(seed=15, scale=1, budget_s=1200)
     print("\n" + campaign.table(results))
-    assert list(results) == list(campaign.CASES)  # every case ran
+    # Every case ran; the long-only ones have their own tests in tests/reliability.
+    assert list(results) == [name for name in campaign.CASES if name not in campaign.LONG_ONLY]
     for name, tally in results.items():
         assert tally.tried > 0, name
         assert tally.failures == [], tally.failures

@@ -162,7 +162,17 @@ class Dispatcher:
             return self._backend
 
     def _known(self, account: str) -> bool:
-        return self.backend().has_account(account)
+        try:
+            return self.backend().has_account(account)
+        except HostError:
+            raise
+        except Exception as exc:
+            from ..store import storage_failure
+
+            failure = storage_failure(exc)  # e.g. a read-only data dir: no backend yet
+            if failure is None:
+                raise
+            raise failure from exc
 
     def handle_frame(self, event: Frame | OversizeFrame | TruncatedFrame) -> None:
         """On the reader thread: errors about the input, ``hello``; the rest to intake."""
@@ -203,8 +213,10 @@ class Dispatcher:
                         continue
                     item = parsed
                 self.handle_request(item)
-            except Exception:  # one bad request must not end the intake
+            except Exception:  # one bad request must not end the intake, nor go unanswered
                 log.exception("cannot route a request")
+                if isinstance(item, jsonrpc.Request) and not item.is_notification:
+                    self._reply_error(item.id, InternalError("internal error: see the host's log"))
 
     def handle_request(self, request: jsonrpc.Request) -> None:
         reply = not request.is_notification
@@ -257,10 +269,17 @@ class Dispatcher:
             if not request.is_notification:
                 self._reply_error(request.id, exc)
             return
-        except Exception:
-            log.exception("internal error in %s", request.method)
+        except Exception as exc:
+            from ..store import storage_failure  # sqlite is the store's business
+
+            error: HostError | None = storage_failure(exc)
+            if error is not None:  # a full disk is no bug: one line, no traceback
+                log.error("%s failed: %s", request.method, error.message)
+            else:
+                log.exception("internal error in %s", request.method)
+                error = InternalError("internal error: see the host's log")
             if not request.is_notification:
-                self._reply_error(request.id, InternalError("internal error: see the host's log"))
+                self._reply_error(request.id, error)
             return
         if not request.is_notification:
             self._writer.send(jsonrpc.result_response(request.id, result))

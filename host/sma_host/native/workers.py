@@ -75,7 +75,12 @@ class WorkerPool:
 
     def retire_if_unknown(self, worker: _Worker) -> bool:
         """After a job: end the worker when its queue is empty and its account unknown."""
-        if self._known(worker.name):
+        try:
+            known = self._known(worker.name)
+        except Exception as exc:  # no backend (say, a read-only data dir): it serves nothing
+            log.warning("account %r unknown for now: %s", worker.name, exc)
+            known = False
+        if known:
             return False
         with self._lock:
             # Submissions hold the lock: an empty queue here stays empty for this worker.

@@ -46,20 +46,28 @@ class Membership:
         joined, target = self.sessions.joined(params["account"]), params["muaa_id"]
         if target == joined.muaa_id:
             raise InvalidParams("to remove this device, use sma.leave", path="$.muaa_id")
-        if self.store.is_removed(joined.name, target):
+        # Recorded but still a peer: an earlier call was cut off before it had erased the
+        # device and posted the record (the peer is forgotten last); this one finishes.
+        unfinished = self.store.peer(joined.name, target) is not None
+        removed_before = self.store.is_removed(joined.name, target)
+        if removed_before and not unfinished:
             return self._removal_status(joined, target, told=[])
         mailbox = self.sessions.mailbox(joined.session)
         digest = self.announcements.read(joined.session, mailbox, joined.membership)
-        known = target in digest.devices or self.store.peer(joined.name, target) is not None
+        known = target in digest.devices or unfinished
         if not known:
             raise NotFound(f"no device {target} is known", muaa_id=target)
-        self.store.mark_removed(joined.name, target, joined.muaa_id, self.now())
-        told = self._tell_peers_gone(joined, [target])
-        self.store.wait_for_confirmation(joined.name, target, told, self.now())
+        told: list[str] = []  # an unfinished removal told the peers already
+        if not removed_before:
+            self.store.mark_removed(joined.name, target, joined.muaa_id, self.now())
+            told = self._tell_peers_gone(joined, [target])
+            self.store.wait_for_confirmation(joined.name, target, told, self.now())
         uids = [digest.live_uids[target]] if target in digest.live_uids else []
-        self._erase_device(joined.session, mailbox, target, uids)
+        self._erase_device(joined.session, mailbox, target, uids, forget=False)
         # The signed record every peer reads anyway: our announcement names the removed.
+        # X learns of its removal only from it, so X stays a peer until it is posted.
         self.announcements.announce(joined, mailbox)
+        self.store.remove_peer(joined.name, target)
         self.notifier.device_removed(joined.name, target, reason="removed")
         self.outbox.flush_soon(joined.session)
         return self._removal_status(joined, target, told)
@@ -237,12 +245,19 @@ class Membership:
         return told
 
     def _erase_device(
-        self, session: AccountSession, mailbox: Mailbox, muaa_id: str, announcement_uids: list[int]
+        self,
+        session: AccountSession,
+        mailbox: Mailbox,
+        muaa_id: str,
+        announcement_uids: list[int],
+        forget: bool = True,
     ) -> None:
-        """Delete a MUAA's inbox and announcements on the server, and forget it here."""
+        """Delete a MUAA's inbox and announcements on the server, and forget it here
+        (unless the caller does that itself, later)."""
         mailbox.delete_folder(mailbox.namespace.inbox_folder(muaa_id))
         if announcement_uids:
             mailbox.select(mailbox.namespace.announcement_folder())
             mailbox.delete_messages(announcement_uids)
             mailbox.unselect()
-        self.store.remove_peer(session.account, muaa_id)
+        if forget:
+            self.store.remove_peer(session.account, muaa_id)
