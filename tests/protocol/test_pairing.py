@@ -375,6 +375,31 @@ def test_accept_seals_each_part_under_its_own_nonce() -> None:
     assert len({f["nonce"] for f in fields}) == 3 and len({f["ct"] for f in fields}) == 3
 
 
+def test_accept_takes_the_most_parts() -> None:
+    _, _, bodies, _ = exchange([{"keyring": [n]} for n in range(pairing.MAX_PARTS)])
+    last = parsed_accept(bodies[-1])
+    assert len(bodies) == 1024 and (last.part, last.parts) == (1023, 1024)
+
+
+#: A keyring entry of 10 bytes of JSON: a part of n of them is 14 + 11n - 1 bytes.
+ENTRY = {"a": "xx"}
+
+
+def test_split_payload_counts_each_entry_and_its_comma() -> None:
+    assert len(codec.dumps({"keyring": []})) == 14 and len(codec.dumps(ENTRY)) == 10
+    # 36 bytes: two entries by its count (14 + 2 × 11, one comma too many), not three.
+    assert pairing.split_payload({}, [ENTRY] * 6, budget=36) == [{"keyring": [ENTRY] * 2}] * 3
+    # Two entries are 35 bytes of JSON: over a budget of 34, so one per part.
+    assert pairing.split_payload({}, [ENTRY] * 2, budget=34) == [{"keyring": [ENTRY]}] * 2
+    # A base over the budget leaves part 0 without entries; the later parts fill as usual.
+    base = {"b": "y" * 30}
+    assert pairing.split_payload(base, [ENTRY] * 3, budget=36) == [
+        {**base, "keyring": []},
+        {"keyring": [ENTRY] * 2},
+        {"keyring": [ENTRY]},
+    ]
+
+
 def test_a_parts_aad_is_the_transcript_its_number_and_the_count() -> None:
     t = transcript()
     assert pairing._part_aad(t, 1, 3) == t + bytes([0, 0, 0, 1, 0, 0, 0, 3])
