@@ -219,9 +219,23 @@ def accept_fields() -> dict[str, Any]:
     request = pairing.parse_request(
         Envelope(pairing.REQUEST, NEW_ID, codec.dumps(request_fields()))
     )
-    body, _ = pairing.accept(CODE, ADDR, request, EXISTING, {"k": 1})
+    (body,), _ = pairing.accept(CODE, ADDR, request, EXISTING, [{"k": 1}])
     fields: dict[str, Any] = json.loads(body)
     return fields
+
+
+def exchange(parts: list[dict[str, Any]]) -> tuple[bytes, bytes, list[bytes], bytes]:
+    """N's SPAKE2 state and message, E's pair-accept bodies for ``parts``, and the
+    confirmation value E expects back."""
+    state, pake = pairing.start_new(CODE, ADDR, PAIRING_ID, NEW_ID, EXISTING_ID)
+    body = pairing.request_body(PAIRING_ID, NEW, EXISTING_ID, pake, NOW + 600)
+    request = pairing.parse_request(Envelope(pairing.REQUEST, NEW_ID, body))
+    bodies, expected = pairing.accept(CODE, ADDR, request, EXISTING, parts)
+    return state, pake, bodies, expected
+
+
+def parsed_accept(body: bytes) -> pairing.Accept:
+    return pairing.parse_accept(Envelope(pairing.ACCEPT, EXISTING_ID, body))
 
 
 def test_parse_request_reads_every_field() -> None:
@@ -243,18 +257,32 @@ def test_parse_accept_reads_every_field() -> None:
         codec.unb64(fields["confirm"]),
         codec.unb64(fields["nonce"]),
         codec.unb64(fields["ct"]),
+        0,
+        1,
     )
-    assert fields["v"] == 1 and fields["to"] == NEW_ID
+    assert sorted(fields) == [
+        "confirm",
+        "ct",
+        "nonce",
+        "pairing_id",
+        "pake",
+        "part",
+        "parts",
+        "party",
+        "to",
+        "v",
+    ]
+    assert fields["v"] == pairing.VERSION == 2 and fields["to"] == NEW_ID
 
 
 #: Changes to any pairing message's common fields, with the reason each gets.
 COMMON = [
-    ({"v": 2}, "bad pairing id"),
+    ({"v": 1}, "bad pairing id"),  # pairing v1: it would pair without the keyring
     ({"v": 7}, "bad pairing id"),
-    ({"v": "1"}, "bad pairing id"),
+    ({"v": "2"}, "bad pairing id"),
     ({"v": None}, "bad pairing id"),
     ({"v": True}, "bad pairing id"),
-    ({"v": 1.0}, "bad pairing id"),
+    ({"v": 2.0}, "bad pairing id"),
     ({"pairing_id": "0" * 5010}, "bad pairing id"),
     ({"pairing_id": "00112233AABBCCDD"}, "bad pairing id"),
     ({"pairing_id": None}, "bad pairing id"),
@@ -298,12 +326,126 @@ def test_parse_request_rejects(change: dict[str, Any], reason: str) -> None:
         ({"nonce": codec.b64(bytes(13))}, "bad length"),
         ({"ct": None}, "missing field"),
         ({"ct": "not base64"}, "bad base64"),
+        ({"part": None}, "bad part"),
+        ({"part": -1}, "bad part"),
+        ({"part": True}, "bad part"),
+        ({"part": 0.0}, "bad part"),
+        ({"part": "0"}, "bad part"),
+        ({"part": 2**53}, "bad part"),
+        ({"parts": None}, "bad parts"),
+        ({"parts": -1}, "bad parts"),
+        ({"parts": True}, "bad parts"),
+        ({"parts": 1.0}, "bad parts"),
+        ({"parts": 2**53}, "bad parts"),
+        ({"parts": 0}, "bad part number"),
+        ({"part": 1}, "bad part number"),  # part == parts
+        ({"part": 2}, "bad part number"),  # part > parts
+        ({"part": 5, "parts": 3}, "bad part number"),
+        ({"parts": pairing.MAX_PARTS + 1}, "bad part number"),
+        ({"part": pairing.MAX_PARTS, "parts": pairing.MAX_PARTS + 1}, "bad part number"),
     ],
 )
 def test_parse_accept_rejects(change: dict[str, Any], reason: str) -> None:
     body = without_none({**accept_fields(), **change})
     with pytest.raises(MalformedMessage, match=f"^{reason}$"):
         pairing.parse_accept(Envelope(pairing.ACCEPT, EXISTING_ID, body))
+
+
+def test_parse_accept_takes_the_last_of_the_most_parts() -> None:
+    fields = {**accept_fields(), "part": pairing.MAX_PARTS - 1, "parts": pairing.MAX_PARTS}
+    accepted = parsed_accept(codec.dumps(fields))
+    assert (accepted.part, accepted.parts) == (1023, 1024) == (pairing.MAX_PARTS - 1, 1024)
+
+
+@pytest.mark.parametrize("count", [0, pairing.MAX_PARTS + 1])
+def test_accept_refuses_no_parts_and_too_many(count: int) -> None:
+    request = pairing.parse_request(
+        Envelope(pairing.REQUEST, NEW_ID, codec.dumps(request_fields()))
+    )
+    with pytest.raises(ValueError, match="^too many payload parts$"):
+        pairing.accept(CODE, ADDR, request, EXISTING, [{"keyring": []}] * count)
+
+
+def test_accept_seals_each_part_under_its_own_nonce() -> None:
+    _, _, bodies, _ = exchange([{"keyring": [1]}, {"keyring": [2]}, {"keyring": [3]}])
+    fields = [json.loads(body) for body in bodies]
+    assert [(f["part"], f["parts"]) for f in fields] == [(0, 3), (1, 3), (2, 3)]
+    for name in ("v", "pairing_id", "to", "party", "pake", "confirm"):  # the same in every part
+        assert len({json.dumps(f[name]) for f in fields}) == 1
+    assert len({f["nonce"] for f in fields}) == 3 and len({f["ct"] for f in fields}) == 3
+
+
+def test_accept_takes_the_most_parts() -> None:
+    _, _, bodies, _ = exchange([{"keyring": [n]} for n in range(pairing.MAX_PARTS)])
+    last = parsed_accept(bodies[-1])
+    assert len(bodies) == 1024 and (last.part, last.parts) == (1023, 1024)
+
+
+#: A keyring entry of 10 bytes of JSON: a part of n of them is 14 + 11n - 1 bytes.
+ENTRY = {"a": "xx"}
+
+
+def test_split_payload_counts_each_entry_and_its_comma() -> None:
+    assert len(codec.dumps({"keyring": []})) == 14 and len(codec.dumps(ENTRY)) == 10
+    # 36 bytes: two entries by its count (14 + 2 × 11, one comma too many), not three.
+    assert pairing.split_payload({}, [ENTRY] * 6, budget=36) == [{"keyring": [ENTRY] * 2}] * 3
+    # Two entries are 35 bytes of JSON: over a budget of 34, so one per part.
+    assert pairing.split_payload({}, [ENTRY] * 2, budget=34) == [{"keyring": [ENTRY]}] * 2
+    # A base over the budget leaves part 0 without entries; the later parts fill as usual.
+    base = {"b": "y" * 30}
+    assert pairing.split_payload(base, [ENTRY] * 3, budget=36) == [
+        {**base, "keyring": []},
+        {"keyring": [ENTRY] * 2},
+        {"keyring": [ENTRY]},
+    ]
+
+
+def test_a_parts_aad_is_the_transcript_its_number_and_the_count() -> None:
+    t = transcript()
+    assert pairing._part_aad(t, 1, 3) == t + bytes([0, 0, 0, 1, 0, 0, 0, 3])
+    assert pairing._part_aad(t, 0x01020304, 0x05060708) == t + bytes(range(1, 9))
+    key = bytes(range(32))
+    nonce, ct = crypto.seal(key, b"{}", pairing._part_aad(t, 1, 3))
+    assert crypto.open_sealed(key, nonce, ct, pairing._part_aad(t, 1, 3)) == b"{}"
+    for aad in (
+        pairing._part_aad(t, 0, 3),  # renumbered
+        pairing._part_aad(t, 1, 2),  # the count cut: later parts dropped
+        pairing._part_aad(t, 1, 4),
+        pairing._part_aad(transcript(pairing_id="ffffffffffffffff"), 1, 3),  # another attempt
+        t,
+    ):
+        with pytest.raises(crypto.DecryptionFailed):
+            crypto.open_sealed(key, nonce, ct, aad)
+
+
+@pytest.mark.parametrize(
+    ("number", "change"),
+    [
+        (1, {"part": 0}),
+        (1, {"part": 2}),
+        (1, {"parts": 2}),  # a server that hides the last part
+        (2, {"parts": 4}),
+        (0, {"part": 1}),
+    ],
+)
+def test_a_renumbered_part_fails_confirmation(number: int, change: dict[str, int]) -> None:
+    state, pake, bodies, _ = exchange([{"keyring": [1]}, {"keyring": [2]}, {"keyring": [3]}])
+    tampered = parsed_accept(codec.dumps({**json.loads(bodies[number]), **change}))
+    with pytest.raises(pairing.ConfirmationFailed):
+        pairing.finish_new(state, pake, ADDR, PAIRING_ID, NEW, tampered)
+    # The part as sent still opens, in its place.
+    payload, _ = pairing.finish_new(
+        state, pake, ADDR, PAIRING_ID, NEW, parsed_accept(bodies[number])
+    )
+    assert payload == {"keyring": [number + 1]}
+
+
+def test_a_part_sealed_for_another_place_fails_confirmation() -> None:
+    state, pake, bodies, _ = exchange([{"keyring": [1]}, {"keyring": [2]}])
+    first, second = (json.loads(body) for body in bodies)
+    swapped = {**second, "nonce": first["nonce"], "ct": first["ct"]}
+    with pytest.raises(pairing.ConfirmationFailed):
+        pairing.finish_new(state, pake, ADDR, PAIRING_ID, NEW, parsed_accept(codec.dumps(swapped)))
 
 
 @pytest.mark.parametrize(
@@ -327,7 +469,12 @@ def test_parsers_refuse_a_body_that_is_no_object() -> None:
 
 
 def confirm_fields() -> dict[str, Any]:
-    return {"v": 1, "pairing_id": PAIRING_ID, "to": EXISTING_ID, "confirm": codec.b64(b"c" * 32)}
+    return {
+        "v": pairing.VERSION,
+        "pairing_id": PAIRING_ID,
+        "to": EXISTING_ID,
+        "confirm": codec.b64(b"c" * 32),
+    }
 
 
 def test_parse_and_check_confirm() -> None:
@@ -360,7 +507,7 @@ def test_parse_confirm_rejects(change: dict[str, Any], reason: str) -> None:
 def test_abort_round_trip() -> None:
     body = pairing.abort_body(PAIRING_ID, EXISTING_ID, "confirmation_failed")
     assert json.loads(body) == {
-        "v": 1,
+        "v": pairing.VERSION,
         "pairing_id": PAIRING_ID,
         "to": EXISTING_ID,
         "reason": "confirmation_failed",
@@ -375,7 +522,12 @@ def test_abort_body_cuts_the_reason_to_64_characters() -> None:
 
 
 def abort_fields() -> dict[str, Any]:
-    return {"v": 1, "pairing_id": PAIRING_ID, "to": EXISTING_ID, "reason": "cancelled"}
+    return {
+        "v": pairing.VERSION,
+        "pairing_id": PAIRING_ID,
+        "to": EXISTING_ID,
+        "reason": "cancelled",
+    }
 
 
 @pytest.mark.parametrize(
@@ -416,7 +568,7 @@ def test_a_hostile_pake_in_the_request_fails_confirmation() -> None:
     fields = {**request_fields(), "pake": codec.b64(b"\x00" * 33)}
     request = pairing.parse_request(Envelope(pairing.REQUEST, NEW_ID, codec.dumps(fields)))
     with pytest.raises(pairing.ConfirmationFailed):
-        pairing.accept(CODE, ADDR, request, EXISTING, {"k": 1})
+        pairing.accept(CODE, ADDR, request, EXISTING, [{"k": 1}])
 
 
 def test_a_hostile_pake_in_the_accept_fails_confirmation() -> None:
@@ -428,25 +580,18 @@ def test_a_hostile_pake_in_the_accept_fails_confirmation() -> None:
 
 
 def test_a_payload_that_is_no_object_fails_confirmation() -> None:
-    state, pake = pairing.start_new(CODE, ADDR, PAIRING_ID, NEW_ID, EXISTING_ID)
-    body = pairing.request_body(PAIRING_ID, NEW, EXISTING_ID, pake, NOW + 600)
-    request = pairing.parse_request(Envelope(pairing.REQUEST, NEW_ID, body))
-    accept_body, _ = pairing.accept(CODE, ADDR, request, EXISTING, [1])  # type: ignore[arg-type]
-    accepted = pairing.parse_accept(Envelope(pairing.ACCEPT, EXISTING_ID, accept_body))
+    state, pake, (accept_body,), _ = exchange([1])  # type: ignore[list-item]
     with pytest.raises(pairing.ConfirmationFailed):
-        pairing.finish_new(state, pake, ADDR, PAIRING_ID, NEW, accepted)
+        pairing.finish_new(state, pake, ADDR, PAIRING_ID, NEW, parsed_accept(accept_body))
 
 
 def test_finish_new_answers_with_the_expected_confirm() -> None:
-    state, pake = pairing.start_new(CODE, ADDR, PAIRING_ID, NEW_ID, EXISTING_ID)
-    body = pairing.request_body(PAIRING_ID, NEW, EXISTING_ID, pake, NOW + 600)
-    request = pairing.parse_request(Envelope(pairing.REQUEST, NEW_ID, body))
-    accept_body, expected = pairing.accept(CODE, ADDR, request, EXISTING, {"k": 1})
-    accepted = pairing.parse_accept(Envelope(pairing.ACCEPT, EXISTING_ID, accept_body))
+    state, pake, (accept_body,), expected = exchange([{"k": 1}])
+    accepted = parsed_accept(accept_body)
     payload, confirm_body = pairing.finish_new(state, pake, ADDR, PAIRING_ID, NEW, accepted)
     assert payload == {"k": 1}
     assert json.loads(confirm_body) == {
-        "v": 1,
+        "v": pairing.VERSION,
         "pairing_id": PAIRING_ID,
         "to": EXISTING_ID,
         "confirm": codec.b64(expected),

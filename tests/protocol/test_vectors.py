@@ -5,7 +5,8 @@ inputs. A failure means a change on the wire: peers running the old code would n
 pair, open channel messages or verify announcements.
 
 Regenerate only together with a protocol version change (``autocrypt-sma/v1`` → v2, the
-envelope's ``v=``): ``python -m tests.protocol.test_vectors > tests/protocol/vectors.json``.
+envelope's ``v=``, or a message's ``"v"`` such as ``pairing.VERSION``):
+``python -m tests.protocol.test_vectors > tests/protocol/vectors.json``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from sma_host.protocol import announce, channel, codec, crypto, envelope, membership, pairing
 
@@ -31,6 +33,11 @@ EXISTING = pairing.Party(
 )
 PAKE_NEW, PAKE_EXISTING = b"\x41" + bytes(32), b"\x42" + bytes(32)
 SPAKE_KEY = bytes(range(200, 232))
+#: A pair-accept part: the second of three, sealed under a fixed nonce (``crypto.seal``
+#: draws a random one) so that its ciphertext is a known answer too.
+PART, PARTS = 1, 3
+PART_NONCE = bytes(range(240, 252))
+PART_PLAINTEXT = b'{"keyring":[]}'
 T = 1_700_000_000
 ABOUT = (
     "Known answers checked by test_vectors.py. A change here is a protocol change: regenerate"
@@ -44,6 +51,7 @@ def compute() -> dict[str, Any]:
     transcript = pairing.transcript_hash(ADDR, PAIRING_ID, NEW, EXISTING, PAKE_NEW, PAKE_EXISTING)
     keys = pairing._session_keys(SPAKE_KEY, transcript)
     id_a, id_b = pairing._spake_ids(ADDR, PAIRING_ID, NEW_ID, EXISTING_ID)
+    part_aad = pairing._part_aad(transcript, PART, PARTS)
     ann = announce.Announcement(
         NEW_ID,
         "Laptop",
@@ -76,6 +84,10 @@ def compute() -> dict[str, Any]:
             "confirm_new": keys.confirm_new.hex(),
             "confirm_existing": keys.confirm_existing.hex(),
             "payload_key": keys.payload.hex(),
+            "accept_part_1_of_3_aad": part_aad.hex(),
+            "accept_part_1_of_3_ct": ChaCha20Poly1305(keys.payload)
+            .encrypt(PART_NONCE, PART_PLAINTEXT, part_aad)
+            .hex(),
             "code_from_0123456789abcdef": pairing.code_from_random(
                 bytes.fromhex("0123456789abcdef")
             ),
@@ -110,6 +122,9 @@ def compute() -> dict[str, Any]:
             "announce_max_name_chars": announce.MAX_NAME_CHARS,
             "announce_max_removed": announce.MAX_REMOVED,
             "pairing_types": [pairing.REQUEST, pairing.ACCEPT, pairing.CONFIRM, pairing.ABORT],
+            "pairing_version": pairing.VERSION,
+            "pairing_part_max_bytes": pairing.PART_MAX_BYTES,
+            "pairing_max_parts": pairing.MAX_PARTS,
             "pairing_code_digits": pairing.CODE_DIGITS,
             "pairing_default_ttl_s": pairing.DEFAULT_TTL_S,
             "pairing_max_ttl_s": pairing.MAX_TTL_S,
@@ -145,6 +160,21 @@ def test_the_announcement_vector_verifies_and_decodes() -> None:
     env = envelope.parse_message(EXPECTED["envelope"]["announce_message"].encode())
     decoded = announce.decode(env, "alice@example.org")
     assert (decoded.muaa_id, decoded.created, decoded.removed) == (NEW_ID, T, ("cccccccccccccccc",))
+
+
+def test_the_accept_part_vector_opens_only_in_its_place() -> None:
+    """The part's known ciphertext opens through ``crypto.open_sealed`` with the AAD the
+    host builds for part 1 of 3, and with no other number or count."""
+    vectors = EXPECTED["pairing"]
+    key = bytes.fromhex(vectors["payload_key"])
+    ct = bytes.fromhex(vectors["accept_part_1_of_3_ct"])
+    transcript = bytes.fromhex(vectors["transcript_hash"])
+    aad = pairing._part_aad(transcript, PART, PARTS)
+    assert aad.hex() == vectors["accept_part_1_of_3_aad"]
+    assert crypto.open_sealed(key, PART_NONCE, ct, aad) == PART_PLAINTEXT
+    for part, parts in ((0, 3), (2, 3), (1, 2), (1, 4)):
+        with pytest.raises(crypto.DecryptionFailed):
+            crypto.open_sealed(key, PART_NONCE, ct, pairing._part_aad(transcript, part, parts))
 
 
 if __name__ == "__main__":
