@@ -135,6 +135,38 @@ def test_attempts_survive_the_store(attempt: Attempt) -> None:
     assert _from_store(attempt) == attempt
 
 
+def _in_parts() -> Attempt:
+    """N's attempt once part 0 of 2 of T's accept arrived (pairing v2)."""
+    held = {"account_key": {"keydata": "secret-key"}, "devices": [{"muaa_id": "0123"}]}
+    target = OutgoingTarget(b'{"spake": "secret"}', b"\x01" * 33, 2, frozenset({0}), held)
+    return replace(_outgoing(), targets={"fedcba9876543210": target})
+
+
+def test_a_target_between_parts_keeps_them_in_the_store() -> None:
+    attempt = _in_parts()
+    assert attempt.data() == {
+        "targets": {
+            "fedcba9876543210": {
+                "spake": '{"spake": "secret"}',
+                "pake": "01" * 33,
+                "parts": 2,
+                "seen": [0],
+                "held": {
+                    "account_key": {"keydata": "secret-key"},
+                    "devices": [{"muaa_id": "0123"}],
+                },
+            }
+        }
+    }
+    back = _from_store(attempt).targets["fedcba9876543210"]
+    assert (back.parts, back.seen, back.held) == (
+        2,
+        frozenset({0}),
+        attempt.targets["fedcba9876543210"].held,
+    )
+    assert _from_store(attempt) == attempt
+
+
 def test_the_stored_json_keeps_its_format() -> None:
     """Databases written before the table existed are read the same way."""
     assert _outgoing().data() == {
@@ -178,9 +210,11 @@ def test_the_wire_state_of_each_phase() -> None:
 def test_no_secret_shows_in_a_repr() -> None:
     outgoing, accepted = _outgoing(), _incoming(Phase.ACCEPTED, b"\x03" * 32)
     text = repr(outgoing) + repr(accepted) + repr(outgoing.targets["fedcba9876543210"])
+    text += repr(_in_parts().targets["fedcba9876543210"])
     for secret in (b'{"spake": "secret"}', b"\x03" * 32):  # the SPAKE2 state, the expected confirm
         assert repr(secret) not in text
     assert "targets=" not in text and "request=" not in text and "expect=" not in text
+    assert "held=" not in text and "secret-key" not in text  # part 0's account key
 
 
 @pytest.mark.parametrize(
