@@ -413,9 +413,9 @@ class Store(KeyTables, RemovalTables):
             )
             return cursor.rowcount > 0
 
-    def purge_pairings(self, account: str, now: int, retention: int) -> int:
-        """Ended attempts are stamped when first seen ended (``data.ended_at``) and deleted
-        ``retention`` seconds later; returns how many were deleted."""
+    def purge_pairings(self, account: str, now: int, cutoff: int) -> int:
+        """Ended attempts are stamped ``now`` when first seen ended (``data.ended_at``) and
+        deleted once that stamp is at or before ``cutoff``; returns how many were deleted."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE pairing SET data = json_object('ended_at', ?) WHERE account = ?"
@@ -425,7 +425,7 @@ class Store(KeyTables, RemovalTables):
             cursor = db.execute(
                 "DELETE FROM pairing WHERE account = ? AND state != 'waiting'"
                 " AND json_extract(data, '$.ended_at') <= ?",
-                (account, now - retention),
+                (account, cutoff),
             )
             return cursor.rowcount
 

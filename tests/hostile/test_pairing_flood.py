@@ -74,6 +74,7 @@ def test_ended_attempts_are_deleted_after_the_retention(tmp_dir) -> None:  # typ
         Attempt,
         Direction,
         Phase,
+        retention_cutoff,
     )
     from sma_host.store import AccountSettings, Store
 
@@ -82,8 +83,12 @@ def test_ended_attempts_are_deleted_after_the_retention(tmp_dir) -> None:  # typ
     for n, phase in enumerate([Phase.FAILED, Phase.COMPLETE, Phase.EXPIRED, Phase.WAITING]):
         attempt = Attempt("a", f"{n:016x}", Direction.OUTGOING, None, None, phase, None, 0, 10)
         store.save_pairing(attempt)
-    assert store.purge_pairings("a", 1000, ENDED_RETENTION_S) == 0  # first seen ended: stamped
-    assert store.purge_pairings("a", 999 + ENDED_RETENTION_S, ENDED_RETENTION_S) == 0
-    assert store.purge_pairings("a", 1000 + ENDED_RETENTION_S, ENDED_RETENTION_S) == 3
+
+    def purge(now: int) -> int:
+        return store.purge_pairings("a", now, retention_cutoff(now))
+
+    assert purge(1000) == 0  # first seen ended: stamped
+    assert purge(999 + ENDED_RETENTION_S) == 0
+    assert purge(1000 + ENDED_RETENTION_S) == 3
     assert [p.phase for p in store.pairings("a")] == [Phase.WAITING]
     store.close()

@@ -60,6 +60,21 @@ def test_limits_are_thunderbirds() -> None:
     assert MAX_INCOMING_FRAME == 16 * MiB
 
 
+def test_frame_events_compare_by_type_and_fields() -> None:
+    assert Frame(b"a") == Frame(b"a") and hash(Frame(b"a")) == hash(Frame(b"a"))
+    assert Frame(b"a") != Frame(b"b")
+    assert OversizeFrame(7) != Frame(7)  # type: ignore[arg-type]
+    assert Frame(b"a") != (b"a",)
+    assert OversizeFrame(MAX_INCOMING_FRAME + 1).length == MAX_INCOMING_FRAME + 1
+    assert TruncatedFrame(None, 3).expected is None and TruncatedFrame(5, 2).received == 2
+
+
+def test_frame_events_show_their_fields() -> None:
+    assert repr(TruncatedFrame(5, 2)) == "TruncatedFrame(expected=5, received=2)"
+    assert repr(OversizeFrame(9)) == "OversizeFrame(length=9)"
+    assert repr(Frame(b"{}")) == "Frame(payload=b'{}')"
+
+
 def test_length_prefix_is_native_order_u32() -> None:
     frame = encode_frame(b'{"a":1}')
     assert frame == (7).to_bytes(4, sys.byteorder) + b'{"a":1}'

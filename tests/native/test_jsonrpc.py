@@ -189,6 +189,9 @@ def test_missing_id_is_a_notification_but_null_id_is_not() -> None:
     assert note == Request(method="hello", params={}, id=None, is_notification=True)
     null_id = parse_request(b'{"jsonrpc":"2.0","id":null,"method":"hello"}')
     assert null_id == Request(method="hello", params={}, id=None, is_notification=False)
+    # Read directly: two records both missing the flag would still compare equal.
+    assert isinstance(note, Request) and note.is_notification is True
+    assert isinstance(null_id, Request) and null_id.is_notification is False
 
 
 def test_unknown_methods_are_parsed_the_dispatcher_refuses_them() -> None:

@@ -4,6 +4,7 @@ OpenPGP keys (made by Sequoia) checked by the host's own ``openpgp.read_public_k
 from __future__ import annotations
 
 import base64
+import dataclasses
 import itertools
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -19,6 +20,7 @@ from sma_host.openpgp import read_public_key
 from sma_host.protocol import autocrypt, keyring
 from sma_host.protocol.autocrypt import (
     AutocryptHeader,
+    MessageHeaders,
     effective_date,
     from_address,
     parse_autocrypt_header,
@@ -146,6 +148,58 @@ def test_an_oversize_header_is_refused_before_it_is_split() -> None:
     assert parse_autocrypt_header(header(extra=padding)) is None
 
 
+def test_the_whole_header_is_at_most_86016_characters() -> None:
+    # The largest keydata (65,536 characters) times 5/4 for folding, plus 4,096.
+    base = header()
+    fill = autocrypt.MAX_HEADER_CHARS - len(base) - len("_pad=; ")
+    exact = header(extra="_pad=" + "x" * fill + "; ")
+    assert len(exact) == autocrypt.MAX_HEADER_CHARS == 86_016
+    assert parse_autocrypt_header(exact) == AutocryptHeader(BOB, "nopreference", BOB_KEYDATA)
+    assert parse_autocrypt_header(header(extra="_pad=" + "x" * (fill + 1) + "; ")) is None
+
+
+def test_the_largest_keydata_folded_fits_in_the_header_limit() -> None:
+    largest = b"\x01" * (keyring.MAX_KEYDATA_CHARS * 3 // 4)
+    folded = header(keydata=largest, extra="prefer-encrypt=mutual; ", fold=True)
+    assert len(folded) <= autocrypt.MAX_HEADER_CHARS
+    assert parse_autocrypt_header(folded) is not None
+
+
+def test_an_empty_attribute_between_two_is_skipped() -> None:
+    assert parse_autocrypt_header(header(extra="; ;")) == AutocryptHeader(
+        BOB, "nopreference", BOB_KEYDATA
+    )
+
+
+def test_keydata_with_a_character_outside_base64_is_refused() -> None:
+    data = b64(BOB_KEYDATA)
+    assert parse_autocrypt_header(f"addr={BOB}; keydata={data[:40]}*{data[40:]}") is None
+    assert parse_autocrypt_header(f"addr={BOB}; keydata={data[:40]}-_{data[40:]}") is None
+
+
+@pytest.mark.parametrize("addr", ["@example.org", "bob@", "@", "bob"])
+def test_an_address_needs_a_local_part_and_a_domain(addr: str) -> None:
+    assert parse_autocrypt_header(header(addr=addr)) is None
+    assert from_address(f"<{addr}>") is None
+
+
+def test_an_address_is_at_most_320_characters() -> None:
+    longest = "b" * (keyring.MAX_ADDR_CHARS - len("@example.org")) + "@example.org"
+    assert len(longest) == keyring.MAX_ADDR_CHARS == 320
+    parsed = parse_autocrypt_header(header(addr=longest))
+    assert parsed is not None and parsed.addr == longest
+    assert parse_autocrypt_header(header(addr="b" + longest)) is None
+
+
+def test_headers_are_immutable() -> None:
+    parsed = parse_autocrypt_header(header())
+    assert parsed is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.addr = "eve@example.org"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read_headers(b"From: x@y.z\r\n\r\n").from_header = None  # type: ignore[misc]
+
+
 # ---- From, Date, the raw header block -----------------------------------------------------
 
 
@@ -183,6 +237,18 @@ def test_a_date_without_zone_is_utc() -> None:
     assert effective_date("Wed, 18 Nov 2026 10:06:40 -0000", NOW) == NOW - HOUR
 
 
+def test_a_date_keeps_its_zone() -> None:
+    assert effective_date("Wed, 18 Nov 2026 12:06:40 +0200", NOW) == NOW - HOUR
+    assert effective_date("Wed, 18 Nov 2026 05:06:40 -0500", NOW) == NOW - HOUR
+
+
+def test_the_epoch_is_a_date_and_the_keyring_limit_is_not() -> None:
+    assert effective_date("Thu, 01 Jan 1970 00:00:00 +0000", NOW) == 0
+    limit = keyring.MAX_TIMESTAMP
+    assert effective_date(None, limit + DAY, received=limit - 1) == limit - 1
+    assert effective_date(None, limit + DAY, received=limit) is None
+
+
 def test_read_headers_takes_the_fields_from_the_raw_block() -> None:
     raw = (
         f"From: Bob <{BOB}>\r\nDate: {date(NOW - HOUR)}\r\n"
@@ -199,6 +265,28 @@ def test_read_headers_two_froms_are_two_addresses_and_two_dates_none() -> None:
     raw = f"From: {BOB}\r\nFrom: eve@example.org\r\nDate: {date(NOW)}\r\nDate: {date(NOW)}\r\n\r\n"
     fields = read_headers(raw.encode())
     assert from_address(fields.from_header) is None and fields.date_header is None
+    assert fields.from_header == f"{BOB}, eve@example.org"
+
+
+def test_read_headers_reads_utf_8_and_replaces_what_is_not() -> None:
+    raw = "From: Bøb <bøb@example.org>\r\nDate: x\udcffy\r\nAutocrypt: ä\r\n\r\n"
+    fields = read_headers(raw.encode("utf-8", "surrogateescape"))
+    assert fields.from_header == "Bøb <bøb@example.org>" and fields.autocrypt == ("ä",)
+    assert from_address(fields.from_header) == "bøb@example.org"
+    assert fields.date_header == "x\ufffdy"
+
+
+def test_read_headers_finds_fields_whatever_their_case() -> None:
+    fields = read_headers(f"FROM: {BOB}\r\nautocrypt: {header()}\r\n\r\n".encode())
+    assert fields.from_header == BOB and fields.autocrypt == (header(),)
+
+
+def test_fields_a_message_lacks_are_none() -> None:
+    fields = read_headers(f"From: {BOB}\r\n\r\n".encode())
+    assert fields == MessageHeaders(BOB, None, ())
+    assert fields.auto_submitted is None and fields.content_type is None
+    assert MessageHeaders(BOB, None, ()).auto_submitted is None
+    assert MessageHeaders(BOB, None, ()).content_type is None
 
 
 # ---- updating the peer state (doc/level1.rst "Updating Autocrypt Peer State") -------------
@@ -267,6 +355,12 @@ def test_an_invalid_second_header_does_not_spoil_the_valid_one() -> None:
 def test_a_header_for_another_address_is_ignored() -> None:
     assert update([header(addr="eve@example.org")]) is None
     assert update([header(addr="bob@example.org.evil")]) is None
+
+
+def test_an_invalid_first_header_does_not_hide_the_valid_one() -> None:
+    made = PeerEntry(BOB, b64(BOB_KEYDATA), "nopreference", NOW - HOUR, NOW - HOUR)
+    assert update([header(addr="eve@example.org"), header()]) == made
+    assert update([header(keydata=b"hello world!"), header()]) == made
 
 
 def test_the_header_address_matches_from_case_insensitively() -> None:

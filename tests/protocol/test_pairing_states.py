@@ -22,8 +22,12 @@ from sma_host.protocol.pairing_states import (
     IncomingRequest,
     OutgoingTarget,
     Phase,
+    Transition,
     UnexpectedEvent,
     markdown,
+    needs_room,
+    request_refusal,
+    retention_cutoff,
     step,
 )
 
@@ -131,6 +135,38 @@ def test_attempts_survive_the_store(attempt: Attempt) -> None:
     assert _from_store(attempt) == attempt
 
 
+def _in_parts() -> Attempt:
+    """N's attempt once part 0 of 2 of T's accept arrived (pairing v2)."""
+    held = {"account_key": {"keydata": "secret-key"}, "devices": [{"muaa_id": "0123"}]}
+    target = OutgoingTarget(b'{"spake": "secret"}', b"\x01" * 33, 2, frozenset({0}), held)
+    return replace(_outgoing(), targets={"fedcba9876543210": target})
+
+
+def test_a_target_between_parts_keeps_them_in_the_store() -> None:
+    attempt = _in_parts()
+    assert attempt.data() == {
+        "targets": {
+            "fedcba9876543210": {
+                "spake": '{"spake": "secret"}',
+                "pake": "01" * 33,
+                "parts": 2,
+                "seen": [0],
+                "held": {
+                    "account_key": {"keydata": "secret-key"},
+                    "devices": [{"muaa_id": "0123"}],
+                },
+            }
+        }
+    }
+    back = _from_store(attempt).targets["fedcba9876543210"]
+    assert (back.parts, back.seen, back.held) == (
+        2,
+        frozenset({0}),
+        attempt.targets["fedcba9876543210"].held,
+    )
+    assert _from_store(attempt) == attempt
+
+
 def test_the_stored_json_keeps_its_format() -> None:
     """Databases written before the table existed are read the same way."""
     assert _outgoing().data() == {
@@ -174,9 +210,11 @@ def test_the_wire_state_of_each_phase() -> None:
 def test_no_secret_shows_in_a_repr() -> None:
     outgoing, accepted = _outgoing(), _incoming(Phase.ACCEPTED, b"\x03" * 32)
     text = repr(outgoing) + repr(accepted) + repr(outgoing.targets["fedcba9876543210"])
+    text += repr(_in_parts().targets["fedcba9876543210"])
     for secret in (b'{"spake": "secret"}', b"\x03" * 32):  # the SPAKE2 state, the expected confirm
         assert repr(secret) not in text
     assert "targets=" not in text and "request=" not in text and "expect=" not in text
+    assert "held=" not in text and "secret-key" not in text  # part 0's account key
 
 
 @pytest.mark.parametrize(
@@ -202,3 +240,49 @@ def test_unexpected_event_names_the_event_and_where() -> None:
 def test_a_rejected_code_fails_the_attempt_with_the_wire_reasons() -> None:
     transition = step(IN, Phase.REQUESTED, Event.CODE_REJECTED)
     assert (transition.reason, transition.error) == ("confirmation_failed", "pairing_failed")
+
+
+# The limits against a flood of pairing messages (the REQUEST_RECEIVED and RETENTION rows).
+
+
+def test_ended_attempts_are_kept_ten_minutes() -> None:
+    # The store deletes an attempt whose ended_at stamp is at or before the cutoff.
+    assert retention_cutoff(NOW) == NOW - 600
+    assert retention_cutoff(NOW + 600) == NOW
+
+
+def test_sixteen_requests_are_taken_per_sync() -> None:
+    assert request_refusal(0, 0) is None
+    assert request_refusal(15, 0) is None
+    assert request_refusal(16, 0) == "too many requests in this sync"
+    assert request_refusal(17, 15) == "too many requests in this sync"
+
+
+def test_sixteen_incoming_attempts_wait_at_most() -> None:
+    assert request_refusal(0, 15) is None
+    assert request_refusal(15, 15) is None
+    assert request_refusal(0, 16) == "too many waiting requests"
+    assert request_refusal(3, 17) == "too many waiting requests"
+
+
+def test_sixty_four_incoming_records_are_kept_at_most() -> None:
+    assert not needs_room(0)
+    assert not needs_room(63)
+    assert needs_room(64)
+    assert needs_room(65)
+
+
+def test_only_an_ended_attempt_has_a_reason_and_only_a_refusal_an_error() -> None:
+    reasons = {None, "confirmation_failed", "peer_", "expired", "cancelled"}
+    errors = {None, "pairing_failed", "pairing_expired"}
+    assert {row.reason for row in TABLE} == reasons
+    assert {row.error for row in TABLE} == errors
+    for row in TABLE:
+        assert (row.reason is None) == (row.next not in (Phase.FAILED, Phase.EXPIRED))
+    # The defaults are None, not an empty string: a completed attempt is stored with no
+    # reason, and a transition that refuses nothing has no error.
+    plain = Transition(OUT, (Phase.WAITING,), Event.CANCEL, "—", None, "—")
+    assert plain.reason is None and plain.error is None
+    done = _outgoing().after(step(OUT, Phase.WAITING, Event.ACCEPT_RECEIVED))
+    assert done.phase is Phase.COMPLETE and done.reason is None
+    assert step(IN, Phase.REQUESTED, Event.CODE_ENTERED).error is None

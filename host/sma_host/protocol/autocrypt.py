@@ -80,11 +80,13 @@ def read_headers(raw: bytes) -> MessageHeaders:
     ``BODY.PEEK[HEADER.FIELDS (...)]`` returns). Two ``From`` fields count as two
     addresses; two ``Date`` fields as no date. Never raises on malformed input."""
     # compat32 keeps values as text (no structured parsing that could raise); bytes that
-    # are not ASCII come back surrogate-escaped and are read as UTF-8 here.
+    # are not ASCII come back surrogate-escaped and are read as UTF-8 here. The raw items:
+    # get_all() would wrap such a value in a Header whose str() has already replaced them.
     message = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    items = [(name.lower(), value) for name, value in message.raw_items()]
 
     def values(name: str) -> list[str]:
-        return [_text(v) for v in message.get_all(name) or ()]
+        return [_text(v) for n, v in items if n == name.lower()]
 
     senders, dates = values("From"), values("Date")
     auto_submitted, content_type = values("Auto-Submitted"), values("Content-Type")
@@ -244,12 +246,10 @@ def _keydata(value: str) -> bytes | None:
         return None
 
 
-def _text(value: object) -> str:
-    text = str(value)
-    try:  # surrogate escapes back to the raw bytes, read as UTF-8
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
+def _text(value: str) -> str:
+    # The parser decoded the bytes as ASCII with surrogate escapes, so every surrogate in
+    # ``value`` is one of them: back to the raw bytes, read as UTF-8.
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _parse_date(value: str | None) -> int | None:

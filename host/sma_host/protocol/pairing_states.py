@@ -71,8 +71,30 @@ class Event(StrEnum):
 ENDED_RETENTION_S = 600
 #: New ``pair-request``s taken per sync; later ones in the same sync are dropped.
 MAX_REQUESTS_PER_SYNC = 16
+#: Incoming pairing requests kept waiting at once; more are dropped (a server could flood us).
+MAX_WAITING_INCOMING = 16
 #: Incoming attempts kept at most, waiting or ended: the oldest ended one makes room.
 MAX_INCOMING_RECORDS = 64
+
+
+def retention_cutoff(now: int) -> int:
+    """Ended attempts first seen ended at or before this are deleted (the RETENTION rows)."""
+    return now - ENDED_RETENTION_S
+
+
+def request_refusal(taken: int, waiting: int) -> str | None:
+    """Why a new ``pair-request`` is dropped, given the requests ``taken`` in this sync and
+    the incoming attempts ``waiting``; None: it may be taken (``needs_room`` permitting)."""
+    if taken >= MAX_REQUESTS_PER_SYNC:
+        return "too many requests in this sync"
+    if waiting >= MAX_WAITING_INCOMING:
+        return "too many waiting requests"
+    return None
+
+
+def needs_room(records: int) -> bool:
+    """With ``records`` incoming attempts kept, a new one must first delete an ended one."""
+    return records >= MAX_INCOMING_RECORDS
 
 
 class UnexpectedEvent(Exception):
@@ -136,7 +158,8 @@ TABLE: tuple[Transition, ...] = (
                "The record is deleted: a late message for it is one for no attempt."),
     # The existing device E
     Transition(_IN, (None,), Event.REQUEST_RECEIVED, "Checks of §7.3; fewer than 16 incoming"
-               " attempts waiting; fewer than 16 requests taken in this sync"
+               " attempts waiting (`MAX_WAITING_INCOMING`); fewer than 16 requests taken in this"
+               " sync"
                " (`MAX_REQUESTS_PER_SYNC`); fewer than 64 incoming records"
                " (`MAX_INCOMING_RECORDS`) once the oldest ended one is deleted", _RQ,
                "`expires_at = min(claimed, now + 3600)` (`MAX_TTL_S`). Notify `pair.requested`."

@@ -16,13 +16,13 @@ from ..errors import InvalidParams, NotFound, PairingExpired, PairingFailed
 from ..protocol import pairing
 from ..protocol.paging import page_by_size
 from ..protocol.pairing_states import (
-    ENDED_RETENTION_S,
     Attempt,
     Direction,
     Event,
     OutgoingTarget,
     Phase,
     Transition,
+    retention_cutoff,
     step,
 )
 from ..store import Store
@@ -217,7 +217,7 @@ class Pairings:
         """Every waiting attempt past its expiry ends as ``expired``; nothing is sent.
         Ended attempts past their retention are deleted (the table's RETENTION rows)."""
         now = self.now()
-        self.store.purge_pairings(account, now, ENDED_RETENTION_S)
+        self.store.purge_pairings(account, now, retention_cutoff(now))
         for attempt in self.store.pairings(account, live_only=True):
             if attempt.expires_at <= now:
                 ended = attempt.after(step(attempt.direction, attempt.phase, Event.EXPIRY))

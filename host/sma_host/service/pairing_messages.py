@@ -12,12 +12,12 @@ from typing import Any
 from ..protocol import codec, envelope, keyring, pairing
 from ..protocol.membership import MEMBER_ADD, member_add_payload
 from ..protocol.pairing_states import (
-    MAX_INCOMING_RECORDS,
-    MAX_REQUESTS_PER_SYNC,
     Attempt,
     Direction,
     Event,
     IncomingRequest,
+    needs_room,
+    request_refusal,
     step,
 )
 from ..store import Store
@@ -31,8 +31,6 @@ from .pairing import Pairings
 
 log = logging.getLogger(__name__)
 
-#: Incoming pairing requests kept waiting at once; more are dropped (a server could flood us).
-MAX_WAITING_INCOMING = 16
 #: Devices a pair-accept may name as the group at most.
 MAX_GROUP = 1000
 
@@ -67,12 +65,10 @@ class PairingMessages:
             raise envelope.MalformedMessage("replayed request")
         # The conditions of the table's REQUEST_RECEIVED row, each at a cost that does not
         # grow with what a flood left behind.
-        if self._taken.get(account, 0) >= MAX_REQUESTS_PER_SYNC:
-            raise envelope.MalformedMessage("too many requests in this sync")
         waiting, records = self.store.count_incoming(account)
-        if waiting >= MAX_WAITING_INCOMING:
-            raise envelope.MalformedMessage("too many waiting requests")
-        if records >= MAX_INCOMING_RECORDS and not self.store.drop_oldest_ended_incoming(account):
+        if (refusal := request_refusal(self._taken.get(account, 0), waiting)) is not None:
+            raise envelope.MalformedMessage(refusal)
+        if needs_room(records) and not self.store.drop_oldest_ended_incoming(account):
             raise envelope.MalformedMessage("too many pairing records")
         transition = step(IN, None, Event.REQUEST_RECEIVED)
         assert transition.next is not None
