@@ -72,6 +72,9 @@ def sync_commands(spawn_host, account, proxy: ImapProxy, updates: int) -> list[s
     proxy.reset()
     call(b, "sma.sync")
     assert len(proxy.commands()) <= 2, proxy.commands()  # nothing new: at most 2 commands
+    # Closed now: the proxy is shared with the next count, which B's idle close (a LOGOUT
+    # 30 s later) would otherwise land in.
+    assert b.close() == 0 and a.close() == 0
     return commands
 
 
