@@ -63,14 +63,14 @@ MODULES: dict[str, list[str]] = {
     "protocol/uidset.py": [_P + "test_uidset.py"],
     "native/framing.py": ["tests/native/test_framing.py"],
     "native/jsonrpc.py": ["tests/native/test_jsonrpc.py"],
+    "native/schemas.py": ["tests/native/test_schemas.py"],
+    "native/workers.py": ["tests/native/test_workers.py"],
 }
-#: In the module list of the issue but without pure tests: they drive threads and stdio,
+#: In the module list of the issue but without pure tests: it drives threads and stdio,
 #: covered by tests/native/test_stdio_contract.py (real host processes), too slow to run
 #: once per mutant.
 NOT_MUTATED = {
-    "native/schemas.py": "validates against the JSON schemas; covered by the contract tests",
     "native/stdio_loop.py": "threads and stdio; covered by real host processes only",
-    "native/workers.py": "a thread pool; covered by real host processes only",
 }
 
 

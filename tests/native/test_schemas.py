@@ -132,6 +132,8 @@ def test_schema_names_are_every_file_sorted() -> None:
     assert {"common", "hello.params", "hello.result", "keys.changed.notification"} <= set(names)
     assert not [n for n in names if n.endswith(".json")]
     assert schemas.schema_names_set() == frozenset(names)
+    # Read once: validate_notification asks it on every call.
+    assert schemas.schema_names_set() is schemas.schema_names_set()
     assert schemas.load_schema("hello.params")["title"] == "hello params"
 
 
