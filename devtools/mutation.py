@@ -63,14 +63,14 @@ MODULES: dict[str, list[str]] = {
     "protocol/uidset.py": [_P + "test_uidset.py"],
     "native/framing.py": ["tests/native/test_framing.py"],
     "native/jsonrpc.py": ["tests/native/test_jsonrpc.py"],
+    "native/schemas.py": ["tests/native/test_schemas.py"],
+    "native/workers.py": ["tests/native/test_workers.py"],
 }
-#: In the module list of the issue but without pure tests: they drive threads and stdio,
+#: In the module list of the issue but without pure tests: it drives threads and stdio,
 #: covered by tests/native/test_stdio_contract.py (real host processes), too slow to run
 #: once per mutant.
 NOT_MUTATED = {
-    "native/schemas.py": "validates against the JSON schemas; covered by the contract tests",
     "native/stdio_loop.py": "threads and stdio; covered by real host processes only",
-    "native/workers.py": "a thread pool; covered by real host processes only",
 }
 
 
@@ -197,6 +197,14 @@ def run_module(module: str, mutmut: Path, *, force: bool) -> ModuleResult:
         with sqlite3.connect(work / ".mutmut-cache") as db:
             # Only a kill is kept; every other verdict is redone with the current tests.
             db.execute("UPDATE Mutant SET status = 'untested' WHERE status != 'ok_killed'")
+            # mutmut 2 looks a cached verdict up by the line's text: a line repeated in the
+            # module (``continue``, ``@property``) would take its first twin's kill and never
+            # run. Those are redone, so each twin gets its own verdict.
+            db.execute(
+                "UPDATE Mutant SET status = 'untested' WHERE line IN (SELECT l.id FROM Line l"
+                " JOIN Line twin ON twin.sourcefile = l.sourcefile AND twin.line = l.line"
+                " AND twin.id != l.id)"
+            )
     # A copy: mutmut edits the file in place, and the worktree must never be left mutated.
     for name in ("host/sma_host", "tests", "devtools", "docs"):  # docs: tables checked
         shutil.copytree(
@@ -270,14 +278,19 @@ def _mutmut(
 def _read_cache(work: Path, mutmut: Path, env: dict[str, str]) -> list[Mutant]:
     with sqlite3.connect(work / ".mutmut-cache") as db:
         rows = db.execute(
-            "SELECT m.id, m.status, l.line, l.line_number FROM Mutant m JOIN Line l"
-            " ON m.line = l.id ORDER BY l.line_number, m.'index'"
+            "SELECT m.id, m.status, l.line, l.line_number, f.filename FROM Mutant m"
+            " JOIN Line l ON m.line = l.id JOIN SourceFile f ON l.sourcefile = f.id"
+            " ORDER BY l.line_number, m.'index'"
         ).fetchall()
     mutants = []
-    for mutant_id, status, line, line_number in rows:
+    for mutant_id, status, line, line_number, filename in rows:
         if status == "untested":
             # mutmut tests every mutant of the current file; an untested row is one the
-            # file no longer yields (its cache keeps rows of earlier runs).
+            # file no longer yields (its cache keeps rows of earlier runs), unless its line
+            # is still there: then a mutant was left unjudged and the score would lie.
+            current = (work / filename).read_text().splitlines()
+            if line_number < len(current) and current[line_number] == line:
+                raise SystemExit(f"mutant {mutant_id} ({filename}:{line_number + 1}) untested")
             continue
         if status not in _STATUS:
             raise SystemExit(f"mutant {mutant_id} left {status}")

@@ -135,6 +135,12 @@ def test_attempts_survive_the_store(attempt: Attempt) -> None:
     assert _from_store(attempt) == attempt
 
 
+@pytest.mark.parametrize("phase", list(Phase))
+def test_an_attempt_is_live_until_it_ends(phase: Phase) -> None:
+    # A bool, not a method: pairing_messages drops a message whose attempt is not live.
+    assert replace(_outgoing(), phase=phase).live is (phase not in ENDED)
+
+
 def _in_parts() -> Attempt:
     """N's attempt once part 0 of 2 of T's accept arrived (pairing v2)."""
     held = {"account_key": {"keydata": "secret-key"}, "devices": [{"muaa_id": "0123"}]}
