@@ -62,11 +62,13 @@ class Membership:
             self.store.mark_removed(joined.name, target, joined.muaa_id, self.now())
             told = self._tell_peers_gone(joined, [target])
             self.store.wait_for_confirmation(joined.name, target, told, self.now())
+        # The signed record every peer reads anyway: our announcement names the removed.
+        # X learns of its removal only from it, so X stays a peer until it is posted, and
+        # it is posted before X's inbox goes: X, finding its inbox gone with no record
+        # (say while its page is open and it polls), would make it again and stay.
+        self.announcements.announce(joined, mailbox)
         uids = [digest.live_uids[target]] if target in digest.live_uids else []
         self._erase_device(joined.session, mailbox, target, uids, forget=False)
-        # The signed record every peer reads anyway: our announcement names the removed.
-        # X learns of its removal only from it, so X stays a peer until it is posted.
-        self.announcements.announce(joined, mailbox)
         self.store.remove_peer(joined.name, target)
         self.notifier.device_removed(joined.name, target, reason="removed")
         self.outbox.flush_soon(joined.session)
