@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sqlite3
 import sys
 import tempfile
 import time
@@ -53,7 +52,7 @@ from devtools import campaign_faults as faults
 from devtools import campaign_membership as membership
 from devtools import fuzz_sma, fuzz_stdio
 from devtools.dovecot import DovecotServer, ImapUser
-from devtools.host_process import HostProcess, RpcError
+from devtools.host_process import DB_NAME, HostProcess, RpcError, integrity_check
 from devtools.imap_proxy import ImapProxy
 
 MODES = ("before_reply", "after_reply")
@@ -214,14 +213,6 @@ def slow_link(bench: Bench, rng: random.Random, rounds: int) -> Tally:
     return tally
 
 
-def integrity(host: HostProcess) -> str:
-    db = sqlite3.connect(host.data_dir / "sma-host.sqlite3")
-    try:
-        return str(db.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        db.close()
-
-
 def kill_put(bench: Bench, rng: random.Random, kills: int) -> Tally:
     tally = Tally()
     with paired(bench, a_via=True) as pair:
@@ -242,7 +233,7 @@ def kill_put(bench: Bench, rng: random.Random, kills: int) -> Tally:
             pair.a.close()
             if acknowledged:
                 pair.expected.add(addr)
-            check = integrity(pair.a)
+            check = integrity_check(pair.a.data_dir / DB_NAME)
             pair.a = bench.spawn("a", False, data_dir=pair.a.data_dir)
             bench.configure(pair.a, pair.user, "a", pair.proxy.port)
             if check != "ok":

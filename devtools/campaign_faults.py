@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import os
 import random
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -29,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.scenarios import ACCOUNT, Bench, call, entry, keydata, pair_by_sync
-from devtools.host_process import HostProcess, RpcError
+from devtools.host_process import DB_NAME, HostProcess, RpcError, integrity_check
 from devtools.imap_proxy import ImapProxy
 from devtools.tls_fault import TlsFaultRelay
 
-DB = "sma-host.sqlite3"
+DB = DB_NAME
 
 
 def is_root() -> bool:
@@ -62,14 +61,6 @@ def _fill(mount: Path) -> Path:
                 if exc.errno != errno.ENOSPC:
                     raise
                 return filler
-
-
-def _integrity(db_path: Path) -> str:
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return str(db.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        db.close()
 
 
 def _addrs(host: HostProcess) -> set[str]:
@@ -154,7 +145,7 @@ def full_disk(bench: Bench, rng: random.Random, rounds: int, tally: Any) -> None
                 problems.append("hello")
             if "Traceback" in a.stderr_text()[before:]:
                 problems.append("a traceback on stderr")
-            check = _integrity(disk / "a" / DB)
+            check = integrity_check(disk / "a" / DB)
             if check != "ok":
                 problems.append(f"integrity_check: {check}")
             filler.unlink()
@@ -214,7 +205,7 @@ def read_only(bench: Bench, rng: random.Random, rounds: int, tally: Any) -> None
                 ro.close()
             finally:
                 subprocess.run(["umount", str(data)], check=True)
-            check = _integrity(data / DB)
+            check = integrity_check(data / DB)
             if check != "ok":
                 problems.append(f"integrity_check: {check}")
             a = _spawn(bench, "a", data, user)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import random
 import re
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -36,7 +35,7 @@ from typing import Any
 
 from bench.scenarios import ACCOUNT, Bench, call
 from devtools.dovecot import ImapUser
-from devtools.host_process import HostProcess, RpcError
+from devtools.host_process import DB_NAME, HostProcess, RpcError, integrity_check
 from devtools.imap_proxy import ImapProxy
 
 MODES = ("before_reply", "after_reply")
@@ -65,7 +64,7 @@ class Duo:
         self.a.process.kill()
         self.a.process.wait(10)
         self.a.close()
-        check = integrity(self.a)
+        check = integrity_check(self.a.data_dir / DB_NAME)
         self.a = self.bench.spawn("a", self.push, data_dir=self.a.data_dir)
         self.bench.configure(self.a, self.user, "a", self.proxy.port)
         return check
@@ -425,11 +424,3 @@ def kill_case(
         op.settle(d)
         lost, doubled = op.judge(d)
         return lost, doubled, check
-
-
-def integrity(host: HostProcess) -> str:
-    db = sqlite3.connect(f"file:{host.data_dir / 'sma-host.sqlite3'}?mode=ro", uri=True)
-    try:
-        return str(db.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        db.close()

@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -31,6 +32,19 @@ from typing import Any
 from sma_host.native.schemas import validate_notification
 
 ADDON_ID = "sma-host@autocrypt.org"
+#: The host's database, in its data dir.
+DB_NAME = "sma-host.sqlite3"
+
+
+def integrity_check(db_path: Path) -> str:
+    """``PRAGMA integrity_check`` of a host database, opened read-only: "ok" when sound."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return str(db.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        db.close()
+
+
 _LENGTH = struct.Struct("=I")
 #: Thunderbird drops the port on a larger host → add-on message.
 MAX_FRAME_FROM_HOST = 1024 * 1024

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from devtools.host_process import HostProcess
+from devtools.host_process import DB_NAME, HostProcess, integrity_check
 from tests.contract.test_keys import ACCOUNT, call, entry
 from tests.reliability.helpers import addrs_of, pair_with_syncing, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs: root only")
 
-DB = "sma-host.sqlite3"
+DB = DB_NAME
 
 
 @pytest.fixture
@@ -49,14 +49,6 @@ def fill(mount: Path) -> Path:
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC
                 return filler
-
-
-def integrity(db_path: Path) -> str:
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return str(db.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        db.close()
 
 
 def assert_storage_failed(error: dict[str, Any]) -> None:
@@ -102,7 +94,7 @@ def test_a_full_disk_answers_storage_failed_and_recovers(spawn_host, account, di
     assert "result" in sync or sync["error"]["data"]["reason"] == "storage_failed", sync
     assert a.call("hello")["protocol"] == 1  # alive
     assert "Traceback" not in a.stderr_text()[stderr_before:]
-    assert integrity(disk / "a" / DB) == "ok"
+    assert integrity_check(disk / "a" / DB) == "ok"
 
     filler.unlink()  # space returns: the same process works again
     call(a, "keys.put", peers=[entry("after@example.net", 999, "after")])
@@ -110,7 +102,7 @@ def test_a_full_disk_answers_storage_failed_and_recovers(spawn_host, account, di
     call(a, "sma.sync")
     wait_until(lambda: acknowledged <= addrs_of(b), 30, "every acknowledged put delivered")
     assert addrs_of(a) == acknowledged  # a failed put left nothing half-stored
-    assert integrity(disk / "a" / DB) == "ok"
+    assert integrity_check(disk / "a" / DB) == "ok"
 
 
 def test_a_read_only_database_answers_storage_failed_and_recovers(
@@ -143,7 +135,7 @@ def test_a_read_only_database_answers_storage_failed_and_recovers(
         assert ro.close() == 0
     finally:
         subprocess.run(["umount", str(data)], check=True)
-    assert integrity(data / DB) == "ok"
+    assert integrity_check(data / DB) == "ok"
     a = spawn_host(
         f"{account.user.name}-a", env={"SMA_HOST_DATA_DIR": str(data), "SMA_HOST_PUSH": "off"}
     )
