@@ -261,7 +261,9 @@ def _remove_settle(duo: Duo) -> None:
     _until(lambda: _try(duo.b, "sma.sync") is not None and _status(duo.b).get("removed") is True)
 
 
-def _remove_judge(duo: Duo) -> tuple[set[str], int]:
+def _b_erased_judge(duo: Duo) -> tuple[set[str], int]:
+    """B gone from the server and from A's list (removal and expiry end the same way);
+    doubled: announcements a device has more than once."""
     inboxes, senders = _server(duo)
     lost = set()
     if f"{ANNOUNCE}_{duo.b_id}" in inboxes:
@@ -270,9 +272,14 @@ def _remove_judge(duo: Duo) -> tuple[set[str], int]:
         lost.add("B's announcement deleted")
     if duo.b_id in _listed(duo.a):
         lost.add("A forgot B")
+    return lost, sum(n - 1 for n in senders.values() if n > 1)
+
+
+def _remove_judge(duo: Duo) -> tuple[set[str], int]:
+    lost, doubled = _b_erased_judge(duo)
     if _status(duo.b).get("removed") is not True:
         lost.add("B knows it was removed")
-    return lost, sum(n - 1 for n in senders.values() if n > 1)
+    return lost, doubled
 
 
 # leave: A leaves (paired with B).
@@ -312,18 +319,6 @@ def _expire_settle(duo: Duo) -> None:
     )
 
 
-def _expire_judge(duo: Duo) -> tuple[set[str], int]:
-    inboxes, senders = _server(duo)
-    lost = set()
-    if f"{ANNOUNCE}_{duo.b_id}" in inboxes:
-        lost.add("B's inbox deleted")
-    if senders[duo.b_id]:
-        lost.add("B's announcement deleted")
-    if duo.b_id in _listed(duo.a):
-        lost.add("A forgot B")
-    return lost, sum(n - 1 for n in senders.values() if n > 1)
-
-
 OPERATIONS = {
     "join": Operation("join", _join_setup, lambda d: ("sma.join", {}), _join_settle, _join_judge),
     "pair (A requests)": Operation(
@@ -355,7 +350,7 @@ OPERATIONS = {
         _expire_setup,
         lambda d: ("sma.expire", {"max_age_s": 0}),
         _expire_settle,
-        _expire_judge,
+        _b_erased_judge,
     ),
 }
 
