@@ -8,7 +8,6 @@ connection keeps transactions simple.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sqlite3
 import threading
@@ -16,12 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .errors import StorageFailed
 from .protocol.crypto import Identity
-from .protocol.pairing_states import Attempt
 from .store_keys import KeyTables
+from .store_outbox import OutboxTables
+from .store_pairings import PairingTables
 from .store_removals import RemovalTables
 
 DB_NAME = "sma-host.sqlite3"
@@ -235,14 +234,7 @@ class Peer:
     paired_at: int
 
 
-@dataclass(frozen=True)
-class OutboxItem:
-    id: int
-    recipient: str
-    message: bytes
-
-
-class Store(KeyTables, RemovalTables):
+class Store(KeyTables, RemovalTables, PairingTables, OutboxTables):
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(data_dir, 0o700)
@@ -362,85 +354,6 @@ class Store(KeyTables, RemovalTables):
         with self.transaction() as db:
             db.execute("UPDATE membership SET announced_at = ? WHERE account = ?", (when, account))
 
-    # pairing
-
-    def save_pairing(self, p: Attempt) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO pairing VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    p.account,
-                    p.pairing_id,
-                    p.direction.value,
-                    p.peer,
-                    p.peer_name,
-                    p.phase.state,
-                    p.reason,
-                    p.created,
-                    p.expires_at,
-                    json.dumps(p.data()),
-                ),
-            )
-
-    def pairing(self, account: str, pairing_id: str, direction: str) -> Attempt | None:
-        rows = self._pairings(
-            "WHERE account = ? AND pairing_id = ? AND direction = ?",
-            (account, pairing_id, direction),
-        )
-        return rows[0] if rows else None
-
-    def pairings(self, account: str, live_only: bool = False) -> list[Attempt]:
-        where = "WHERE account = ?" + (" AND state = 'waiting'" if live_only else "")
-        return self._pairings(where + " ORDER BY created, pairing_id", (account,))
-
-    def count_incoming(self, account: str) -> tuple[int, int]:
-        """(waiting, all) incoming attempts of ``account``: one query, no rows loaded."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COUNT(*) FILTER (WHERE state = 'waiting'), COUNT(*) FROM pairing"
-                " WHERE account = ? AND direction = 'incoming'",
-                (account,),
-            ).fetchone()
-        return int(row[0]), int(row[1])
-
-    def drop_oldest_ended_incoming(self, account: str) -> bool:
-        """Make room for a new incoming attempt; False when every one is still waiting."""
-        with self.transaction() as db:
-            cursor = db.execute(
-                "DELETE FROM pairing WHERE rowid = (SELECT rowid FROM pairing WHERE account = ?"
-                " AND direction = 'incoming' AND state != 'waiting' ORDER BY created LIMIT 1)",
-                (account,),
-            )
-            return cursor.rowcount > 0
-
-    def purge_pairings(self, account: str, now: int, cutoff: int) -> int:
-        """Ended attempts are stamped ``now`` when first seen ended (``data.ended_at``) and
-        deleted once that stamp is at or before ``cutoff``; returns how many were deleted."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE pairing SET data = json_object('ended_at', ?) WHERE account = ?"
-                " AND state != 'waiting' AND json_extract(data, '$.ended_at') IS NULL",
-                (now, account),
-            )
-            cursor = db.execute(
-                "DELETE FROM pairing WHERE account = ? AND state != 'waiting'"
-                " AND json_extract(data, '$.ended_at') <= ?",
-                (account, cutoff),
-            )
-            return cursor.rowcount
-
-    def _pairings(self, where: str, args: tuple[Any, ...]) -> list[Attempt]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT account, pairing_id, direction, peer, peer_name, state, reason, created,"
-                f" expires_at, data FROM pairing {where}",
-                args,
-            ).fetchall()
-        return [
-            Attempt.from_row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
-            for r in rows
-        ]
-
     # paired devices
 
     def add_peer(self, account: str, peer: Peer) -> bool:
@@ -523,39 +436,6 @@ class Store(KeyTables, RemovalTables):
         ).rowcount:
             floor += 1
         return floor
-
-    # outbox
-
-    def enqueue(self, account: str, recipient: str, message: bytes, now: int) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO outbox (account, recipient, message, created) VALUES (?, ?, ?, ?)",
-                (account, recipient, message, now),
-            )
-
-    def outbox(self, account: str) -> list[OutboxItem]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, recipient, message FROM outbox WHERE account = ? ORDER BY id",
-                (account,),
-            ).fetchall()
-        return [OutboxItem(*row) for row in rows]
-
-    def last_outbox_id(self, account: str) -> int:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COALESCE(MAX(id), 0) FROM outbox WHERE account = ?", (account,)
-            ).fetchone()
-        return int(row[0])
-
-    def drop_outbox_after(self, account: str, item_id: int) -> None:
-        """Forget what was queued after ``item_id`` (undoing an operation that failed)."""
-        with self.transaction() as db:
-            db.execute("DELETE FROM outbox WHERE account = ? AND id > ?", (account, item_id))
-
-    def sent(self, item_id: int) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
 
     def set_removed(self, account: str) -> None:
         with self.transaction() as db:
