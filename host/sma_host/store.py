@@ -157,6 +157,14 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (account, muaa_id, peer)
     );
     """,
+    # 7: the OS keyring entry holding the account's password, if one was ever stored: an
+    # account without one never loads the keyring package (about 4 MB resident). Accounts
+    # from before may have one under their current login.
+    """
+    ALTER TABLE account ADD COLUMN keyring_entry TEXT;
+    UPDATE account SET keyring_entry =
+        account || '|' || username || '@' || imap_host || ':' || imap_port;
+    """,
 ]
 
 
@@ -298,7 +306,8 @@ class Store(KeyTables, RemovalTables, PairingTables, OutboxTables):
     def save_account(self, settings: AccountSettings) -> None:
         with self.transaction() as db:
             db.execute(
-                """INSERT INTO account VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO account (account, email, device_name, imap_host, imap_port,
+                   security, username, ca_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(account) DO UPDATE SET email=excluded.email,
                    device_name=excluded.device_name, imap_host=excluded.imap_host,
                    imap_port=excluded.imap_port, security=excluded.security,
@@ -323,6 +332,18 @@ class Store(KeyTables, RemovalTables, PairingTables, OutboxTables):
                 (account,),
             ).fetchone()
         return AccountSettings(*row) if row else None
+
+    def keyring_entry(self, account: str) -> str | None:
+        """The OS keyring entry this host stored the account's password under, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT keyring_entry FROM account WHERE account = ?", (account,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def set_keyring_entry(self, account: str, entry: str | None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE account SET keyring_entry = ? WHERE account = ?", (entry, account))
 
     def accounts(self) -> list[str]:
         with self._lock:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from devtools.host_process import RpcError
+from devtools.host_process import DB_NAME, RpcError
 from sma_host.native.schemas import validate_result
 
 ACCOUNT = "acct1"
@@ -68,3 +69,83 @@ def test_not_remembering_forgets_a_stored_password(spawn_host, account, tmp_dir)
     with pytest.raises(RpcError) as missing:
         again.call("sma.join", {"account": ACCOUNT})
     assert missing.value.data.get("credentials_missing") is True
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def probe_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """The recording backend of ``keyring_probe``, chosen explicitly."""
+    log = tmp_path / "keyring-calls.log"
+    env = {
+        "PYTHON_KEYRING_BACKEND": "tests.contract.keyring_probe.ProbeKeyring",
+        "KEYRING_PROBE_LOG": str(log),
+        "PYTHONPATH": str(REPO),
+    }
+    return env, log
+
+
+def calls(log: Path) -> list[str]:
+    """The keyring operations so far (the entry names are the same account's login)."""
+    if not log.exists():
+        return []
+    return [line.split(" ", 1)[0] for line in log.read_text().splitlines()]
+
+
+def test_an_account_that_never_stored_a_password_never_asks_the_keyring(
+    spawn_host, account, tmp_dir
+) -> None:  # type: ignore[no-untyped-def]
+    env, log = probe_env(tmp_dir)
+    host = spawn_host("laptop", env=env)
+    assert (
+        host.call("account.configure", account.configure_params(ACCOUNT))["password_storage"]
+        == "memory"
+    )
+    host.call("sma.join", {"account": ACCOUNT})
+    host.call("account.configure", account.configure_params(ACCOUNT))  # again, as on each start
+    assert host.close() == 0
+    again = spawn_host("laptop", env=env)  # a restart resumes without a password
+    with pytest.raises(RpcError) as missing:
+        again.call("sma.status", {"account": ACCOUNT})
+    assert missing.value.data.get("credentials_missing") is True
+    assert calls(log) == []
+
+
+def test_the_keyring_is_asked_only_for_what_this_host_stored(spawn_host, account, tmp_dir) -> None:  # type: ignore[no-untyped-def]
+    env, log = probe_env(tmp_dir)
+    host = spawn_host("laptop", env=env)
+    remembered = host.call(
+        "account.configure", {**account.configure_params(ACCOUNT), "remember": True}
+    )
+    assert remembered["password_storage"] == "keyring"
+    muaa_id = host.call("sma.join", {"account": ACCOUNT})["muaa_id"]
+    assert host.close() == 0
+    assert calls(log) == ["set"]
+    again = spawn_host("laptop", env=env)
+    assert again.call("sma.status", {"account": ACCOUNT})["self"] == muaa_id
+    assert calls(log) == ["set", "get"]
+    again.call("account.configure", account.configure_params(ACCOUNT))  # no longer remembered
+    again.call("account.configure", account.configure_params(ACCOUNT))
+    assert calls(log) == ["set", "get", "delete"]  # forgotten once, then never asked again
+    assert again.close() == 0
+    third = spawn_host("laptop", env=env)
+    with pytest.raises(RpcError):
+        third.call("sma.status", {"account": ACCOUNT})
+    assert calls(log) == ["set", "get", "delete"]
+
+
+def test_a_password_stored_by_an_older_host_is_still_found(spawn_host, account, tmp_dir) -> None:  # type: ignore[no-untyped-def]
+    env, log = probe_env(tmp_dir)
+    host = spawn_host("laptop", env=env)
+    host.call("account.configure", {**account.configure_params(ACCOUNT), "remember": True})
+    muaa_id = host.call("sma.join", {"account": ACCOUNT})["muaa_id"]
+    assert host.close() == 0
+    # The database as the host before migration 7 left it: no record of the keyring entry.
+    db = sqlite3.connect(tmp_dir / "laptop" / DB_NAME)
+    with db:
+        db.execute("ALTER TABLE account DROP COLUMN keyring_entry")
+        db.execute("PRAGMA user_version = 6")
+    db.close()
+    again = spawn_host("laptop", env=env)
+    assert again.call("sma.status", {"account": ACCOUNT})["self"] == muaa_id
+    assert calls(log) == ["set", "get"]

@@ -54,7 +54,7 @@ class Accounts:
         self.sessions.use(session, mailbox)
         remember = bool(params.get("remember"))
         if password is None:  # a token is never remembered, and a password no longer used
-            self.vault.forget(password_key(settings))
+            self._forget_password(settings.account)
             storage = "memory"
         else:
             storage = self._remember_password(settings, password, remember)
@@ -81,10 +81,22 @@ class Accounts:
         """Keep the password in the OS keyring when asked and possible; else memory only."""
         key = password_key(settings)
         if remember and self.vault.store(key, password):
+            stored = self.store.keyring_entry(settings.account)
+            if stored is not None and stored != key:  # the login changed: drop the old one
+                self.vault.forget(stored)
+            self.store.set_keyring_entry(settings.account, key)
             return "keyring"
         if not remember:
-            self.vault.forget(key)
+            self._forget_password(settings.account)
         return "memory"
+
+    def _forget_password(self, account: str) -> None:
+        """Delete the password this host stored for the account, if it ever stored one;
+        an account that never had one does not even load the keyring package."""
+        stored = self.store.keyring_entry(account)
+        if stored is not None:
+            self.vault.forget(stored)
+            self.store.set_keyring_entry(account, None)
 
     def resume_all(self) -> None:
         """At start-up: accounts whose password the OS keyring remembers get their watcher

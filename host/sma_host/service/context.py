@@ -184,7 +184,9 @@ class Sessions:
             settings = self.store.load_account(account)
             if settings is None:
                 raise UnknownAccount(f"no account {account!r} is configured", account=account)
-            password = self.vault.load(password_key(settings))  # remembered, or None
+            key = password_key(settings)
+            # Remembered, or None; the keyring is asked only if this host stored one there.
+            password = self.vault.load(key) if self.store.keyring_entry(account) == key else None
             session = self._sessions[account] = AccountSession(settings, password)
         return session
 
