@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the launch imports no typing: `hello` is answered before any of it
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
 
 def _make_backend(
