@@ -263,6 +263,11 @@ class Store(KeyTables, RemovalTables, PairingTables, OutboxTables):
         with self._lock:
             self._db.close()
 
+    def release_cache(self) -> None:
+        """Free SQLite's page cache (kept up to about 2 MB after a large batch wrote)."""
+        with self._lock:
+            self._db.execute("PRAGMA shrink_memory")
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any exception.

@@ -97,6 +97,7 @@ class Inbox:
             )
         finally:
             if summary["processed"] + summary["dropped"] >= TRIM_AFTER:
+                self.store.release_cache()
                 release_freed_memory()
         return summary
 

@@ -48,6 +48,7 @@ class MailScan:
         session = self.sessions.get(params["account"])
         updated = retry_once_on_lost_connection(session, lambda: self._scan(session))
         if updated[0] >= TRIM_AFTER:
+            self.store.release_cache()
             release_freed_memory()  # a first scan reads up to thousands of messages
         listed, _rest = page_by_size(updated[1], 0, PAGE_BUDGET)
         result: dict[str, Any] = {"scanned": updated[0], "updated": listed}
@@ -63,6 +64,7 @@ class MailScan:
             log.info("account %s: INBOX scan failed: %s", joined.name, exc.reason)
             return
         if scanned >= TRIM_AFTER:
+            self.store.release_cache()
             release_freed_memory()
         self.notifier.keys_changed(joined.name, updated)
 
