@@ -91,16 +91,52 @@ def python_rss_kib(data_dir: Path, stderr: IO[bytes]) -> int:
     baseline interpreter writes one byte and waits on stdin (``os`` is loaded at start-up
     anyway), is measured, then released.
     """
-    code = "import os; os.write(1, b'.'); os.read(0, 1)"
+    return held_python_rss_kib(data_dir, stderr)[0]
+
+
+#: The libraries the host is built on (the brief names them), each imported and used
+#: once, in a bare interpreter: the floor under the host's resident memory, nothing of
+#: sma-host in it. ``pysequoia`` is added where a key has been read (after a sync). No TLS
+#: context: the bench's hosts talk plain IMAP on loopback (a context adds about 2.5 MB).
+LIBRARY_FLOOR = """
+import sqlite3
+import imapclient, jsonschema
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+jsonschema.Draft202012Validator({"type": "object"}).validate({})
+Ed25519PrivateKey.generate().sign(b"floor")
+X25519PrivateKey.generate().exchange(X25519PrivateKey.generate().public_key())
+ChaCha20Poly1305(HKDF(SHA256(), 32, None, b"floor").derive(b"k")).encrypt(bytes(12), b"", None)
+sqlite3.connect(":memory:").execute("SELECT 1").fetchone()
+"""
+
+
+def pysequoia_floor(keydata_b64: str) -> str:
+    """What a sync adds to ``LIBRARY_FLOOR``: one real key read and checked by Sequoia as
+    the host checks each (parsed, fingerprinted, encrypted to)."""
+    return f"""
+import base64, pysequoia
+cert = pysequoia.Cert.from_bytes(base64.b64decode("{keydata_b64}"))
+cert.fingerprint, [str(uid) for uid in cert.user_ids]
+pysequoia.encrypt(b"", [cert], armor=False)
+"""
+
+
+def held_python_rss_kib(data_dir: Path, stderr: IO[bytes], prelude: str = "") -> tuple[int, int]:
+    """(VmHWM, VmRSS) in KiB of the host's interpreter after running ``prelude``, measured
+    while it waits, as ``python_rss_kib`` does for an empty program."""
+    code = prelude + "\nimport os; os.write(1, b'.'); os.read(0, 1)"
     process = launch([sys.executable, "-c", code], data_dir, stderr)
     try:
         assert process.stdout is not None
         if process.stdout.read(1) != b".":
-            raise RuntimeError("the baseline interpreter did not start")
-        hwm, _rss = peak_rss_kib(process.pid)
+            raise RuntimeError("the measured interpreter did not start")
+        return peak_rss_kib(process.pid)
     finally:
         finish(process)
-    return hwm
 
 
 def peak_rss_kib(pid: int) -> tuple[int, int]:
