@@ -55,7 +55,9 @@ def test_join_race_idempotent_join_and_status(spawn_host: Spawn, matrix_account:
         host.send(
             {"jsonrpc": "2.0", "id": "j", "method": "sma.join", "params": {"account": ACCOUNT}}
         )
-    results = [host.wait_response("j", timeout=60)["result"] for host in hosts]
+    responses = [host.wait_response("j", timeout=60) for host in hosts]
+    assert all("result" in r for r in responses), responses
+    results = [r["result"] for r in responses]
     ids = [r["muaa_id"] for r in results]
     assert len(set(ids)) == 3
     assert sorted(r["created_sma"] for r in results) == [False, False, True]
