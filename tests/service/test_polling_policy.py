@@ -18,11 +18,35 @@ class FakeStore:
         return self.attempts
 
 
+class FakeWatcher:
+    def __init__(self) -> None:
+        self.wakes = 0
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+
+class FakeSessions:
+    """Account "a" has a watcher; any other account has no session here."""
+
+    def __init__(self) -> None:
+        self.watcher = FakeWatcher()
+
+    def find(self, account: str) -> Any:
+        return SimpleNamespace(watcher=self.watcher) if account == "a" else None
+
+
 def make() -> tuple[Push, FakeStore, list[int]]:
+    push, store, clock, _ = make_with_watcher()
+    return push, store, clock
+
+
+def make_with_watcher() -> tuple[Push, FakeStore, list[int], FakeWatcher]:
     clock = [1000]
     store = FakeStore()
-    push = Push(store, None, None, None, lambda: clock[0], lambda _a: None)  # type: ignore[arg-type]
-    return push, store, clock
+    sessions = FakeSessions()
+    push = Push(store, sessions, None, None, lambda: clock[0], lambda _a: None)  # type: ignore[arg-type]
+    return push, store, clock, sessions.watcher
 
 
 def waiting(created: int, ttl: int = 600) -> Any:
@@ -120,3 +144,18 @@ def test_the_page_window_ends_with_its_pairing(monkeypatch: Any) -> None:
     push.update_live("a")
     assert push.poll_every("a", idle=True) is None
     assert push.poll_every("a", idle=False) == UI_POLL_S
+
+
+def test_the_watcher_is_woken_when_the_page_opens_or_a_pairing_starts() -> None:
+    """Its current wait (half a second in IDLE) is not paid by a request already there."""
+    push, store, clock, watcher = make_with_watcher()
+    push.ui_active({"account": "a"})
+    assert watcher.wakes == 1
+    push.ui_active({"account": "a"})  # the add-on's repeat while the page stays open
+    assert watcher.wakes == 1
+    push.ui_active({"account": "b"})  # no session: nothing to wake, no error
+    store.attempts = [waiting(created=clock[0])]
+    push.update_live("a")
+    assert watcher.wakes == 2
+    push.update_live("a")  # the same pairing again: no change of policy
+    assert watcher.wakes == 2

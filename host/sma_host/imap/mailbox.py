@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import select
 import socket
 import ssl
 import time
@@ -12,6 +13,7 @@ from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from socket import socket as Socket  # the class: `socket` is a method name below
 from typing import Any
 
 from imapclient import IMAPClient
@@ -394,8 +396,9 @@ class Mailbox:
         with self._io("starting IDLE"):
             self._client.idle()
 
-    def idle_wait(self, timeout: float) -> list[tuple[Any, ...]]:
-        """Untagged responses that arrived within ``timeout`` seconds while idling.
+    def idle_wait(self, timeout: float, wake: Socket | None = None) -> list[tuple[Any, ...]]:
+        """Untagged responses that arrived within ``timeout`` seconds while idling, or
+        nothing as soon as ``wake`` is readable (the caller drains it).
 
         A ``BYE`` ends the connection (Dovecot sends one when the selected folder is
         deleted under us): raised as ``ConnectionFailed``, since imapclient swallows the
@@ -403,7 +406,14 @@ class Mailbox:
         """
         started = time.monotonic()
         with self._io("idling"):
-            responses: list[tuple[Any, ...]] = self._client.idle_check(timeout=timeout)
+            wait = timeout
+            if wake is not None:
+                connection = self.socket()
+                readable = select.select([connection, wake], [], [], timeout)[0]
+                if wake in readable and connection not in readable:
+                    return []  # woken early: no sign of a dead connection
+                wait = 0  # something to read, or the timeout passed
+            responses: list[tuple[Any, ...]] = self._client.idle_check(timeout=wait)
         for response in responses:
             if response and response[0] == b"BYE":
                 words = b" ".join(r for r in response[1:] if isinstance(r, bytes))

@@ -69,6 +69,12 @@ class InboxWatcher:
         self._on_connected = on_connected
         self._poll_interval = poll_interval
         self._stop = threading.Event()
+        #: ``wake()``: the policy may have changed. The socket pair wakes an IDLE wait
+        #: (a select on the connection and on it), the event a wait without IDLE.
+        self._nudged = threading.Event()
+        self._wake_read, self._wake_write = socket.socketpair()
+        for end in (self._wake_read, self._wake_write):
+            end.setblocking(False)
         self._mailbox: Mailbox | None = None
         self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
 
@@ -80,10 +86,28 @@ class InboxWatcher:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def wake(self) -> None:
+        """Look at the polling policy now, not at the end of the current wait: the
+        add-on's page just opened, or a pairing started. Any thread may call it."""
+        self._nudged.set()
+        try:
+            self._wake_write.send(b"\0")
+        except OSError:  # full (a wake-up is pending anyway) or closed (stopped)
+            pass
+
+    def _drain_wakes(self) -> None:
+        self._nudged.clear()
+        try:
+            while self._wake_read.recv(64):
+                pass
+        except OSError:  # nothing left (BlockingIOError), or closed
+            pass
+
     def stop(self) -> None:
         """Ask the thread to end; shutting the socket down wakes it from a blocking read
         (a plain close would not: imaplib holds a file object on it)."""
         self._stop.set()
+        self.wake()
         mailbox = self._mailbox
         if mailbox is not None:
             try:
@@ -92,6 +116,13 @@ class InboxWatcher:
                 pass
 
     def _run(self) -> None:
+        try:
+            self._connect_and_watch()
+        finally:
+            self._wake_read.close()
+            self._wake_write.close()
+
+    def _connect_and_watch(self) -> None:
         backoff = 1.0
         lost = False
         while not self._stop.is_set():
@@ -159,7 +190,8 @@ class InboxWatcher:
                     if not mailbox.folder_exists(self._folder):
                         self._on_gone()
                         return
-                self._stop.wait(interval)
+                self._nudged.wait(interval)
+                self._drain_wakes()
                 continue
             if not idle:
                 # No push from this server: the scheduled sync's STATUS is the poll.
@@ -175,8 +207,9 @@ class InboxWatcher:
             check_at = time.monotonic() + IDLE_CHECK_S
             try:
                 while not self._stop.is_set() and self._poll_every(idle) is None:
-                    if _has_messages(mailbox.idle_wait(IDLE_TICK_S)):
+                    if _has_messages(mailbox.idle_wait(IDLE_TICK_S, self._wake_read)):
                         self._on_messages()
+                    self._drain_wakes()
                     if time.monotonic() > check_at:
                         break
             finally:
@@ -202,7 +235,8 @@ class InboxWatcher:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            self._stop.wait(min(left, IDLE_TICK_S))
+            self._nudged.wait(min(left, IDLE_TICK_S))
+            self._drain_wakes()
 
 
 def _keep_alive(sock: socket.socket) -> None:

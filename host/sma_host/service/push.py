@@ -102,10 +102,20 @@ class Push:
     def ui_active(self, params: dict[str, Any]) -> dict[str, Any]:
         """``ui.active``: the add-on's page or popup for the account is open."""
         account, now = params["account"], time.monotonic()
-        if now >= self._ui_until.get(account, 0.0):
+        opened = now >= self._ui_until.get(account, 0.0)
+        if opened:
             self._ui_since[account] = now  # opened (again): a new fast-polling window
         self._ui_until[account] = now + UI_ACTIVE_S
+        if opened:
+            self._wake(account)
         return {}
+
+    def _wake(self, account: str) -> None:
+        """The policy changed: the watcher looks at it now, not after its current wait
+        (up to half a second in IDLE, which a request waiting in the inbox would pay)."""
+        session = self.sessions.find(account)
+        if session is not None and session.watcher is not None:
+            session.watcher.wake()
 
     def poll_every(self, account: str, idle: bool) -> float | None:
         """The watcher's NOOP interval now, or None: IDLE (without IDLE, a sync every
@@ -133,7 +143,10 @@ class Push:
         if not live and self._live_until.get(account, 0):
             # A pairing ended: the page's own fast window, opened for it, ends too.
             self._ui_since[account] = -math.inf
+        fast_until = self._fast_until.get(account, 0)
         self._live_until[account] = max((p.expires_at for p in live), default=0)
         self._fast_until[account] = max(
             (min(p.expires_at, p.created + FAST_PAIRING_S) for p in live), default=0
         )
+        if self._fast_until[account] > fast_until:
+            self._wake(account)
