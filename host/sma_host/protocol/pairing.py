@@ -129,6 +129,12 @@ def broadcast_targets(last_seen: dict[str, int], now: int) -> list[str]:
     return sorted(recent[:MAX_BROADCAST])
 
 
+def load_pake() -> None:
+    """Import SPAKE2 ahead of a pairing. It is imported where it is used, so that a host
+    that never pairs does not hold it (a few MB resident, about 30 ms to load)."""
+    import spake2  # noqa: F401
+
+
 def _spake_ids(addr: str, pairing_id: str, new_id: str, existing_id: str) -> tuple[bytes, bytes]:
     base = f"autocrypt-sma/v1|{addr.lower()}|{pairing_id}|"
     return (base + new_id).encode(), (base + existing_id).encode()

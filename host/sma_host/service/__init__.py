@@ -132,7 +132,7 @@ class Host:
             "keys.put": keys.put_entries,
             "keys.list": keys.list_entries,
             "mail.scan": scanner.scan,
-            "ui.active": push.ui_active,
+            "ui.active": pairings.page_opened,
         }
 
     def _before_sync(self, account: str) -> None:
