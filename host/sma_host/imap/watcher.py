@@ -108,6 +108,9 @@ class InboxWatcher:
         (a plain close would not: imaplib holds a file object on it)."""
         self._stop.set()
         self.wake()
+        if self._thread.ident is None:  # never started: nothing else closes them
+            self._wake_read.close()
+            self._wake_write.close()
         mailbox = self._mailbox
         if mailbox is not None:
             try:
