@@ -165,6 +165,11 @@ _MIGRATIONS: list[str] = [
     UPDATE account SET keyring_entry =
         account || '|' || username || '@' || imap_host || ':' || imap_port;
     """,
+    # 8: whether this device has erased a device it removed (inbox, announcement) from the
+    # server: a retry of a cut `device.remove` finishes it (removals from before: done)
+    """
+    ALTER TABLE removed_device ADD COLUMN erased INTEGER NOT NULL DEFAULT 1;
+    """,
 ]
 
 

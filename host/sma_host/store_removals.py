@@ -17,14 +17,34 @@ class RemovalTables:
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError  # Store's
 
-    def mark_removed(self, account: str, muaa_id: str, by: str, at: int) -> bool:
-        """Record that ``muaa_id`` is out for good; False when it was known already."""
+    def mark_removed(
+        self, account: str, muaa_id: str, by: str, at: int, erased: bool = True
+    ) -> bool:
+        """Record that ``muaa_id`` is out for good; False when it was known already.
+        ``erased=False``: this device has still to delete its traces on the server."""
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO removed_device VALUES (?, ?, ?, ?)",
-                (account, muaa_id, by, at),
+                "INSERT OR IGNORE INTO removed_device (account, muaa_id, removed_by, at, erased)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (account, muaa_id, by, at, int(erased)),
             )
             return cursor.rowcount > 0
+
+    def mark_erased(self, account: str, muaa_id: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE removed_device SET erased = 1 WHERE account = ? AND muaa_id = ?",
+                (account, muaa_id),
+            )
+
+    def erase_pending(self, account: str, muaa_id: str) -> bool:
+        """True when this device removed ``muaa_id`` but has not erased it yet."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM removed_device WHERE account = ? AND muaa_id = ? AND erased = 0",
+                (account, muaa_id),
+            ).fetchone()
+        return row is not None
 
     def is_removed(self, account: str, muaa_id: str) -> bool:
         with self._lock:

@@ -55,3 +55,26 @@ def test_a_removal_cut_before_it_was_done_is_finished_by_the_retry(
         assert d.b_id not in membership._listed(d.a)  # finished by the retry
         op.settle(d)
         assert op.judge(d) == (set(), 0)
+
+
+@pytest.mark.parametrize(
+    ("command", "nth"), [("DELETE", 1), ("UID STORE", 2)], ids=["its-inbox", "its-announcement"]
+)
+def test_a_cut_removal_of_an_unpaired_device_is_finished_by_the_retry(
+    bench: Bench, proxy: ImapProxy, command: str, nth: int
+) -> None:
+    """B announced itself but never paired (a device that died before pairing): A's
+    removal was cut while deleting B's inbox, or B's announcement (A's own stale one goes
+    first). The retry used to find B recorded as removed and no longer A's peer, answer at
+    once and leave B's traces on the server; the store now says what is left to erase."""
+    with membership.duo(bench, proxy, push=False) as d:
+        membership._expire_setup(d)  # both joined, B listed by A, not paired
+        settle(proxy)
+        cut = proxy.cut_at(command, nth, "before_reply")
+        with pytest.raises(RpcError) as failed:
+            membership.call(d.a, "device.remove", muaa_id=d.b_id)
+        assert failed.value.reason == "connection_failed"
+        assert cut.replied.wait(5)
+        retry = membership.call(d.a, "device.remove", muaa_id=d.b_id)
+        assert retry["removed"] == d.b_id
+        assert membership._b_erased_judge(d) == (set(), 0)

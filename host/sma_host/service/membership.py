@@ -46,9 +46,13 @@ class Membership:
         joined, target = self.sessions.joined(params["account"]), params["muaa_id"]
         if target == joined.muaa_id:
             raise InvalidParams("to remove this device, use sma.leave", path="$.muaa_id")
-        # Recorded but still a peer: an earlier call was cut off before it had erased the
-        # device and posted the record (the peer is forgotten last); this one finishes.
-        unfinished = self.store.peer(joined.name, target) is not None
+        # Recorded but not erased, or still a peer: an earlier call was cut off before it
+        # had posted the record and erased the device (the peer is forgotten last); this
+        # one finishes.
+        unfinished = (
+            self.store.erase_pending(joined.name, target)
+            or self.store.peer(joined.name, target) is not None
+        )
         removed_before = self.store.is_removed(joined.name, target)
         if removed_before and not unfinished:
             return self._removal_status(joined, target, told=[])
@@ -59,7 +63,7 @@ class Membership:
             raise NotFound(f"no device {target} is known", muaa_id=target)
         told: list[str] = []  # an unfinished removal told the peers already
         if not removed_before:
-            self.store.mark_removed(joined.name, target, joined.muaa_id, self.now())
+            self.store.mark_removed(joined.name, target, joined.muaa_id, self.now(), erased=False)
             told = self._tell_peers_gone(joined, [target])
             self.store.wait_for_confirmation(joined.name, target, told, self.now())
         # The signed record every peer reads anyway: our announcement names the removed.
@@ -69,6 +73,7 @@ class Membership:
         self.announcements.announce(joined, mailbox)
         uids = [digest.live_uids[target]] if target in digest.live_uids else []
         self._erase_device(joined.session, mailbox, target, uids, forget=False)
+        self.store.mark_erased(joined.name, target)
         self.store.remove_peer(joined.name, target)
         self.notifier.device_removed(joined.name, target, reason="removed")
         self.outbox.flush_soon(joined.session)
