@@ -340,7 +340,7 @@ def accept(
     """E's answer to ``request`` with the code the user typed: (one pair-accept body per
     payload part, the confirmation value N must send back)."""
     if not 0 < len(parts) <= MAX_PARTS:
-        raise ValueError("too many payload parts")
+        raise ValueError(f"{len(parts)} payload parts: 1 to {MAX_PARTS} go in a pairing")
     from spake2 import SPAKE2_B
 
     id_a, id_b = _spake_ids(addr, request.pairing_id, request.party.muaa_id, existing.muaa_id)
