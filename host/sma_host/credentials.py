@@ -87,14 +87,22 @@ class PasswordVault:
             return None
         return value if isinstance(value, str) else None
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: str) -> bool:
+        """Delete the entry; True when it is gone (deleted, or not there), False when the
+        keyring could not be asked or refused (locked): then it may still hold it."""
         backend = self._keyring()
         if backend is None:
-            return
+            return False
+        from keyring.errors import PasswordDeleteError
+
         try:
             backend.delete_password(SERVICE, key)
-        except Exception:  # nothing stored, or the store refuses: either way nothing to do
-            log.debug("no stored password to forget")
+        except PasswordDeleteError:  # not there
+            return True
+        except Exception as exc:
+            log.warning("could not delete from the OS keyring: %s", type(exc).__name__)
+            return False
+        return True
 
 
 def vault_key(account: str, username: str, host: str, port: int) -> str:

@@ -269,9 +269,13 @@ class Store(KeyTables, RemovalTables, PairingTables, OutboxTables):
             self._db.close()
 
     def release_cache(self) -> None:
-        """Free SQLite's page cache (kept up to about 2 MB after a large batch wrote)."""
-        with self._lock:
-            self._db.execute("PRAGMA shrink_memory")
+        """Free SQLite's page cache (kept up to about 2 MB after a large batch wrote).
+        Never raises: it runs on the way out of calls that may be failing already."""
+        try:
+            with self._lock:
+                self._db.execute("PRAGMA shrink_memory")
+        except sqlite3.Error:
+            pass  # only memory is at stake
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

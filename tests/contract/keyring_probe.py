@@ -1,6 +1,8 @@
 """A keyring backend for the tests (``PYTHON_KEYRING_BACKEND``): passwords in a JSON file,
-and every call the host makes written as one line to ``KEYRING_PROBE_LOG``, so a test
-sees whether the host touched the OS keyring at all."""
+and every call the host makes written as one line to ``KEYRING_PROBE_LOG`` (and a
+``loaded`` line when ``keyring`` loads this module), so a test sees whether the host
+touched the OS keyring at all. ``KEYRING_PROBE_REFUSE=set`` or ``delete`` makes that
+operation fail as a locked keyring would."""
 
 from __future__ import annotations
 
@@ -9,6 +11,10 @@ import os
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError, PasswordSetError
+
+with open(os.environ["KEYRING_PROBE_LOG"], "a", encoding="utf-8") as _log:
+    _log.write("loaded -\n")
 
 
 class ProbeKeyring(KeyringBackend):
@@ -32,10 +38,16 @@ class ProbeKeyring(KeyringBackend):
 
     def set_password(self, service: str, username: str, password: str) -> None:
         self._log("set", username)
+        if os.environ.get("KEYRING_PROBE_REFUSE") == "set":
+            raise PasswordSetError("locked")
         self._save({**self._stored(), username: password})
 
     def delete_password(self, service: str, username: str) -> None:
         self._log("delete", username)
+        if os.environ.get("KEYRING_PROBE_REFUSE") == "delete":
+            raise RuntimeError("locked")
         stored = self._stored()
-        stored.pop(username, None)
+        if username not in stored:
+            raise PasswordDeleteError("not there")
+        del stored[username]
         self._save(stored)

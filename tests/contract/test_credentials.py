@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -89,7 +90,14 @@ def calls(log: Path) -> list[str]:
     """The keyring operations so far (the entry names are the same account's login)."""
     if not log.exists():
         return []
-    return [line.split(" ", 1)[0] for line in log.read_text().splitlines()]
+    operations = [line.split(" ", 1)[0] for line in log.read_text().splitlines()]
+    return [op for op in operations if op != "loaded"]
+
+
+def stored(log: Path) -> dict[str, str]:
+    path = Path(f"{log}.json")
+    found: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    return found
 
 
 def test_an_account_that_never_stored_a_password_never_asks_the_keyring(
@@ -108,7 +116,7 @@ def test_an_account_that_never_stored_a_password_never_asks_the_keyring(
     with pytest.raises(RpcError) as missing:
         again.call("sma.status", {"account": ACCOUNT})
     assert missing.value.data.get("credentials_missing") is True
-    assert calls(log) == []
+    assert not log.exists()  # not even loaded: the keyring package stayed out
 
 
 def test_the_keyring_is_asked_only_for_what_this_host_stored(spawn_host, account, tmp_dir) -> None:  # type: ignore[no-untyped-def]
@@ -144,8 +152,47 @@ def test_a_password_stored_by_an_older_host_is_still_found(spawn_host, account, 
     db = sqlite3.connect(tmp_dir / "laptop" / DB_NAME)
     with db:
         db.execute("ALTER TABLE account DROP COLUMN keyring_entry")
+        db.execute("ALTER TABLE removed_device DROP COLUMN erased")  # migration 8
         db.execute("PRAGMA user_version = 6")
     db.close()
     again = spawn_host("laptop", env=env)
     assert again.call("sma.status", {"account": ACCOUNT})["self"] == muaa_id
     assert calls(log) == ["set", "get"]
+
+
+def test_a_refused_deletion_is_tried_again_at_the_next_configure(
+    spawn_host, account, tmp_dir
+) -> None:  # type: ignore[no-untyped-def]
+    env, log = probe_env(tmp_dir)
+    host = spawn_host("laptop", env=env)
+    host.call("account.configure", {**account.configure_params(ACCOUNT), "remember": True})
+    assert host.close() == 0
+    locked = spawn_host("laptop", env={**env, "KEYRING_PROBE_REFUSE": "delete"})
+    locked.call("account.configure", account.configure_params(ACCOUNT))  # forget it: refused
+    assert locked.close() == 0
+    assert calls(log) == ["set", "delete"] and stored(log)
+    again = spawn_host("laptop", env=env)
+    again.call("account.configure", account.configure_params(ACCOUNT))
+    again.call("account.configure", account.configure_params(ACCOUNT))
+    assert calls(log) == ["set", "delete", "delete"] and not stored(log)
+
+
+def test_a_refused_new_password_does_not_bring_the_old_one_back(
+    spawn_host, account, tmp_dir
+) -> None:  # type: ignore[no-untyped-def]
+    env, log = probe_env(tmp_dir)
+    host = spawn_host("laptop", env=env)
+    host.call("account.configure", {**account.configure_params(ACCOUNT), "remember": True})
+    host.call("sma.join", {"account": ACCOUNT})
+    assert host.close() == 0
+    locked = spawn_host("laptop", env={**env, "KEYRING_PROBE_REFUSE": "set"})
+    result = locked.call(
+        "account.configure", {**account.configure_params(ACCOUNT), "remember": True}
+    )
+    assert result["password_storage"] == "memory" and result["keyring_unavailable"]
+    assert locked.close() == 0
+    assert calls(log) == ["set", "set", "delete"] and not stored(log)
+    again = spawn_host("laptop", env=env)  # the old password is not used
+    with pytest.raises(RpcError) as missing:
+        again.call("sma.status", {"account": ACCOUNT})
+    assert missing.value.data.get("credentials_missing") is True

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -50,62 +51,48 @@ def test_idle_wait_returns_when_woken_and_the_connection_stays_usable(account: A
         mailbox.close()
 
 
-class Policy:
-    """The watcher's polling policy, set by the test; ``asked`` is set by the first look
-    after ``arm()``, which, once the proxy saw IDLE, is the look just before the wait."""
-
-    def __init__(self) -> None:
-        self.interval: float | None = None
-        self._armed = False
-        self.asked = threading.Event()
-
-    def arm(self) -> None:
-        self.asked.clear()
-        self._armed = True
-
-    def __call__(self, idle: bool) -> float | None:
-        if self._armed:
-            self._armed = False
-            self.asked.set()
-        return self.interval
-
-
 def test_a_watcher_in_idle_switches_to_polling_when_woken(
     account: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(watcher_module, "IDLE_TICK_S", LONG_WAIT_S)
+    waiting = threading.Event()  # set each time the watcher enters its 30 s wait
+    idle_wait = Mailbox.idle_wait
+
+    def entering(mailbox: Mailbox, timeout: float, wake: socket.socket | None = None) -> Any:
+        waiting.set()
+        return idle_wait(mailbox, timeout, wake)
+
+    monkeypatch.setattr(Mailbox, "idle_wait", entering)
     setup = Mailbox.connect(plain_settings(account))
     setup.create_folder(setup.namespace.inbox_folder("00000000000000aa"))
     setup.close()
-    policy = Policy()
+    interval: list[float | None] = [None]
     with ImapProxy(account.server.host, account.server.port) as proxy:
         watcher = InboxWatcher(
             plain_settings(account, proxy.port),
             "00000000000000aa",
             on_messages=lambda: None,
             on_gone=lambda: None,
-            poll_every=policy,
+            poll_every=lambda idle: interval[0],
             poll_interval=60.0,
             name="wake",
         )
         watcher.start()
         try:
-            assert proxy.wait_for(lambda commands: "IDLE" in commands, WITHIN_S)
-            policy.arm()
-            assert policy.asked.wait(WITHIN_S)  # now in its 30 s wait
+            assert waiting.wait(WITHIN_S)
             proxy.reset()
-            policy.interval = 0.05  # the page opened
+            interval[0] = 0.05  # the page opened
             watcher.wake()
             assert proxy.wait_for(lambda commands: "NOOP" in commands, WITHIN_S)
-            policy.interval = None  # closed again: back to IDLE
-            assert proxy.wait_for(lambda commands: "IDLE" in commands, WITHIN_S)
-            policy.arm()
-            assert policy.asked.wait(WITHIN_S)
-            # Woken in IDLE with nothing changed: it looks again and stays, no command sent.
+            waiting.clear()
+            interval[0] = None  # closed again: back to IDLE
+            assert waiting.wait(WITHIN_S)
+            # Woken in IDLE with nothing changed: it looks, and waits again without a
+            # command (leaving IDLE would send DONE and more before waiting again).
             proxy.reset()
-            policy.arm()
+            waiting.clear()
             watcher.wake()
-            assert policy.asked.wait(WITHIN_S)
+            assert waiting.wait(WITHIN_S)
             assert proxy.commands() == []
         finally:
             watcher.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-import select
+import selectors
 import socket
 import ssl
 import time
@@ -408,9 +408,11 @@ class Mailbox:
         with self._io("idling"):
             wait = timeout
             if wake is not None:
-                connection = self.socket()
-                readable = select.select([connection, wake], [], [], timeout)[0]
-                if wake in readable and connection not in readable:
+                with selectors.DefaultSelector() as selector:  # not select(): fds ≥ 1024
+                    selector.register(self.socket(), selectors.EVENT_READ, "connection")
+                    selector.register(wake, selectors.EVENT_READ, "wake")
+                    ready = {key.data for key, _events in selector.select(timeout)}
+                if ready == {"wake"}:
                     return []  # woken early: no sign of a dead connection
                 wait = 0  # something to read, or the timeout passed
             responses: list[tuple[Any, ...]] = self._client.idle_check(timeout=wait)

@@ -75,6 +75,8 @@ class InboxWatcher:
         self._wake_read, self._wake_write = socket.socketpair()
         for end in (self._wake_read, self._wake_write):
             end.setblocking(False)
+        #: A send racing the close could land on a descriptor number already reused.
+        self._wake_lock = threading.Lock()
         self._mailbox: Mailbox | None = None
         self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
 
@@ -90,10 +92,16 @@ class InboxWatcher:
         """Look at the polling policy now, not at the end of the current wait: the
         add-on's page just opened, or a pairing started. Any thread may call it."""
         self._nudged.set()
-        try:
-            self._wake_write.send(b"\0")
-        except OSError:  # full (a wake-up is pending anyway) or closed (stopped)
-            pass
+        with self._wake_lock:
+            try:
+                self._wake_write.send(b"\0")
+            except OSError:  # full (a wake-up is pending anyway) or closed (stopped)
+                pass
+
+    def _close_wake(self) -> None:
+        with self._wake_lock:
+            self._wake_read.close()
+            self._wake_write.close()
 
     def _drain_wakes(self) -> None:
         self._nudged.clear()
@@ -109,8 +117,7 @@ class InboxWatcher:
         self._stop.set()
         self.wake()
         if self._thread.ident is None:  # never started: nothing else closes them
-            self._wake_read.close()
-            self._wake_write.close()
+            self._close_wake()
         mailbox = self._mailbox
         if mailbox is not None:
             try:
@@ -122,8 +129,7 @@ class InboxWatcher:
         try:
             self._connect_and_watch()
         finally:
-            self._wake_read.close()
-            self._wake_write.close()
+            self._close_wake()
 
     def _connect_and_watch(self) -> None:
         backoff = 1.0

@@ -132,7 +132,7 @@ class Host:
             "keys.put": keys.put_entries,
             "keys.list": keys.list_entries,
             "mail.scan": scanner.scan,
-            "ui.active": pairings.page_opened,
+            "ui.active": pairings.ui_active,
         }
 
     def _before_sync(self, account: str) -> None:

@@ -80,22 +80,25 @@ class Accounts:
     def _remember_password(self, settings: AccountSettings, password: str, remember: bool) -> str:
         """Keep the password in the OS keyring when asked and possible; else memory only."""
         key = password_key(settings)
+        stored = self.store.keyring_entry(settings.account)
         if remember and self.vault.store(key, password):
-            stored = self.store.keyring_entry(settings.account)
-            if stored is not None and stored != key:  # the login changed: drop the old one
+            if stored is not None and stored != key:
+                # The login changed. The record can name one entry, and the new one is
+                # what the next start needs: a refused deletion of the old is logged.
                 self.vault.forget(stored)
             self.store.set_keyring_entry(settings.account, key)
             return "keyring"
-        if not remember:
-            self._forget_password(settings.account)
+        # Not remembered, or the keyring refused the new password: an older one it holds
+        # must not come back at the next start.
+        self._forget_password(settings.account)
         return "memory"
 
     def _forget_password(self, account: str) -> None:
-        """Delete the password this host stored for the account, if it ever stored one;
-        an account that never had one does not even load the keyring package."""
+        """Delete the password this host stored for the account, if it ever stored one
+        (an account that never had one does not even load the keyring package). The
+        record goes only once the entry is gone: a locked keyring is asked again later."""
         stored = self.store.keyring_entry(account)
-        if stored is not None:
-            self.vault.forget(stored)
+        if stored is not None and self.vault.forget(stored):
             self.store.set_keyring_entry(account, None)
 
     def resume_all(self) -> None:

@@ -54,10 +54,11 @@ class Pairings:
 
     # methods
 
-    def page_opened(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``ui.active``: the page is open, so a pairing may start. Loading SPAKE2 now
-        (about 30 ms) takes that out of the first hop of a pairing, on both devices;
-        a host whose page never opens does not load it."""
+    def ui_active(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``ui.active`` (at the page's opening and every 30 s while open): a pairing may
+        start. Loading SPAKE2 now (about 30 ms) takes that out of the first hop of a
+        pairing, on both devices; a host whose page never opened does not load it, one
+        whose page did keeps it (1–4 MB)."""
         result = self.push.ui_active(params)
         pairing.load_pake()
         return result

@@ -103,11 +103,10 @@ class Push:
         """``ui.active``: the add-on's page or popup for the account is open."""
         account, now = params["account"], time.monotonic()
         opened = now >= self._ui_until.get(account, 0.0)
-        if opened:
-            self._ui_since[account] = now  # opened (again): a new fast-polling window
         self._ui_until[account] = now + UI_ACTIVE_S
         if opened:
-            self._wake(account)
+            self._ui_since[account] = now  # opened (again): a new fast-polling window
+            self._wake(account)  # after both are set: the watcher reads them at once
         return {}
 
     def _wake(self, account: str) -> None:
