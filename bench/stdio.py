@@ -96,8 +96,9 @@ def python_rss_kib(data_dir: Path, stderr: IO[bytes]) -> int:
 
 #: The libraries the host is built on (its dependencies in pyproject.toml), each imported
 #: and used once, in a bare interpreter: the floor under the host's resident memory,
-#: nothing of sma-host in it. ``pysequoia`` is added where a key has been read (after a sync). No TLS
-#: context: the bench's hosts talk plain IMAP on loopback (a context adds about 2.5 MB).
+#: nothing of sma-host in it. ``pysequoia`` is added where a key has been read (after a
+#: sync). No TLS context: the bench's hosts talk plain IMAP on loopback (a context adds
+#: about 2.5 MB).
 LIBRARY_FLOOR = """
 import sqlite3
 import imapclient, jsonschema
