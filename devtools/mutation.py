@@ -388,6 +388,21 @@ def write_doc(results: list[ModuleResult], not_run: list[str]) -> None:
             lines.append(f"- `{r.module}:{m.line_number}` `{m.original}` → `{m.mutated}`: {why}")
     if not any_survivor:
         lines.append("None.")
+    timeouts = [(r.module, m) for r in results for m in r.mutants if m.status == "timeout"]
+    if timeouts:
+        lines += [
+            "",
+            "## Timed out (counted as killed)",
+            "",
+            "mutmut gives a run ten times the unmutated run's time. A mutant that loops",
+            "forever ends here, and so can one run on a loaded machine: re-run such a module",
+            "with `--force` on a quiet machine before trusting the verdict.",
+            "",
+            *[
+                f"- `{module}:{m.line_number}` `{m.original}` → `{m.mutated}`"
+                for module, m in timeouts
+            ],
+        ]
     DOC.write_text("\n".join(lines) + "\n")
 
 

@@ -58,7 +58,13 @@ def serve(path: str) -> None:
                     code = pytest.main(args)
                     sys.stdout.flush()
                     os._exit(int(code))
-                conn.sendall(f"{_wait(pid)}\n".encode())
+                code = _wait(pid)
+                try:
+                    conn.sendall(f"{code}\n".encode())
+                except OSError:
+                    # mutmut gave up on this run (its timeout) and killed the client: the
+                    # next mutants still need a server, or each would fail to connect.
+                    pass
 
 
 def _wait(pid: int) -> int:
