@@ -295,7 +295,7 @@ def _read_cache(work: Path, mutmut: Path, env: dict[str, str]) -> list[Mutant]:
         if status not in _STATUS:
             raise SystemExit(f"mutant {mutant_id} left {status}")
         mutated = ""
-        if status == "bad_survived":
+        if status in ("bad_survived", "bad_timeout"):  # both are listed in the doc
             mutated = _mutated_line(work, mutmut, env, mutant_id)
         mutants.append(Mutant(line_number + 1, line.strip(), mutated, _STATUS[status]))
     return mutants
@@ -395,8 +395,9 @@ def write_doc(results: list[ModuleResult], not_run: list[str]) -> None:
             "## Timed out (counted as killed)",
             "",
             "mutmut gives a run ten times the unmutated run's time. A mutant that loops",
-            "forever ends here, and so can one run on a loaded machine: re-run such a module",
-            "with `--force` on a quiet machine before trusting the verdict.",
+            "forever, or holds a test until that test's own wait gives up, ends here; so can",
+            "any on a loaded machine: re-run such a module with `--force` on a quiet machine",
+            "before trusting the verdict.",
             "",
             *[
                 f"- `{module}:{m.line_number}` `{m.original}` → `{m.mutated}`"

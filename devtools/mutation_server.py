@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -58,7 +59,7 @@ def serve(path: str) -> None:
                     code = pytest.main(args)
                     sys.stdout.flush()
                     os._exit(int(code))
-                code = _wait(pid)
+                code = _wait(pid, conn)
                 try:
                     conn.sendall(f"{code}\n".encode())
                 except OSError:
@@ -67,17 +68,31 @@ def serve(path: str) -> None:
                     pass
 
 
-def _wait(pid: int) -> int:
+def _wait(pid: int, conn: socket.socket) -> int:
+    """The child's exit code; it is killed when it outlives ``CHILD_TIMEOUT_S`` or its
+    client (mutmut's timeout killed it): a run left going would hold up every later
+    mutant's run, which would time out in turn and count as killed."""
     deadline = time.monotonic() + CHILD_TIMEOUT_S
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or _gone(conn):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             return 124
         time.sleep(0.02)
+
+
+def _gone(conn: socket.socket) -> bool:
+    """The client closed its end (it sends nothing more while it waits)."""
+    readable, _, _ = select.select([conn], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """``make mutation``'s fork server and its client (mutmut's runner): a verdict is a kill
-only when the tests failed. A client that mutmut killed (its timeout) must not take the
-server down, and a server that cannot be asked gives no kill: once it did, every later
-mutant of the module counted as killed."""
+only when the tests failed. A client that mutmut killed (its timeout) must neither take
+the server down nor leave its run holding it up, and a server that cannot be asked gives
+no kill: each of these once made every later mutant of a module count as killed."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def server(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     tests.mkdir()
     (tests / "test_passes.py").write_text("def test_it():\n    assert True\n")
     (tests / "test_fails.py").write_text("def test_it():\n    assert False\n")
-    # Blocks until the test writes into the FIFO: a run that lasts as long as wanted.
+    # Blocks on a FIFO nobody writes to: a run that never ends by itself.
     fifo = tmp_path / "release"
     os.mkfifo(fifo)
     (tests / "test_blocks.py").write_text(
@@ -53,9 +53,11 @@ def server(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
         process.stdout.close()
 
 
-def ask(socket_path: Path, test: Path) -> int:
+def ask(socket_path: Path, test: Path, timeout: float | None = None) -> int:
     client = [sys.executable, "-S", "devtools/mutation_client.py", str(socket_path)]
-    run = subprocess.run([*client, "-q", "-p", "no:cacheprovider", str(test)], cwd=REPO)
+    run = subprocess.run(
+        [*client, "-q", "-p", "no:cacheprovider", str(test)], cwd=REPO, timeout=timeout
+    )
     return run.returncode
 
 
@@ -79,10 +81,9 @@ def test_the_server_outlives_a_client_killed_mid_run(
         time.sleep(0.05)
     blocked.kill()  # what mutmut does at its timeout
     blocked.wait()
-    with open(tmp_path / "release", "w") as release:  # the run ends; its answer has no reader
-        release.write("done")
-    assert ask(socket_path, tests / "test_passes.py") == 0
-    assert ask(socket_path, tests / "test_fails.py") == 1
+    # The run would block for ever: the server ends it and answers the next ones.
+    assert ask(socket_path, tests / "test_passes.py", timeout=WITHIN_S) == 0
+    assert ask(socket_path, tests / "test_fails.py", timeout=WITHIN_S) == 1
 
 
 def test_no_server_is_no_verdict_never_a_kill(tmp_path: Path) -> None:
