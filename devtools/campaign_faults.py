@@ -21,14 +21,14 @@ import os
 import random
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench.scenarios import ACCOUNT, Bench, call, entry, keydata, pair_by_sync
-from devtools.host_process import DB_NAME, HostProcess, RpcError, integrity_check
+from devtools.host_process import DB_NAME, HostProcess, RpcError, integrity_check, until
 from devtools.imap_proxy import ImapProxy
 from devtools.tls_fault import TlsFaultRelay
 
@@ -67,15 +67,6 @@ def _addrs(host: HostProcess) -> set[str]:
     return {e["addr"] for e in call(host, "keys.list")["peers"]}
 
 
-def _until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
 def _deliver(a: HostProcess, b: HostProcess, wanted: set[str]) -> bool:
     """Sync both until B has ``wanted`` (or 30 s passed)."""
 
@@ -87,7 +78,7 @@ def _deliver(a: HostProcess, b: HostProcess, wanted: set[str]) -> bool:
                 pass  # the next round tries again
         return wanted <= _addrs(b)
 
-    return _until(step)
+    return until(step)
 
 
 def _answers(host: HostProcess) -> bool:
@@ -261,7 +252,7 @@ def tls_faults(bench: Bench, rng: random.Random, rounds: int, tally: Any) -> Non
                     problems.append("password or traceback on stderr")
                 relay.mode = "pass"
                 host.call("account.configure", params, timeout=60)
-                if not _until(partial(_answers, host), 60):
+                if not until(partial(_answers, host), 60):
                     problems.append("no recovery")
                 if problems:
                     tally.fail(name, "; ".join(problems))

@@ -35,7 +35,7 @@ from typing import Any
 
 from bench.scenarios import ACCOUNT, Bench, call
 from devtools.dovecot import ImapUser
-from devtools.host_process import DB_NAME, HostProcess, RpcError, integrity_check
+from devtools.host_process import DB_NAME, HostProcess, RpcError, integrity_check, until
 from devtools.imap_proxy import ImapProxy
 
 MODES = ("before_reply", "after_reply")
@@ -125,15 +125,6 @@ def _inbox_waiting(duo: Duo, muaa_id: str) -> int:
         client.logout()
 
 
-def _until(condition: Callable[[], bool], timeout: float = SETTLE_S) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
 def _done(result: Any, *accepted_reasons: str) -> bool:
     if isinstance(result, RpcError):
         return result.reason in accepted_reasons
@@ -165,7 +156,7 @@ def _pair(duo: Duo) -> None:
     call(duo.a, "sma.sync")
     call(duo.a, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
     call(duo.b, "sma.sync")
-    _until(lambda: _try(duo.a, "sma.sync") is not None and _paired_with(duo.a, duo.b_id))
+    until(lambda: _try(duo.a, "sma.sync") is not None and _paired_with(duo.a, duo.b_id))
 
 
 # join: A is configured, not joined; B joined.
@@ -181,8 +172,8 @@ def _join_settle(duo: Duo) -> None:
             return True
         return False
 
-    _until(joined)
-    _until(lambda: isinstance(_try(duo.b, "sma.sync"), dict) and duo.a_id in _listed(duo.b))
+    until(joined)
+    until(lambda: isinstance(_try(duo.b, "sma.sync"), dict) and duo.a_id in _listed(duo.b))
 
 
 def _join_judge(duo: Duo) -> tuple[set[str], int]:
@@ -206,7 +197,7 @@ def _request_by_a(duo: Duo) -> tuple[str, dict[str, Any]]:
 def _accept_by_a(duo: Duo) -> tuple[str, dict[str, Any]]:
     request = call(duo.b, "pair.request", to=duo.a_id)
     duo.pairing = request
-    _until(lambda: isinstance(_try(duo.a, "sma.sync"), dict))
+    until(lambda: isinstance(_try(duo.a, "sma.sync"), dict))
     return "pair.accept", {"pairing_id": request["pairing_id"], "code": request["code"]}
 
 
@@ -234,7 +225,7 @@ def _pair_settle(duo: Duo, requester_is_a: bool) -> None:
         if isinstance(request, dict):
             _try(existing, "sma.sync")
             _try(existing, "pair.accept", pairing_id=request["pairing_id"], code=request["code"])
-        if _until(paired, 4) or time.monotonic() > deadline:
+        if until(paired, 4) or time.monotonic() > deadline:
             return
         # The attempt died with the fault: the user starts again.
         request = _try(new, "pair.request", to=existing_id)
@@ -257,8 +248,8 @@ def _pair_judge(duo: Duo) -> tuple[set[str], int]:
 
 # remove: A removes B (paired).
 def _remove_settle(duo: Duo) -> None:
-    _until(lambda: _done(_try(duo.a, "device.remove", muaa_id=duo.b_id), "not_found"))
-    _until(lambda: _try(duo.b, "sma.sync") is not None and _status(duo.b).get("removed") is True)
+    until(lambda: _done(_try(duo.a, "device.remove", muaa_id=duo.b_id), "not_found"))
+    until(lambda: _try(duo.b, "sma.sync") is not None and _status(duo.b).get("removed") is True)
 
 
 def _b_erased_judge(duo: Duo) -> tuple[set[str], int]:
@@ -284,8 +275,8 @@ def _remove_judge(duo: Duo) -> tuple[set[str], int]:
 
 # leave: A leaves (paired with B).
 def _leave_settle(duo: Duo) -> None:
-    _until(lambda: _done(_try(duo.a, "sma.leave"), "not_joined"))
-    _until(lambda: isinstance(_try(duo.b, "sma.sync"), dict) and duo.a_id not in _listed(duo.b))
+    until(lambda: _done(_try(duo.a, "sma.leave"), "not_joined"))
+    until(lambda: isinstance(_try(duo.b, "sma.sync"), dict) and duo.a_id not in _listed(duo.b))
 
 
 def _leave_judge(duo: Duo) -> tuple[set[str], int]:
@@ -305,13 +296,13 @@ def _leave_judge(duo: Duo) -> tuple[set[str], int]:
 # expire: A expires the unpaired B (a policy of 0 s).
 def _expire_setup(duo: Duo) -> None:
     _join_both(duo)
-    _until(lambda: duo.b_id in _listed(duo.a))
+    until(lambda: duo.b_id in _listed(duo.a))
     seen = max(m["last_seen"] for m in _status(duo.a)["muaas"] if m["muaa_id"] == duo.b_id)
-    _until(lambda: int(time.time()) > seen)  # the policy compares whole seconds
+    until(lambda: int(time.time()) > seen)  # the policy compares whole seconds
 
 
 def _expire_settle(duo: Duo) -> None:
-    _until(
+    until(
         lambda: (
             isinstance(_try(duo.a, "sma.expire", max_age_s=0), dict)
             and duo.b_id not in _listed(duo.a)

@@ -18,31 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devtools.host_process import HostProcess
+from sma_host.methods import METHODS as HOST_METHODS
 
 _LENGTH = struct.Struct("=I")
 OVERSIZE = 16 * 1024 * 1024 + 1
 #: Methods that may run for real with the configured account: they only read.
 READS = ("keys.list", "sma.status", "pair.list")
-METHODS = (
-    "hello",
-    "account.configure",
-    "sma.join",
-    "sma.status",
-    "sma.sync",
-    "account.key.set",
-    "account.key.get",
-    "pair.request",
-    "pair.accept",
-    "pair.list",
-    "pair.cancel",
-    "keys.put",
-    "keys.list",
-    "mail.scan",
-    "sma.expire",
-    "device.remove",
-    "sma.leave",
-    "ui.active",
-)
+#: Every method the host has (its own catalogue, so a new one is fuzzed too).
+METHODS = tuple(HOST_METHODS)
 #: A whole batch's answers may wait behind one real IMAP call or two; no hang is longer.
 WAIT_S = 60.0
 

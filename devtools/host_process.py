@@ -51,6 +51,16 @@ MAX_FRAME_FROM_HOST = 1024 * 1024
 TRACEBACK = "Traceback (most recent call last)"
 
 
+def until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll ``condition`` every 0.2 s; False when it is still false after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def host_executable() -> Path:
     """``.venv/bin/sma-host`` beside the Python running the tests."""
     return Path(sys.executable).parent / "sma-host"
