@@ -51,7 +51,8 @@ def tmpfs(where: Path, size: str = "6m") -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], check=False)
 
 
-def _fill(mount: Path) -> Path:
+def fill_disk(mount: Path) -> Path:
+    """Write a file until the disk is full; returns it (delete it to free the space)."""
     filler = mount / "filler"
     with open(filler, "wb", buffering=0) as out:
         while True:
@@ -111,7 +112,7 @@ def full_disk(bench: Bench, rng: random.Random, rounds: int, tally: Any) -> None
             b, _b_id = bench.device(spawned, user, "b", False, None)
             pair_by_sync(b, a, a_id)
             acknowledged: set[str] = set()
-            filler = _fill(disk)
+            filler = fill_disk(disk)
             before = len(a.stderr_text())
             failed, problems = 0, []
             for i in range(60):

@@ -5,7 +5,6 @@ write. Root only: the data dir is a small tmpfs of its own."""
 
 from __future__ import annotations
 
-import errno
 import os
 import sqlite3
 import subprocess
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from devtools.campaign_faults import fill_disk, tmpfs
 from devtools.host_process import DB_NAME, HostProcess, integrity_check
 from tests.contract.test_keys import ACCOUNT, call, entry
 from tests.reliability.helpers import addrs_of, pair_with_syncing, wait_until
@@ -27,28 +27,8 @@ DB = DB_NAME
 @pytest.fixture
 def disk(tmp_dir: Path) -> Iterator[Path]:
     """A 6 MiB tmpfs, unmounted at the end."""
-    mount = tmp_dir / "disk"
-    mount.mkdir()
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", str(mount)], check=True
-    )
-    try:
+    with tmpfs(tmp_dir / "disk") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(mount: Path) -> Path:
-    """Write a file until the disk is full; returns it (delete it to free the space)."""
-    filler = mount / "filler"
-    chunk = b"\0" * 4096
-    with open(filler, "wb", buffering=0) as out:
-        while True:
-            try:
-                out.write(chunk)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-                return filler
 
 
 def assert_storage_failed(error: dict[str, Any]) -> None:
@@ -74,7 +54,7 @@ def test_a_full_disk_answers_storage_failed_and_recovers(spawn_host, account, di
     checkpoint = sqlite3.connect(disk / "a" / DB)
     checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     checkpoint.close()
-    filler = fill(disk)
+    filler = fill_disk(disk)
     stderr_before = len(a.stderr_text())
     failed = 0
     for i in range(40):  # the WAL cannot grow: the first put fails already, or soon
