@@ -30,6 +30,7 @@ from typing import Any
 from bench.scenarios import ACCOUNT, Bench, call, entry, keydata, pair_by_sync
 from devtools.host_process import DB_NAME, HostProcess, RpcError, integrity_check, until
 from devtools.imap_proxy import ImapProxy
+from devtools.servers import imap_settings
 from devtools.tls_fault import TlsFaultRelay
 
 DB = DB_NAME
@@ -228,14 +229,7 @@ def tls_faults(bench: Bench, rng: random.Random, rounds: int, tally: Any) -> Non
                     "account": ACCOUNT,
                     "email": f"{user.name}@example.org",
                     "device_name": "tls",
-                    "imap": {
-                        "host": "127.0.0.1",
-                        "port": relay.port,
-                        "security": "tls",
-                        "username": user.name,
-                        "password": user.password,
-                        "ca_file": server.ca_file,
-                    },
+                    "imap": imap_settings(server, user, "tls", relay.port),
                 }
                 host.call("account.configure", params)
                 call(host, "sma.join")
@@ -273,14 +267,7 @@ def stripped_starttls(bench: Bench, rng: random.Random, rounds: int, tally: Any)
                 "account": ACCOUNT,
                 "email": f"{user.name}@example.org",
                 "device_name": "starttls",
-                "imap": {
-                    "host": proxy.host,
-                    "port": proxy.port,
-                    "security": "starttls",
-                    "username": user.name,
-                    "password": user.password,
-                    "ca_file": server.ca_file,
-                },
+                "imap": imap_settings(server, user, "starttls", proxy.port),
             }
             problems: list[str] = []
             proxy.strip_starttls = True

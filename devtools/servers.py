@@ -33,12 +33,12 @@ class ImapServer(Protocol):
 def imap_settings(
     server: ImapServer,
     user: ImapUser,
-    security: Literal["tls", "none"] = "tls",
+    security: Literal["tls", "starttls", "none"] = "tls",
     port: int | None = None,
 ) -> dict[str, Any]:
-    """The ``imap`` object of ``account.configure`` for ``user`` on ``server``: IMAPS
-    trusting the server's CA, or plain IMAP; ``port`` (e.g. a proxy's) instead of the
-    server's own."""
+    """The ``imap`` object of ``account.configure`` for ``user`` on ``server``: IMAPS or
+    STARTTLS trusting the server's CA, or plain IMAP; ``port`` (e.g. a proxy's) instead
+    of the server's own."""
     settings: dict[str, Any] = {
         "host": server.host,
         "port": port or (server.tls_port if security == "tls" else server.port),
@@ -46,7 +46,7 @@ def imap_settings(
         "username": user.name,
         "password": user.password,
     }
-    if security == "tls":
+    if security != "none":
         settings["ca_file"] = server.ca_file
     return settings
 
