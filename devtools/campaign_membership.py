@@ -252,18 +252,25 @@ def _remove_settle(duo: Duo) -> None:
     until(lambda: _try(duo.b, "sma.sync") is not None and _status(duo.b).get("removed") is True)
 
 
-def _b_erased_judge(duo: Duo) -> tuple[set[str], int]:
-    """B gone from the server and from A's list (removal and expiry end the same way);
-    doubled: announcements a device has more than once."""
+def _erased_judge(
+    duo: Duo, gone: str, name: str, witness: HostProcess, witness_name: str
+) -> tuple[set[str], int]:
+    """Device ``gone`` off the server and off the other device's list; doubled:
+    announcements a device has more than once."""
     inboxes, senders = _server(duo)
     lost = set()
-    if f"{ANNOUNCE}_{duo.b_id}" in inboxes:
-        lost.add("B's inbox deleted")
-    if senders[duo.b_id]:
-        lost.add("B's announcement deleted")
-    if duo.b_id in _listed(duo.a):
-        lost.add("A forgot B")
+    if f"{ANNOUNCE}_{gone}" in inboxes:
+        lost.add(f"{name}'s inbox deleted")
+    if senders[gone]:
+        lost.add(f"{name}'s announcement deleted")
+    if gone in _listed(witness):
+        lost.add(f"{witness_name} forgot {name}")
     return lost, sum(n - 1 for n in senders.values() if n > 1)
+
+
+def _b_erased_judge(duo: Duo) -> tuple[set[str], int]:
+    """B gone (removal and expiry end the same way)."""
+    return _erased_judge(duo, duo.b_id, "B", duo.a, "A")
 
 
 def _remove_judge(duo: Duo) -> tuple[set[str], int]:
@@ -280,17 +287,10 @@ def _leave_settle(duo: Duo) -> None:
 
 
 def _leave_judge(duo: Duo) -> tuple[set[str], int]:
-    inboxes, senders = _server(duo)
-    lost = set()
-    if f"{ANNOUNCE}_{duo.a_id}" in inboxes:
-        lost.add("A's inbox deleted")
-    if senders[duo.a_id]:
-        lost.add("A's announcement deleted")
+    lost, doubled = _erased_judge(duo, duo.a_id, "A", duo.b, "B")
     if _status(duo.a).get("self") is not None:
         lost.add("A has no membership")
-    if duo.a_id in _listed(duo.b):
-        lost.add("B forgot A")
-    return lost, sum(n - 1 for n in senders.values() if n > 1)
+    return lost, doubled
 
 
 # expire: A expires the unpaired B (a policy of 0 s).
