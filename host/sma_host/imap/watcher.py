@@ -16,6 +16,7 @@ callbacks only schedule work; they run nothing IMAP themselves.
 
 from __future__ import annotations
 
+import selectors
 import socket
 import threading
 import time
@@ -69,9 +70,8 @@ class InboxWatcher:
         self._on_connected = on_connected
         self._poll_interval = poll_interval
         self._stop = threading.Event()
-        #: ``wake()``: the policy may have changed. The socket pair wakes an IDLE wait
-        #: (a select on the connection and on it), the event a wait without IDLE.
-        self._nudged = threading.Event()
+        #: ``wake()``: the policy may have changed. Every wait of the thread selects on
+        #: this socket pair's read end (an IDLE wait together with the connection).
         self._wake_read, self._wake_write = socket.socketpair()
         for end in (self._wake_read, self._wake_write):
             end.setblocking(False)
@@ -91,7 +91,6 @@ class InboxWatcher:
     def wake(self) -> None:
         """Look at the polling policy now, not at the end of the current wait: the
         add-on's page just opened, or a pairing started. Any thread may call it."""
-        self._nudged.set()
         with self._wake_lock:
             try:
                 self._wake_write.send(b"\0")
@@ -103,8 +102,14 @@ class InboxWatcher:
             self._wake_read.close()
             self._wake_write.close()
 
+    def _nap(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when woken."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._wake_read, selectors.EVENT_READ)
+            selector.select(seconds)
+        self._drain_wakes()
+
     def _drain_wakes(self) -> None:
-        self._nudged.clear()
         try:
             while self._wake_read.recv(64):
                 pass
@@ -199,8 +204,7 @@ class InboxWatcher:
                     if not mailbox.folder_exists(self._folder):
                         self._on_gone()
                         return
-                self._nudged.wait(interval)
-                self._drain_wakes()
+                self._nap(interval)
                 continue
             if not idle:
                 # No push from this server: the scheduled sync's STATUS is the poll.
@@ -244,8 +248,7 @@ class InboxWatcher:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            self._nudged.wait(min(left, IDLE_TICK_S))
-            self._drain_wakes()
+            self._nap(min(left, IDLE_TICK_S))
 
 
 def _keep_alive(sock: socket.socket) -> None:
